@@ -1,0 +1,2 @@
+//! ca_login core.
+pub fn placeholder() {}
