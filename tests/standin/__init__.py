@@ -1,0 +1,10 @@
+"""Local CodeArtifact stand-in for tests (standard library only). See docs/testing-without-aws.md."""
+
+from .certs import Certs, make_certs
+from .faults import FAULTS, parse_spec
+from .imds import FakeIMDS
+from .server import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, StandIn
+from .wheels import Wheel, build_demo_wheels, build_wheel, normalize
+
+__all__ = ["StandIn", "FakeIMDS", "FAULTS", "parse_spec", "make_certs", "Certs", "build_demo_wheels",
+           "build_wheel", "normalize", "Wheel", "DEFAULT_ACCESS_KEY", "DEFAULT_SECRET_KEY"]
