@@ -142,8 +142,15 @@ class _Handler(BaseHTTPRequestHandler):
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if self.command != "HEAD":
             data += body
-        self.wfile.write(data)
         self._status = status
+        rec = getattr(self, "_rec", None)
+        if rec is not None and not self._recorded:
+            # record before answering: a client that got its answer finds its call in .calls
+            rec["status"] = status
+            rec["duration"] = round(time.time() - rec["time"], 6)
+            self._recorded = True
+            self.server.standin._record(rec)
+        self.wfile.write(data)
 
     def _lower_headers(self) -> dict[str, str]:
         out: dict[str, list[str]] = {}
@@ -157,6 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._status = 0
         started = time.time()
         raw_path, _, raw_query = self.path.partition("?")
+        self._rec = None
+        self._recorded = False
         if raw_path.startswith("/_standin/"):
             body = self._body()
             return st._control(self, raw_path, raw_query, body)
@@ -185,11 +194,10 @@ class _Handler(BaseHTTPRequestHandler):
                            [("x-amzn-ErrorType", "UnknownOperationException"), ("x-amzn-RequestId", str(uuid.uuid4()))],
                            "application/json")
         finally:
-            if self._status:  # not recorded: hangs that never answered are recorded with status 0 below
-                rec["status"] = self._status
-            rec["duration"] = round(time.time() - started, 6)
-            if not rec.pop("recorded", False):
+            if not self._recorded:   # answered calls were recorded by _send
+                rec["duration"] = round(time.time() - started, 6)
                 st._record(rec)
+            self._rec = None
 
 
 class StandIn:
@@ -380,7 +388,7 @@ class StandIn:
         f = self._take(op, ("hang",))
         if f is not None:
             h._rec["fault"] = "hang"
-            h._rec["recorded"] = True
+            h._recorded = True
             self._record(h._rec)          # visible in .calls while it hangs
             secs = f.params.get("seconds")
             self._stop_event.wait(float(secs) if secs is not None else None)
