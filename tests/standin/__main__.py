@@ -55,8 +55,12 @@ def main(argv=None) -> int:
                 token_ttl=a.token_ttl, session_ttl=a.session_ttl, packages_dir=a.packages, verbose=a.verbose, **kw)
     specs = []
     for spec in a.fault:
-        name, params = parse_spec(spec)
-        s.set_fault(name, **params)  # validates before we listen
+        try:
+            name, params = parse_spec(spec)
+            s.set_fault(name, **params)  # validates before we listen
+        except ValueError as e:
+            print(f"standin: bad --fault {spec!r}: {e}", file=sys.stderr)
+            return 2
         specs.append(name)
     s.start()
     imds = None
