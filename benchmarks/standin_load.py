@@ -1,4 +1,4 @@
-"""Load on the CodeArtifact stand-in: SigV4-signed GetAuthorizationToken requests over keep-alive, on loopback.
+"""Load on the CodeArtifact stand-in: signed GetAuthorizationToken requests over keep-alive, on loopback.
 
 Prints requests/s for a few client thread counts, and for the repository's simple page.
 Bounded: at most --requests requests per run and --seconds seconds per run.
@@ -18,8 +18,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
-from standin import StandIn  # noqa: E402
-from standin.sigv4 import sign  # noqa: E402
+from standin import StandIn
+from standin.sigv4 import sign
 
 QUERY = "domain=mydomain&domain-owner=111122223333&duration=900"
 
@@ -40,8 +40,17 @@ def run(s: StandIn, threads: int, total: int, seconds: float, kind: str) -> tupl
                     break
                 counts["left"] -= 1
             if kind == "token":
-                h = sign("POST", host, "/v1/authorization-token", QUERY, b"", access_key=s.access_key,
-                         secret_key=s.secret_key, region=s.region, service="codeartifact")
+                h = sign(
+                    "POST",
+                    host,
+                    "/v1/authorization-token",
+                    QUERY,
+                    b"",
+                    access_key=s.access_key,
+                    secret_key=s.secret_key,
+                    region=s.region,
+                    service="codeartifact",
+                )
                 h["Content-Length"] = "0"
                 conn.request("POST", "/v1/authorization-token?" + QUERY, body=b"", headers=h)
             else:
@@ -68,13 +77,17 @@ def main() -> int:
     p.add_argument("--threads", default="1,4,8")
     a = p.parse_args()
     with StandIn(max_calls=1000) as s:
-        print(f"stand-in at {s.api_url}; up to {a.requests} requests or {a.seconds:.0f} s per run; "
-              f"client and server share this machine's {os.cpu_count()} cores")
+        print(
+            f"stand-in at {s.api_url}; up to {a.requests} requests or {a.seconds:.0f} s per run; "
+            f"client and server share this machine's {os.cpu_count()} cores"
+        )
         for kind in ("token", "simple-page"):
             for n in (int(x) for x in a.threads.split(",")):
                 ok, bad, dt = run(s, n, a.requests, a.seconds, kind)
-                print(f"{kind:12s} threads={n:2d} requests={ok + bad:5d} non-200={bad:3d} "
-                      f"time={dt:6.2f}s  {ok / dt:7.0f} requests/s")
+                print(
+                    f"{kind:12s} threads={n:2d} requests={ok + bad:5d} non-200={bad:3d} "
+                    f"time={dt:6.2f}s  {ok / dt:7.0f} requests/s"
+                )
     return 0
 
 

@@ -1,14 +1,16 @@
 """Shared pytest fixtures: a clean environment for every test, the CodeArtifact stand-in, wheels, a pip venv.
 
 Fixtures
-  _clean_env (autouse)  scrubs PIP_*, SSL_CERT_*, AWS_*, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, proxies, XDG_CONFIG_HOME;
-                        sets HOME, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE to tmp, AWS_EC2_METADATA_DISABLED=true
+  _clean_env (autouse)  scrubs PIP_*, SSL_CERT_*, AWS_*, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, proxies,
+                        XDG_CONFIG_HOME;
+                        sets HOME, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE to tmp,
+                        AWS_EC2_METADATA_DISABLED=true
   wheelhouse  (session) Path of a directory with ca-demo-pkg 1.0.0 and ca-demo-app 1.0.0 wheels
   standin               a started StandIn on 127.0.0.1 (http) serving the wheelhouse; stopped afterwards
   standin_https         the same over HTTPS; its test CA is standin_https.certs.ca_pem
   aws_env               dict: a minimal environment for subprocesses (aws, pip) pointed at `standin`
-  boto_client           factory: boto_client(service="codeartifact", standin=None, **kw) -> boto3 client, no retries
-  pip_venv              PipVenv (session base venv; demo packages uninstalled and pip config removed after each test)
+  boto_client           factory: boto_client(service, standin=..., **kw) -> boto3 client, no retries
+  pip_venv              PipVenv (session base venv; demo packages and site pip.conf removed after each test)
   isolated_env          factory: isolated_env(**extra) -> minimal env dict (PATH, HOME, LANG) for subprocesses
 """
 
@@ -25,11 +27,22 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, StandIn, build_demo_wheels  # noqa: E402
+from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, StandIn, build_demo_wheels
 
 SCRUB_PREFIXES = ("PIP_", "SSL_CERT_", "AWS_", "UV_", "CODEARTIFACT_")
-SCRUB_NAMES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPLIB2_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-               "ALL_PROXY", "XDG_CONFIG_HOME", "VIRTUAL_ENV", "PYTHONPATH", "CA_LOGIN_CONFIG")
+SCRUB_NAMES = (
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "HTTPLIB2_CA_CERTS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "XDG_CONFIG_HOME",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "CA_LOGIN_CONFIG",
+)
 DEMO_PACKAGES = ("ca-demo-pkg", "ca-demo-app")
 
 
@@ -74,6 +87,7 @@ def standin(wheelhouse):
 @pytest.fixture(scope="session")
 def _standin_certs(tmp_path_factory):
     from standin import make_certs
+
     return make_certs(tmp_path_factory.mktemp("certs"))
 
 
@@ -87,9 +101,12 @@ def standin_https(wheelhouse, _standin_certs):
 
 
 def _base_env(home) -> dict[str, str]:
-    bindir = str(Path(sys.executable).parent)   # the venv running pytest: aws, pip, python
-    return {"PATH": os.pathsep.join([bindir, "/usr/local/bin", "/usr/bin", "/bin"]), "HOME": str(home),
-            "LANG": "C.UTF-8"}
+    bindir = str(Path(sys.executable).parent)  # the venv running pytest: aws, pip, python
+    return {
+        "PATH": os.pathsep.join([bindir, "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+    }
 
 
 @pytest.fixture
@@ -98,6 +115,7 @@ def isolated_env(_clean_env):
         env = _base_env(_clean_env)
         env.update({k: str(v) for k, v in extra.items()})
         return env
+
     return make
 
 
@@ -105,19 +123,21 @@ def isolated_env(_clean_env):
 def aws_env(standin, _clean_env) -> dict[str, str]:
     """Minimal environment for `aws` / library subprocesses, aimed at the `standin` fixture."""
     env = _base_env(_clean_env)
-    env.update({
-        "AWS_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": DEFAULT_SECRET_KEY,
-        "AWS_REGION": standin.region,
-        "AWS_DEFAULT_REGION": standin.region,
-        "AWS_ENDPOINT_URL_CODEARTIFACT": standin.api_url,
-        "AWS_ENDPOINT_URL_STS": standin.api_url,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.environ["AWS_CONFIG_FILE"],
-        "AWS_SHARED_CREDENTIALS_FILE": os.environ["AWS_SHARED_CREDENTIALS_FILE"],
-        "AWS_MAX_ATTEMPTS": "1",
-        "AWS_RETRY_MODE": "standard",
-    })
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": DEFAULT_SECRET_KEY,
+            "AWS_REGION": standin.region,
+            "AWS_DEFAULT_REGION": standin.region,
+            "AWS_ENDPOINT_URL_CODEARTIFACT": standin.api_url,
+            "AWS_ENDPOINT_URL_STS": standin.api_url,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.environ["AWS_CONFIG_FILE"],
+            "AWS_SHARED_CREDENTIALS_FILE": os.environ["AWS_SHARED_CREDENTIALS_FILE"],
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_RETRY_MODE": "standard",
+        }
+    )
     return env
 
 
@@ -126,13 +146,30 @@ def boto_client():
     import boto3
     import botocore.config
 
-    def make(service: str = "codeartifact", standin: StandIn | None = None, *, endpoint_url=None,
-             access_key=DEFAULT_ACCESS_KEY, secret_key=DEFAULT_SECRET_KEY, verify=None, read_timeout=10, **cfg):
-        config = botocore.config.Config(retries={"total_max_attempts": 1}, connect_timeout=5,
-                                        read_timeout=read_timeout, **cfg)
+    def make(
+        service: str = "codeartifact",
+        standin: StandIn | None = None,
+        *,
+        endpoint_url=None,
+        access_key=DEFAULT_ACCESS_KEY,
+        secret_key=DEFAULT_SECRET_KEY,
+        verify=None,
+        read_timeout=10,
+        **cfg,
+    ):
+        config = botocore.config.Config(
+            retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=read_timeout, **cfg
+        )
         return boto3.session.Session().client(
-            service, region_name="us-west-2", endpoint_url=endpoint_url or standin.api_url,
-            aws_access_key_id=access_key, aws_secret_access_key=secret_key, verify=verify, config=config)
+            service,
+            region_name="us-west-2",
+            endpoint_url=endpoint_url or standin.api_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            verify=verify,
+            config=config,
+        )
+
     return make
 
 
@@ -144,8 +181,14 @@ class PipVenv:
     pip: Path
 
     def run(self, args, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.pip), *args], env=env, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [str(self.pip), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
     def env(self, base: dict[str, str]) -> dict[str, str]:
         """`base` with this venv's bin first on PATH (so `pip` there is this venv's pip)."""
@@ -160,8 +203,13 @@ def _pip_venv_base(tmp_path_factory) -> PipVenv:
     d = tmp_path_factory.mktemp("pipvenv") / "venv"
     # the venv module, not `python -m venv` with this machine's environment: no PIP_* leaks into ensurepip
     base_python = getattr(sys, "_base_executable", sys.executable)
-    r = subprocess.run([base_python, "-m", "venv", str(d)], env={"PATH": "/usr/bin:/bin", "HOME": str(d.parent)},
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [base_python, "-m", "venv", str(d)],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(d.parent)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if r.returncode != 0:
         # fall back to the stdlib API from this interpreter
         venv.EnvBuilder(with_pip=True, clear=True).create(d)
@@ -172,6 +220,11 @@ def _pip_venv_base(tmp_path_factory) -> PipVenv:
 def pip_venv(_pip_venv_base, isolated_env) -> PipVenv:
     v = _pip_venv_base
     yield v
-    subprocess.run([str(v.pip), "uninstall", "-y", "-q", *DEMO_PACKAGES], env=isolated_env(PIP_NO_INPUT="1"),
-                   capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        [str(v.pip), "uninstall", "-y", "-q", *DEMO_PACKAGES],
+        env=isolated_env(PIP_NO_INPUT="1"),
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     (v.dir / "pip.conf").unlink(missing_ok=True)

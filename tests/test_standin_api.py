@@ -10,7 +10,6 @@ import urllib.request
 
 import botocore.exceptions
 import pytest
-
 from standin import FAULTS, StandIn
 
 DOMAIN, OWNER, REPO = "mydomain", "111122223333", "isolatedsm"
@@ -18,7 +17,11 @@ DOMAIN, OWNER, REPO = "mydomain", "111122223333", "isolatedsm"
 
 def _err(exc_info):
     e = exc_info.value
-    return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Message"]
+    return (
+        e.response["Error"]["Code"],
+        e.response["ResponseMetadata"]["HTTPStatusCode"],
+        e.response["Error"]["Message"],
+    )
 
 
 def test_get_authorization_token_returns_token_and_expiry_of_requested_duration(standin, boto_client):
@@ -33,8 +36,13 @@ def test_default_duration_is_twelve_hours_and_zero_means_session_expiry(standin,
     c = boto_client(standin=standin)
     now = time.time()
     assert abs(c.get_authorization_token(domain=DOMAIN)["expiration"].timestamp() - (now + 43200)) < 60
-    assert abs(c.get_authorization_token(domain=DOMAIN, durationSeconds=0)["expiration"].timestamp()
-               - (now + standin.session_ttl)) < 60
+    assert (
+        abs(
+            c.get_authorization_token(domain=DOMAIN, durationSeconds=0)["expiration"].timestamp()
+            - (now + standin.session_ttl)
+        )
+        < 60
+    )
 
 
 def test_token_ttl_caps_lifetime(wheelhouse, boto_client):
@@ -45,8 +53,9 @@ def test_token_ttl_caps_lifetime(wheelhouse, boto_client):
 
 @pytest.mark.parametrize("fmt,suffix", [("pypi", "/pypi/isolatedsm/"), ("npm", "/npm/isolatedsm/")])
 def test_get_repository_endpoint_per_format(standin, boto_client, fmt, suffix):
-    r = boto_client(standin=standin).get_repository_endpoint(domain=DOMAIN, domainOwner=OWNER, repository=REPO,
-                                                             format=fmt)
+    r = boto_client(standin=standin).get_repository_endpoint(
+        domain=DOMAIN, domainOwner=OWNER, repository=REPO, format=fmt
+    )
     assert r["repositoryEndpoint"] == standin.api_url + suffix
 
 
@@ -57,12 +66,15 @@ def test_repository_endpoint_base_gives_real_codeartifact_url(wheelhouse, boto_c
         assert r["repositoryEndpoint"] == base + "/pypi/isolatedsm/" == s.repository_endpoint("isolatedsm")
 
 
-@pytest.mark.parametrize("kwargs,fragment", [
-    ({"domain": "My_Domain"}, "at 'domain' failed to satisfy constraint"),
-    ({"domain": DOMAIN, "domainOwner": "12345678901x"}, "at 'domainOwner'"),
-    ({"domain": DOMAIN, "durationSeconds": 899}, "at 'durationSeconds'"),
-    ({"domain": DOMAIN, "durationSeconds": 43201}, "at 'durationSeconds'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"domain": "My_Domain"}, "at 'domain' failed to satisfy constraint"),
+        ({"domain": DOMAIN, "domainOwner": "12345678901x"}, "at 'domainOwner'"),
+        ({"domain": DOMAIN, "durationSeconds": 899}, "at 'durationSeconds'"),
+        ({"domain": DOMAIN, "durationSeconds": 43201}, "at 'durationSeconds'"),
+    ],
+)
 def test_invalid_input_is_validation_exception_with_reason(standin, boto_client, kwargs, fragment):
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         boto_client(standin=standin).get_authorization_token(**kwargs)
@@ -90,13 +102,23 @@ def test_unknown_access_key_is_unrecognized_client(standin, boto_client):
     c = boto_client(standin=standin, access_key="AKIDUNKNOWNEXAMPLE")
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         c.get_authorization_token(domain=DOMAIN)
-    assert _err(ei) == ("UnrecognizedClientException", 403, "The security token included in the request is invalid.")
+    assert _err(ei) == (
+        "UnrecognizedClientException",
+        403,
+        "The security token included in the request is invalid.",
+    )
 
 
 def test_wrong_region_in_signature_rejected(standin, boto_client):
     import boto3
-    c = boto3.session.Session().client("codeartifact", region_name="eu-west-1", endpoint_url=standin.api_url,
-                                       aws_access_key_id=standin.access_key, aws_secret_access_key=standin.secret_key)
+
+    c = boto3.session.Session().client(
+        "codeartifact",
+        region_name="eu-west-1",
+        endpoint_url=standin.api_url,
+        aws_access_key_id=standin.access_key,
+        aws_secret_access_key=standin.secret_key,
+    )
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         c.get_authorization_token(domain=DOMAIN)
     assert _err(ei)[:2] == ("InvalidSignatureException", 403)
@@ -114,13 +136,34 @@ def test_unknown_domain_and_repository_are_not_found(standin, boto_client):
 
 ACCESS_DENIED = sorted(n for n in FAULTS if n.startswith("access-denied-"))
 PHRASES = {
-    "identity": ("because no identity-based policy allows the {a} action", "with an explicit deny in an identity-based policy"),
-    "vpc-endpoint": ("because no VPC endpoint policy allows the {a} action", "with an explicit deny in a VPC endpoint policy"),
-    "scp": ("because no service control policy allows the {a} action", "with an explicit deny in a service control policy"),
-    "rcp": ("because no resource control policy allows the {a} action", "with an explicit deny in a resource control policy"),
-    "permissions-boundary": ("because no permissions boundary allows the {a} action", "with an explicit deny in a permissions boundary"),
-    "resource": ("because no resource-based policy allows the {a} action", "with an explicit deny in a resource-based policy"),
-    "session": ("because no session policy allows the {a} action", "with an explicit deny in a sessions policy"),
+    "identity": (
+        "because no identity-based policy allows the {a} action",
+        "with an explicit deny in an identity-based policy",
+    ),
+    "vpc-endpoint": (
+        "because no VPC endpoint policy allows the {a} action",
+        "with an explicit deny in a VPC endpoint policy",
+    ),
+    "scp": (
+        "because no service control policy allows the {a} action",
+        "with an explicit deny in a service control policy",
+    ),
+    "rcp": (
+        "because no resource control policy allows the {a} action",
+        "with an explicit deny in a resource control policy",
+    ),
+    "permissions-boundary": (
+        "because no permissions boundary allows the {a} action",
+        "with an explicit deny in a permissions boundary",
+    ),
+    "resource": (
+        "because no resource-based policy allows the {a} action",
+        "with an explicit deny in a resource-based policy",
+    ),
+    "session": (
+        "because no session policy allows the {a} action",
+        "with an explicit deny in a sessions policy",
+    ),
 }
 
 
@@ -140,42 +183,56 @@ def test_access_denied_faults_give_aws_message(standin, boto_client, fault, op):
             c.get_authorization_token(domain=DOMAIN, domainOwner=OWNER)
         else:
             c.get_repository_endpoint(domain=DOMAIN, domainOwner=OWNER, repository=REPO, format="pypi")
-    resource = (f"arn:aws:codeartifact:us-west-2:{OWNER}:domain/{DOMAIN}" if op == "GetAuthorizationToken"
-                else f"arn:aws:codeartifact:us-west-2:{OWNER}:repository/{DOMAIN}/{REPO}")
+    resource = (
+        f"arn:aws:codeartifact:us-west-2:{OWNER}:domain/{DOMAIN}"
+        if op == "GetAuthorizationToken"
+        else f"arn:aws:codeartifact:us-west-2:{OWNER}:repository/{DOMAIN}/{REPO}"
+    )
     code, status, msg = _err(ei)
     assert (code, status) == ("AccessDeniedException", 403)
     action = f"codeartifact:{op}"
-    head = (f"User: arn:aws:sts::{OWNER}:assumed-role/GeneralIsolatedNotebook/SageMaker is not authorized to "
-            f"perform: {action} on resource: {resource}")
+    head = (
+        f"User: arn:aws:sts::{OWNER}:assumed-role/GeneralIsolatedNotebook/SageMaker is not authorized to "
+        f"perform: {action} on resource: {resource}"
+    )
     if fault == "access-denied-no-reason":
         assert msg == head
     else:
-        kind = fault[len("access-denied-"):].removesuffix("-explicit")
+        kind = fault[len("access-denied-") :].removesuffix("-explicit")
         phrase = PHRASES[kind][1 if fault.endswith("-explicit") else 0].format(a=action)
         assert msg == f"{head} {phrase}"
     assert ei.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "AccessDeniedException"
 
 
 def test_access_denied_can_name_another_action_and_target_one_operation(standin, boto_client):
-    standin.set_fault("access-denied-identity", operation="GetAuthorizationToken", action="sts:GetServiceBearerToken",
-                      resource="*")
+    standin.set_fault(
+        "access-denied-identity",
+        operation="GetAuthorizationToken",
+        action="sts:GetServiceBearerToken",
+        resource="*",
+    )
     c = boto_client(standin=standin)
     assert c.get_repository_endpoint(domain=DOMAIN, repository=REPO, format="pypi")["repositoryEndpoint"]
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         c.get_authorization_token(domain=DOMAIN)
-    assert _err(ei)[2].endswith("perform: sts:GetServiceBearerToken on resource: * because no identity-based "
-                                "policy allows the sts:GetServiceBearerToken action")
+    assert _err(ei)[2].endswith(
+        "perform: sts:GetServiceBearerToken on resource: * because no identity-based "
+        "policy allows the sts:GetServiceBearerToken action"
+    )
 
 
-@pytest.mark.parametrize("fault,op,code,status", [
-    ("domain-not-found", "GetAuthorizationToken", "ResourceNotFoundException", 404),
-    ("domain-not-found", "GetRepositoryEndpoint", "ResourceNotFoundException", 404),
-    ("repository-not-found", "GetRepositoryEndpoint", "ResourceNotFoundException", 404),
-    ("throttle", "GetAuthorizationToken", "ThrottlingException", 429),
-    ("throttle", "GetRepositoryEndpoint", "ThrottlingException", 429),
-    ("internal-error", "GetAuthorizationToken", "InternalServerException", 500),
-    ("internal-error", "GetRepositoryEndpoint", "InternalServerException", 500),
-])
+@pytest.mark.parametrize(
+    "fault,op,code,status",
+    [
+        ("domain-not-found", "GetAuthorizationToken", "ResourceNotFoundException", 404),
+        ("domain-not-found", "GetRepositoryEndpoint", "ResourceNotFoundException", 404),
+        ("repository-not-found", "GetRepositoryEndpoint", "ResourceNotFoundException", 404),
+        ("throttle", "GetAuthorizationToken", "ThrottlingException", 429),
+        ("throttle", "GetRepositoryEndpoint", "ThrottlingException", 429),
+        ("internal-error", "GetAuthorizationToken", "InternalServerException", 500),
+        ("internal-error", "GetRepositoryEndpoint", "InternalServerException", 500),
+    ],
+)
 def test_error_faults_give_documented_code_and_status(standin, boto_client, fault, op, code, status):
     standin.set_fault(fault)
     c = boto_client(standin=standin)
@@ -258,15 +315,21 @@ def test_token_ttl_fault_can_report_the_requested_expiry(standin, boto_client):
 
 def test_fault_switched_through_control_endpoint(standin, boto_client):
     def post(path, obj=None, method="POST"):
-        req = urllib.request.Request(standin.control_url + path, method=method,
-                                     data=json.dumps(obj).encode() if obj is not None else None,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            standin.control_url + path,
+            method=method,
+            data=json.dumps(obj).encode() if obj is not None else None,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=5) as r:
             return json.loads(r.read())
 
-    assert post("/fault", {"spec": "access-denied-vpc-endpoint:operation=GetAuthorizationToken"}) == \
-        {"access-denied-vpc-endpoint": {"params": {"operation": "GetAuthorizationToken"},
-                                        "operations": ["GetAuthorizationToken"]}}
+    assert post("/fault", {"spec": "access-denied-vpc-endpoint:operation=GetAuthorizationToken"}) == {
+        "access-denied-vpc-endpoint": {
+            "params": {"operation": "GetAuthorizationToken"},
+            "operations": ["GetAuthorizationToken"],
+        }
+    }
     c = boto_client(standin=standin)
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         c.get_authorization_token(domain=DOMAIN)
@@ -282,8 +345,9 @@ def test_fault_switched_through_control_endpoint(standin, boto_client):
 
 def test_calls_never_hold_the_token(standin, boto_client):
     tok = boto_client(standin=standin).get_authorization_token(domain=DOMAIN)["authorizationToken"]
-    req = urllib.request.Request(standin.repository_endpoint() + "simple/",
-                                 headers={"Authorization": "Bearer " + tok})
+    req = urllib.request.Request(
+        standin.repository_endpoint() + "simple/", headers={"Authorization": "Bearer " + tok}
+    )
     urllib.request.urlopen(req, timeout=5).read()
     text = json.dumps(standin.calls)
     assert tok not in text, "a token appears in the recorded calls"
@@ -297,7 +361,9 @@ def test_unknown_fault_name_rejected_with_hint(standin):
 
 def test_sts_get_caller_identity_answers_and_checks_signature(standin, boto_client):
     r = boto_client("sts", standin=standin).get_caller_identity()
-    assert r["Account"] == "111122223333" and r["Arn"].endswith("assumed-role/GeneralIsolatedNotebook/SageMaker")
+    assert r["Account"] == "111122223333" and r["Arn"].endswith(
+        "assumed-role/GeneralIsolatedNotebook/SageMaker"
+    )
     with pytest.raises(botocore.exceptions.ClientError) as ei:
         boto_client("sts", standin=standin, secret_key="wrong").get_caller_identity()
     assert _err(ei)[:2] == ("SignatureDoesNotMatch", 403)

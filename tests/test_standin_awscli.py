@@ -9,18 +9,29 @@ from pathlib import Path
 
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent))
 
-LOGIN = ["codeartifact", "login", "--tool", "pip", "--domain", "mydomain", "--domain-owner", "111122223333",
-         "--repository", "isolatedsm"]
+LOGIN = [
+    "codeartifact",
+    "login",
+    "--tool",
+    "pip",
+    "--domain",
+    "mydomain",
+    "--domain-owner",
+    "111122223333",
+    "--repository",
+    "isolatedsm",
+]
 
 
 def _aws(args, env, timeout=120):
     assert AWS, f"no `aws` next to {sys.executable}\nhint: .venv/bin/pip install -r requirements-dev.txt"
-    return subprocess.run([AWS, *args], env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [AWS, *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 def _issued_tokens(standin):
-    """Tokens never leave the stand-in in its records; we find the one pip was given in pip's config instead."""
+    """Successful token calls (the records never hold tokens; pip's config has the one pip got)."""
     return [c for c in standin.calls if c["operation"] == "GetAuthorizationToken" and c["status"] == 200]
 
 
@@ -29,8 +40,10 @@ def test_aws_version_runs_from_the_venv(isolated_env):
     assert r.returncode == 0 and r.stdout.startswith("aws-cli/1.")
 
 
-def test_aws_codeartifact_login_configures_pip_which_installs_the_demo_wheel(standin, aws_env, pip_venv, isolated_env):
-    env = pip_venv.env(aws_env)          # the CLI runs `pip config set` with the first pip on PATH
+def test_aws_codeartifact_login_configures_pip_which_installs_the_demo_wheel(
+    standin, aws_env, pip_venv, isolated_env
+):
+    env = pip_venv.env(aws_env)  # the CLI runs `pip config set` with the first pip on PATH
     r = _aws(LOGIN, env)
     assert r.returncode == 0, r.stderr
     assert "Successfully configured pip to use AWS CodeArtifact repository" in r.stdout
@@ -56,8 +69,13 @@ def test_aws_codeartifact_login_configures_pip_which_installs_the_demo_wheel(sta
     assert token not in r.stdout + r.stderr, "pip printed the token"
     repo_calls = [c for c in standin.calls if c["operation"] == "repository"]
     assert repo_calls and all(c["token_state"] == "valid" for c in repo_calls)
-    out = subprocess.run([str(pip_venv.python), "-c", "import ca_demo_pkg; print(ca_demo_pkg.greet())"],
-                         capture_output=True, text=True, timeout=60, env=isolated_env())
+    out = subprocess.run(
+        [str(pip_venv.python), "-c", "import ca_demo_pkg; print(ca_demo_pkg.greet())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=isolated_env(),
+    )
     assert out.stdout.strip() == "Hello, SageMaker, from ca-demo-pkg 1.0.0"
 
 
@@ -78,7 +96,7 @@ def test_aws_login_with_wrong_secret_is_rejected(standin, aws_env, pip_venv):
 
 
 def test_aws_login_duration_reaches_the_stand_in(standin, aws_env, pip_venv):
-    r = _aws(LOGIN + ["--duration-seconds", "900"], pip_venv.env(aws_env))
+    r = _aws([*LOGIN, "--duration-seconds", "900"], pip_venv.env(aws_env))
     assert r.returncode == 0, r.stderr
     assert "Login expires in 15 minutes" in r.stdout
     assert standin.calls[0]["query"]["duration"] == "900"

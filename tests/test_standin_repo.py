@@ -6,13 +6,11 @@ import base64
 import hashlib
 import json
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 import zipfile
 
 import pytest
-
 from standin import normalize
 
 
@@ -22,9 +20,11 @@ def _get(url, token=None, accept=None, user="aws"):
         headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{token}".encode()).decode()
     if accept:
         headers["Accept"] = accept
+
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *a, **k):
             return None
+
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(urllib.request.Request(url, headers=headers), timeout=10) as r:
@@ -56,11 +56,16 @@ def test_project_page_links_carry_sha256_of_the_served_file(standin):
 
 
 def test_pep691_json_when_accept_asks(standin):
-    status, headers, body = _get(standin.repository_endpoint() + "simple/ca-demo-app/", standin.issue_token(60),
-                                 accept="application/vnd.pypi.simple.v1+json, text/html;q=0.01")
+    status, headers, body = _get(
+        standin.repository_endpoint() + "simple/ca-demo-app/",
+        standin.issue_token(60),
+        accept="application/vnd.pypi.simple.v1+json, text/html;q=0.01",
+    )
     assert status == 200 and headers["Content-Type"] == "application/vnd.pypi.simple.v1+json"
     data = json.loads(body)
-    assert data["name"] == "ca-demo-app" and data["files"][0]["filename"] == "ca_demo_app-1.0.0-py3-none-any.whl"
+    assert (
+        data["name"] == "ca-demo-app" and data["files"][0]["filename"] == "ca_demo_app-1.0.0-py3-none-any.whl"
+    )
     assert len(data["files"][0]["hashes"]["sha256"]) == 64
 
 
@@ -72,15 +77,25 @@ def test_unnormalized_project_name_redirects(standin):
 def test_vpce_path_form_serves_the_same_repository(standin):
     url = f"{standin.api_url}/pypi/d/mydomain-111122223333/isolatedsm/simple/ca-demo-pkg/"
     assert _get(url, standin.issue_token(60))[0] == 200
-    assert _get(f"{standin.api_url}/pypi/d/otherdomain-111122223333/isolatedsm/simple/", standin.issue_token(60))[0] == 404
+    assert (
+        _get(
+            f"{standin.api_url}/pypi/d/otherdomain-111122223333/isolatedsm/simple/", standin.issue_token(60)
+        )[0]
+        == 404
+    )
 
 
 @pytest.mark.parametrize("case", ["missing", "expired", "forged", "wrong-user"])
 def test_bad_credentials_get_401_with_basic_challenge(standin, case):
-    token = {"missing": None, "expired": standin.issue_token(-1), "forged": "eyJ2ZXIiOjF9.AAAA.BBBB",
-             "wrong-user": standin.issue_token(60)}[case]
-    status, headers, _ = _get(standin.repository_endpoint() + "simple/", token,
-                              user="bob" if case == "wrong-user" else "aws")
+    token = {
+        "missing": None,
+        "expired": standin.issue_token(-1),
+        "forged": "eyJ2ZXIiOjF9.AAAA.BBBB",
+        "wrong-user": standin.issue_token(60),
+    }[case]
+    status, headers, _ = _get(
+        standin.repository_endpoint() + "simple/", token, user="bob" if case == "wrong-user" else "aws"
+    )
     assert status == 401
     assert headers["WWW-Authenticate"].startswith("Basic realm=")
 
@@ -113,8 +128,22 @@ def test_demo_wheel_is_a_valid_wheel(wheelhouse):
 
 def _pip_install(pip_venv, isolated_env, index_url, *pkgs, verbose=False):
     env = pip_venv.env(isolated_env(PIP_NO_INPUT="1"))
-    return pip_venv.run(["install", "--no-input", *(["-vv"] if verbose else []), "--disable-pip-version-check", "--retries", "0", "--timeout", "10",
-                         "--index-url", index_url, *pkgs], env=env)
+    return pip_venv.run(
+        [
+            "install",
+            "--no-input",
+            *(["-vv"] if verbose else []),
+            "--disable-pip-version-check",
+            "--retries",
+            "0",
+            "--timeout",
+            "10",
+            "--index-url",
+            index_url,
+            *pkgs,
+        ],
+        env=env,
+    )
 
 
 def test_pip_installs_demo_app_and_dependency_with_token(standin, pip_venv, isolated_env):
@@ -122,8 +151,13 @@ def test_pip_installs_demo_app_and_dependency_with_token(standin, pip_venv, isol
     r = _pip_install(pip_venv, isolated_env, standin.index_url(tok), "ca-demo-app")
     assert r.returncode == 0, r.stdout.replace(tok, "<token>") + r.stderr.replace(tok, "<token>")
     assert tok not in r.stdout + r.stderr, "pip printed the token"
-    out = subprocess.run([str(pip_venv.python), "-c", "import ca_demo_app; print(ca_demo_app.main())"],
-                         capture_output=True, text=True, timeout=60, env=isolated_env())
+    out = subprocess.run(
+        [str(pip_venv.python), "-c", "import ca_demo_app; print(ca_demo_app.main())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=isolated_env(),
+    )
     assert out.stdout.strip() == "Hello, ca-demo-app, from ca-demo-pkg 1.0.0"
 
 

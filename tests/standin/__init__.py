@@ -6,5 +6,17 @@ from .imds import FakeIMDS
 from .server import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, StandIn
 from .wheels import Wheel, build_demo_wheels, build_wheel, normalize
 
-__all__ = ["StandIn", "FakeIMDS", "FAULTS", "parse_spec", "make_certs", "Certs", "build_demo_wheels",
-           "build_wheel", "normalize", "Wheel", "DEFAULT_ACCESS_KEY", "DEFAULT_SECRET_KEY"]
+__all__ = [
+    "DEFAULT_ACCESS_KEY",
+    "DEFAULT_SECRET_KEY",
+    "FAULTS",
+    "Certs",
+    "FakeIMDS",
+    "StandIn",
+    "Wheel",
+    "build_demo_wheels",
+    "build_wheel",
+    "make_certs",
+    "normalize",
+    "parse_spec",
+]

@@ -9,53 +9,85 @@ Common params: first=N (the fault applies to the first N matching requests, then
 from __future__ import annotations
 
 API_OPS = ("GetAuthorizationToken", "GetRepositoryEndpoint")
-TARGETS = API_OPS + ("GetCallerIdentity", "repository")
+TARGETS = (*API_OPS, "GetCallerIdentity", "repository")
 
 # policy type -> (implicit phrase, explicit phrase), as in the IAM User Guide's
 # "Troubleshoot access denied error messages" (note the guide's "sessions policy" spelling).
 POLICY_PHRASES = {
-    "identity": ("because no identity-based policy allows the {action} action",
-                 "with an explicit deny in an identity-based policy"),
-    "vpc-endpoint": ("because no VPC endpoint policy allows the {action} action",
-                     "with an explicit deny in a VPC endpoint policy"),
-    "scp": ("because no service control policy allows the {action} action",
-            "with an explicit deny in a service control policy"),
-    "rcp": ("because no resource control policy allows the {action} action",
-            "with an explicit deny in a resource control policy"),
-    "permissions-boundary": ("because no permissions boundary allows the {action} action",
-                             "with an explicit deny in a permissions boundary"),
-    "resource": ("because no resource-based policy allows the {action} action",
-                 "with an explicit deny in a resource-based policy"),
-    "session": ("because no session policy allows the {action} action",
-                "with an explicit deny in a sessions policy"),
+    "identity": (
+        "because no identity-based policy allows the {action} action",
+        "with an explicit deny in an identity-based policy",
+    ),
+    "vpc-endpoint": (
+        "because no VPC endpoint policy allows the {action} action",
+        "with an explicit deny in a VPC endpoint policy",
+    ),
+    "scp": (
+        "because no service control policy allows the {action} action",
+        "with an explicit deny in a service control policy",
+    ),
+    "rcp": (
+        "because no resource control policy allows the {action} action",
+        "with an explicit deny in a resource control policy",
+    ),
+    "permissions-boundary": (
+        "because no permissions boundary allows the {action} action",
+        "with an explicit deny in a permissions boundary",
+    ),
+    "resource": (
+        "because no resource-based policy allows the {action} action",
+        "with an explicit deny in a resource-based policy",
+    ),
+    "session": (
+        "because no session policy allows the {action} action",
+        "with an explicit deny in a sessions policy",
+    ),
 }
 
 # name -> (default operations, description)
 FAULTS: dict[str, tuple[tuple[str, ...], str]] = {}
 for _kind in POLICY_PHRASES:
-    FAULTS[f"access-denied-{_kind}"] = (API_OPS, f"403 AccessDeniedException: no {_kind} policy allows the action")
-    FAULTS[f"access-denied-{_kind}-explicit"] = (API_OPS, f"403 AccessDeniedException: explicit deny in a {_kind} policy")
-FAULTS.update({
-    "access-denied-no-reason": (API_OPS, "403 AccessDeniedException whose message names no policy"),
-    "domain-not-found": (API_OPS, "404 ResourceNotFoundException for the domain"),
-    "repository-not-found": (("GetRepositoryEndpoint",), "404 ResourceNotFoundException for the repository"),
-    "throttle": (API_OPS, "429 ThrottlingException with Retry-After; params first=N or rate=R (per second), retry_after=S"),
-    "internal-error": (API_OPS, "500 InternalServerException"),
-    "slow": (API_OPS, "answer after seconds=S (default 5)"),
-    "hang": (API_OPS, "accept and read the request, never answer (until stop() or seconds=S)"),
-    "repo-401": (("repository",), "repository answers 401 with WWW-Authenticate: Basic"),
-    "repo-403": (("repository",), "repository answers 403"),
-    "repo-404": (("repository",), "repository answers 404"),
-    "token-ttl": (("GetAuthorizationToken",),
-                  "tokens issued now are valid for seconds=S only; report=actual (default) puts that in `expiration`, "
-                  "report=requested reports the requested duration (the token dies early)"),
-})
+    FAULTS[f"access-denied-{_kind}"] = (
+        API_OPS,
+        f"403 AccessDeniedException: no {_kind} policy allows the action",
+    )
+    FAULTS[f"access-denied-{_kind}-explicit"] = (
+        API_OPS,
+        f"403 AccessDeniedException: explicit deny in a {_kind} policy",
+    )
+FAULTS.update(
+    {
+        "access-denied-no-reason": (API_OPS, "403 AccessDeniedException whose message names no policy"),
+        "domain-not-found": (API_OPS, "404 ResourceNotFoundException for the domain"),
+        "repository-not-found": (
+            ("GetRepositoryEndpoint",),
+            "404 ResourceNotFoundException for the repository",
+        ),
+        "throttle": (
+            API_OPS,
+            "429 ThrottlingException with Retry-After; params first=N or rate=R (per second), retry_after=S",
+        ),
+        "internal-error": (API_OPS, "500 InternalServerException"),
+        "slow": (API_OPS, "answer after seconds=S (default 5)"),
+        "hang": (API_OPS, "accept and read the request, never answer (until stop() or seconds=S)"),
+        "repo-401": (("repository",), "repository answers 401 with WWW-Authenticate: Basic"),
+        "repo-403": (("repository",), "repository answers 403"),
+        "repo-404": (("repository",), "repository answers 404"),
+        "token-ttl": (
+            ("GetAuthorizationToken",),
+            "tokens issued now are valid for seconds=S only; report=actual (default) puts that in `expiration`, "  # noqa: E501
+            "report=requested reports the requested duration (the token dies early)",
+        ),
+    }
+)
 
 
 def parse_operations(value, default: tuple[str, ...]) -> frozenset[str]:
     if value is None or value == "":
         return frozenset(default)
-    parts = value if isinstance(value, (list, tuple, set, frozenset)) else str(value).replace("+", ",").split(",")
+    parts = (
+        value if isinstance(value, (list, tuple, set, frozenset)) else str(value).replace("+", ",").split(",")
+    )
     out: set[str] = set()
     for p in parts:
         p = str(p).strip()
@@ -66,7 +98,9 @@ def parse_operations(value, default: tuple[str, ...]) -> frozenset[str]:
         elif p in TARGETS:
             out.add(p)
         else:
-            raise ValueError(f"unknown operation {p!r} for a fault\nhint: use one of {', '.join(TARGETS)}, all")
+            raise ValueError(
+                f"unknown operation {p!r} for a fault\nhint: use one of {', '.join(TARGETS)}, all"
+            )
     return frozenset(out)
 
 
@@ -84,7 +118,7 @@ def coerce(value):
 
 
 def parse_spec(spec: str) -> tuple[str, dict]:
-    """'throttle:first=3:operation=GetAuthorizationToken' -> ('throttle', {'first': 3, 'operation': '...'})."""
+    """'throttle:first=3:operation=GetAuthorizationToken' -> ('throttle', {'first': 3, ...})."""
     name, *rest = spec.split(":")
     params = {}
     for item in rest:
@@ -92,7 +126,9 @@ def parse_spec(spec: str) -> tuple[str, dict]:
             continue
         k, sep, v = item.partition("=")
         if not sep:
-            raise ValueError(f"fault parameter {item!r} in {spec!r} is not KEY=VALUE\nhint: --fault throttle:first=3")
+            raise ValueError(
+                f"fault parameter {item!r} in {spec!r} is not KEY=VALUE\nhint: --fault throttle:first=3"
+            )
         params[k.strip()] = coerce(v.strip())
     return name.strip(), params
 
@@ -101,7 +137,7 @@ def access_denied_message(name: str, caller_arn: str, action: str, resource: str
     base = f"User: {caller_arn} is not authorized to perform: {action} on resource: {resource}"
     if name == "access-denied-no-reason":
         return base
-    kind = name[len("access-denied-"):]
+    kind = name[len("access-denied-") :]
     explicit = kind.endswith("-explicit")
     if explicit:
         kind = kind[: -len("-explicit")]

@@ -40,7 +40,7 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60
     server: _Server
 
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         pass
 
     def setup(self):
@@ -56,8 +56,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: str = "", headers=(), ctype="text/plain"):
         data = body.encode()
-        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", f"Date: {formatdate(usegmt=True)}",
-                 "Server: EC2ws", f"Content-Length: {len(data)}", f"Content-Type: {ctype}"]
+        lines = [
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+            f"Date: {formatdate(usegmt=True)}",
+            "Server: EC2ws",
+            f"Content-Length: {len(data)}",
+            f"Content-Type: {ctype}",
+        ]
         lines += [f"{k}: {v}" for k, v in headers]
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
         self._status = status
@@ -65,8 +70,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self._status = 0
         imds = self.server.imds
-        rec = {"method": self.command, "path": self.path, "time": time.time(), "status": 0,
-               "token": "present" if self.headers.get("X-aws-ec2-metadata-token") else "missing"}
+        rec = {
+            "method": self.command,
+            "path": self.path,
+            "time": time.time(),
+            "status": 0,
+            "token": "present" if self.headers.get("X-aws-ec2-metadata-token") else "missing",
+        }
         try:
             imds._handle(self)
         finally:
@@ -78,10 +88,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeIMDS:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, role: str = "GeneralIsolatedNotebook",
-                 access_key: str = DEFAULT_ACCESS_KEY, secret_key: str = DEFAULT_SECRET_KEY,
-                 session_token: str = "standin-imds-session-token", region: str = "us-west-2",
-                 account: str = "111122223333", credentials_ttl: int = 21600):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        role: str = "GeneralIsolatedNotebook",
+        access_key: str = DEFAULT_ACCESS_KEY,
+        secret_key: str = DEFAULT_SECRET_KEY,
+        session_token: str = "standin-imds-session-token",  # noqa: S107
+        region: str = "us-west-2",
+        account: str = "111122223333",
+        credentials_ttl: int = 21600,
+    ):
         self.host, self.port = host, port
         self.role, self.region, self.account = role, region, account
         self.access_key, self.secret_key, self.session_token = access_key, secret_key, session_token
@@ -99,7 +118,7 @@ class FakeIMDS:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "FakeIMDS":
+    def start(self) -> FakeIMDS:
         self._stop.clear()
         srv = _Server((self.host, self.port), _Handler)
         srv.imds = self
@@ -177,23 +196,40 @@ class FakeIMDS:
         if path == "/latest/meta-data/iam/security-credentials/":
             return h._send(404, "Not Found") if no_role else h._send(200, self.role)
         if path == f"/latest/meta-data/iam/security-credentials/{self.role}" and not no_role:
-            body = {"Code": "Success", "LastUpdated": _iso(now), "Type": "AWS-HMAC",
-                    "AccessKeyId": self.access_key, "SecretAccessKey": self.secret_key,
-                    "Token": self.session_token, "Expiration": _iso(now + self.credentials_ttl)}
+            body = {
+                "Code": "Success",
+                "LastUpdated": _iso(now),
+                "Type": "AWS-HMAC",
+                "AccessKeyId": self.access_key,
+                "SecretAccessKey": self.secret_key,
+                "Token": self.session_token,
+                "Expiration": _iso(now + self.credentials_ttl),
+            }
             return h._send(200, json.dumps(body, indent=2))
         if path == "/latest/meta-data/iam/info" and not no_role:
-            body = {"Code": "Success", "LastUpdated": _iso(now),
-                    "InstanceProfileArn": f"arn:aws:iam::{self.account}:instance-profile/{self.role}",
-                    "InstanceProfileId": "AIPASTANDINEXAMPLE0000"}
+            body = {
+                "Code": "Success",
+                "LastUpdated": _iso(now),
+                "InstanceProfileArn": f"arn:aws:iam::{self.account}:instance-profile/{self.role}",
+                "InstanceProfileId": "AIPASTANDINEXAMPLE0000",
+            }
             return h._send(200, json.dumps(body, indent=2))
         if path == "/latest/meta-data/placement/region":
             return h._send(200, self.region)
         if path == "/latest/meta-data/placement/availability-zone":
             return h._send(200, self.region + "a")
         if path == "/latest/dynamic/instance-identity/document":
-            body = {"accountId": self.account, "architecture": "x86_64", "availabilityZone": self.region + "a",
-                    "imageId": "ami-0123456789abcdef0", "instanceId": "i-0123456789abcdef0",
-                    "instanceType": "ml.t3.medium", "pendingTime": _iso(now - 3600), "privateIp": "10.0.1.23",
-                    "region": self.region, "version": "2017-09-30"}
+            body = {
+                "accountId": self.account,
+                "architecture": "x86_64",
+                "availabilityZone": self.region + "a",
+                "imageId": "ami-0123456789abcdef0",
+                "instanceId": "i-0123456789abcdef0",
+                "instanceType": "ml.t3.medium",
+                "pendingTime": _iso(now - 3600),
+                "privateIp": "10.0.1.23",
+                "region": self.region,
+                "version": "2017-09-30",
+            }
             return h._send(200, json.dumps(body, indent=2))
         return h._send(404, "Not Found")

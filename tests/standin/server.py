@@ -1,11 +1,11 @@
-"""The CodeArtifact stand-in: API (rest-json, SigV4), repository (PEP 503/691), STS GetCallerIdentity, control endpoint.
+"""The CodeArtifact stand-in: API (rest-json, SigV4), repository (PEP 503/691), STS, control.
 
 One port serves:
   POST /v1/authorization-token        GetAuthorizationToken
   GET  /v1/repository/endpoint        GetRepositoryEndpoint
   POST /  (Action=GetCallerIdentity)  STS GetCallerIdentity (query protocol, XML)
-  /pypi/REPO/simple/...               the repository (also /pypi/d/DOMAIN-OWNER/REPO/simple/..., the vpce form)
-  /_standin/...                       control: fault, faults, calls, token, health (no auth; loopback/namespace only)
+  /pypi/REPO/simple/...               the repository (and /pypi/d/DOMAIN-OWNER/REPO/simple/..., vpce form)
+  /_standin/...                       control: fault, faults, calls, token, health (no auth)
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ HTML_SIMPLE = "application/vnd.pypi.simple.v1+html"
 
 
 class _Fault:
-    __slots__ = ("name", "params", "ops", "remaining", "window")
+    __slots__ = ("name", "ops", "params", "remaining", "window")
 
     def __init__(self, name: str, params: dict):
         if name not in F.FAULTS:
@@ -74,7 +74,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
-    standin: "StandIn"
+    standin: StandIn
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
@@ -113,9 +113,9 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.standin._track(self.request, False)
 
-    def log_message(self, format, *args):  # noqa: A002 - quiet; calls are recorded instead
+    def log_message(self, format, *args):
         if self.server.standin.verbose:
-            sys.stderr.write("standin: %s - %s\n" % (self.address_string(), format % args))
+            sys.stderr.write(f"standin: {self.address_string()} - {format % args}\n")
 
     def do_GET(self):
         self._dispatch()
@@ -132,8 +132,12 @@ class _Handler(BaseHTTPRequestHandler):
             reason = HTTPStatus(status).phrase
         except ValueError:
             reason = ""
-        lines = [f"HTTP/1.1 {status} {reason}", f"Date: {formatdate(usegmt=True)}", "Server: standin",
-                 f"Content-Length: {len(body)}"]
+        lines = [
+            f"HTTP/1.1 {status} {reason}",
+            f"Date: {formatdate(usegmt=True)}",
+            "Server: standin",
+            f"Content-Length: {len(body)}",
+        ]
         if content_type:
             lines.append(f"Content-Type: {content_type}")
         lines += [f"{k}: {v}" for k, v in headers]
@@ -170,10 +174,18 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._body()
             return st._control(self, raw_path, raw_query, body)
         body = self._body()
-        rec = {"operation": "unknown", "method": self.command, "path": raw_path,
-               "query": dict(parse_qsl(raw_query, keep_blank_values=True)), "host": self.headers.get("Host", ""),
-               "user_agent": self.headers.get("User-Agent", ""), "time": started, "status": 0, "error": None,
-               "fault": None}
+        rec = {
+            "operation": "unknown",
+            "method": self.command,
+            "path": raw_path,
+            "query": dict(parse_qsl(raw_query, keep_blank_values=True)),
+            "host": self.headers.get("Host", ""),
+            "user_agent": self.headers.get("User-Agent", ""),
+            "time": started,
+            "status": 0,
+            "error": None,
+            "fault": None,
+        }
         self._rec = rec
         try:
             if raw_path == "/v1/authorization-token":
@@ -185,16 +197,24 @@ class _Handler(BaseHTTPRequestHandler):
             elif raw_path.startswith(("/pypi/", "/npm/")):
                 rec["operation"] = "repository"
                 st._repository(self, raw_path)
-            elif raw_path == "/" and (b"Action=GetCallerIdentity" in body or "Action=GetCallerIdentity" in raw_query):
+            elif raw_path == "/" and (
+                b"Action=GetCallerIdentity" in body or "Action=GetCallerIdentity" in raw_query
+            ):
                 rec["operation"] = "GetCallerIdentity"
                 st._sts(self, raw_path, raw_query, body)
             else:
                 rec["error"] = "UnknownOperationException"
-                self._send(404, b'{"message":"Unknown operation"}',
-                           [("x-amzn-ErrorType", "UnknownOperationException"), ("x-amzn-RequestId", str(uuid.uuid4()))],
-                           "application/json")
+                self._send(
+                    404,
+                    b'{"message":"Unknown operation"}',
+                    [
+                        ("x-amzn-ErrorType", "UnknownOperationException"),
+                        ("x-amzn-RequestId", str(uuid.uuid4())),
+                    ],
+                    "application/json",
+                )
         finally:
-            if not self._recorded:   # answered calls were recorded by _send
+            if not self._recorded:  # answered calls were recorded by _send
                 rec["duration"] = round(time.time() - started, 6)
                 st._record(rec)
             self._rec = None
@@ -203,18 +223,36 @@ class _Handler(BaseHTTPRequestHandler):
 class StandIn:
     """A local CodeArtifact. See docs/testing-without-aws.md."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, https: bool = False, certs=None,
-                 region: str = "us-west-2", domain: str = "mydomain", owner: str = "111122223333",
-                 repositories=("isolatedsm",), access_key: str = DEFAULT_ACCESS_KEY,
-                 secret_key: str = DEFAULT_SECRET_KEY, repository_endpoint_base: str | None = None,
-                 token_ttl: int = 43200, packages_dir=None, session_ttl: int = 3600, caller_arn: str | None = None,
-                 extra_credentials: dict[str, str] | None = None, max_calls: int = 10000, verbose: bool = False):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        https: bool = False,
+        certs=None,
+        region: str = "us-west-2",
+        domain: str = "mydomain",
+        owner: str = "111122223333",
+        repositories=("isolatedsm",),
+        access_key: str = DEFAULT_ACCESS_KEY,
+        secret_key: str = DEFAULT_SECRET_KEY,
+        repository_endpoint_base: str | None = None,
+        token_ttl: int = 43200,
+        packages_dir=None,
+        session_ttl: int = 3600,
+        caller_arn: str | None = None,
+        extra_credentials: dict[str, str] | None = None,
+        max_calls: int = 10000,
+        verbose: bool = False,
+    ):
         self.host, self.port = host, port
         self.https, self.certs = https, certs
         self.region, self.domain, self.owner = region, domain, owner
         self.repositories = tuple(repositories)
         self.access_key, self.secret_key = access_key, secret_key
-        self.repository_endpoint_base = repository_endpoint_base.rstrip("/") if repository_endpoint_base else None
+        self.repository_endpoint_base = (
+            repository_endpoint_base.rstrip("/") if repository_endpoint_base else None
+        )
         self.token_ttl, self.session_ttl = token_ttl, session_ttl
         self.packages_dir = Path(packages_dir) if packages_dir else None
         self.caller_arn = caller_arn or f"arn:aws:sts::{owner}:assumed-role/GeneralIsolatedNotebook/SageMaker"
@@ -232,7 +270,7 @@ class StandIn:
         self.packages: dict = {}
 
     # --- lifecycle ------------------------------------------------------------------------
-    def start(self) -> "StandIn":
+    def start(self) -> StandIn:
         if self._server:
             return self
         self._stop_event.clear()
@@ -247,8 +285,11 @@ class StandIn:
         srv.standin = self
         if self.https:
             from .certs import Certs, make_certs
+
             if self.certs is None or not isinstance(self.certs, Certs):
-                self.certs = make_certs(self.certs or Path(self._tmp) / "certs", self.region, self.domain, self.owner)
+                self.certs = make_certs(
+                    self.certs or Path(self._tmp) / "certs", self.region, self.domain, self.owner
+                )
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.load_cert_chain(str(self.certs.cert_pem), str(self.certs.key_pem))
@@ -256,8 +297,9 @@ class StandIn:
             srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
         self.port = srv.server_address[1]
         self._server = srv
-        self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"standin:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=srv.serve_forever, kwargs={"poll_interval": 0.1}, name=f"standin:{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -265,7 +307,7 @@ class StandIn:
         srv, self._server = self._server, None
         if not srv:
             return
-        self._stop_event.set()          # releases `hang` and `slow`
+        self._stop_event.set()  # releases `hang` and `slow`
         srv.shutdown()
         with self._lock:
             conns = list(self._conns)
@@ -389,7 +431,7 @@ class StandIn:
         if f is not None:
             h._rec["fault"] = "hang"
             h._recorded = True
-            self._record(h._rec)          # visible in .calls while it hangs
+            self._record(h._rec)  # visible in .calls while it hangs
             secs = f.params.get("seconds")
             self._stop_event.wait(float(secs) if secs is not None else None)
             h.close_connection = True
@@ -406,10 +448,22 @@ class StandIn:
         return self._issue(time.time() + ttl, domain or self.domain, owner or self.owner)
 
     def _issue(self, exp: float, domain: str, owner: str) -> str:
-        head = json.dumps({"ver": 1, "isu": int(time.time()), "exp": exp, "dom": domain, "own": owner,
-                           "n": _secrets.token_hex(8)}, separators=(",", ":")).encode()
-        body = base64.urlsafe_b64encode(head).rstrip(b"=") + b"." + \
-            base64.urlsafe_b64encode(os.urandom(540)).rstrip(b"=")
+        head = json.dumps(
+            {
+                "ver": 1,
+                "isu": int(time.time()),
+                "exp": exp,
+                "dom": domain,
+                "own": owner,
+                "n": _secrets.token_hex(8),
+            },
+            separators=(",", ":"),
+        ).encode()
+        body = (
+            base64.urlsafe_b64encode(head).rstrip(b"=")
+            + b"."
+            + base64.urlsafe_b64encode(os.urandom(540)).rstrip(b"=")
+        )
         sig = base64.urlsafe_b64encode(hmac.new(self._token_key, body, hashlib.sha256).digest()).rstrip(b"=")
         return (body + b"." + sig).decode()
 
@@ -418,7 +472,9 @@ class StandIn:
         try:
             head_b64, pad, sig = token.split(".")
             body = f"{head_b64}.{pad}".encode()
-            want = base64.urlsafe_b64encode(hmac.new(self._token_key, body, hashlib.sha256).digest()).rstrip(b"=")
+            want = base64.urlsafe_b64encode(hmac.new(self._token_key, body, hashlib.sha256).digest()).rstrip(
+                b"="
+            )
             if not hmac.compare_digest(want, sig.encode()):
                 return "invalid"
             head = json.loads(base64.urlsafe_b64decode(head_b64 + "=" * (-len(head_b64) % 4)))
@@ -429,21 +485,36 @@ class StandIn:
         return "valid" if head["exp"] > time.time() else "expired"
 
     # --- API ------------------------------------------------------------------------------
-    def _error(self, h: _Handler, status: int, code: str, message: str, extra: dict | None = None, headers=()):
+    def _error(
+        self, h: _Handler, status: int, code: str, message: str, extra: dict | None = None, headers=()
+    ):
         h._rec["error"] = code
         body = {"message": message, **(extra or {})}
-        h._send(status, json.dumps(body).encode(), [("x-amzn-ErrorType", code),
-                                                     ("x-amzn-RequestId", str(uuid.uuid4())), *headers],
-                "application/json")
+        h._send(
+            status,
+            json.dumps(body).encode(),
+            [("x-amzn-ErrorType", code), ("x-amzn-RequestId", str(uuid.uuid4())), *headers],
+            "application/json",
+        )
 
     def _api(self, h: _Handler, op: str, raw_path: str, raw_query: str, body: bytes):
         if self._network_faults(h, op):
             return
         want = "POST" if op == "GetAuthorizationToken" else "GET"
         if h.command != want:
-            return self._error(h, 404, "UnknownOperationException", f"Unknown operation {h.command} {raw_path}")
-        v = sigv4.verify(h.command, raw_path, raw_query, h._lower_headers(), body, service="codeartifact",
-                         region=self.region, secrets=self.credentials)
+            return self._error(
+                h, 404, "UnknownOperationException", f"Unknown operation {h.command} {raw_path}"
+            )
+        v = sigv4.verify(
+            h.command,
+            raw_path,
+            raw_query,
+            h._lower_headers(),
+            body,
+            service="codeartifact",
+            region=self.region,
+            secrets=self.credentials,
+        )
         h._rec["access_key"] = v.access_key
         if not v.ok:
             return self._error(h, 403, v.code, v.message)
@@ -451,7 +522,9 @@ class StandIn:
         if f is not None:
             h._rec["fault"] = "throttle"
             ra = f.params.get("retry_after", 1)
-            return self._error(h, 429, "ThrottlingException", "Rate exceeded", headers=[("Retry-After", str(ra))])
+            return self._error(
+                h, 429, "ThrottlingException", "Rate exceeded", headers=[("Retry-After", str(ra))]
+            )
         q = dict(parse_qsl(raw_query, keep_blank_values=True))
         errors = []
         domain, owner = q.get("domain"), q.get("domain-owner")
@@ -464,35 +537,54 @@ class StandIn:
                 try:
                     duration = int(dur)
                 except ValueError:
-                    return self._error(h, 400, "ValidationException",
-                                       f"Value '{dur}' at 'durationSeconds' failed to satisfy constraint: Member must be a number",
-                                       {"reason": "CANNOT_PARSE"})
+                    return self._error(
+                        h,
+                        400,
+                        "ValidationException",
+                        f"Value '{dur}' at 'durationSeconds' failed to satisfy constraint: Member must be a number",  # noqa: E501
+                        {"reason": "CANNOT_PARSE"},
+                    )
                 if duration < 0 or duration > 43200:
-                    errors.append(f"Value '{duration}' at 'durationSeconds' failed to satisfy constraint: "
-                                  f"Member must have value {'less than or equal to 43200' if duration > 0 else 'greater than or equal to 0'}")
+                    errors.append(
+                        f"Value '{duration}' at 'durationSeconds' failed to satisfy constraint: "
+                        f"Member must have value {'less than or equal to 43200' if duration > 0 else 'greater than or equal to 0'}"  # noqa: E501
+                    )
                 elif 0 < duration < 900:
-                    errors.append(f"Value '{duration}' at 'durationSeconds' failed to satisfy constraint: "
-                                  "Member must be 0 or have value between 900 and 43200")
+                    errors.append(
+                        f"Value '{duration}' at 'durationSeconds' failed to satisfy constraint: "
+                        "Member must be 0 or have value between 900 and 43200"
+                    )
         else:
             repo, fmt, etype = q.get("repository"), q.get("format"), q.get("endpointType")
             self._check(errors, "repository", repo, REPO_RE, 2, 100, required=True)
             if fmt is None:
                 errors.append("Value null at 'format' failed to satisfy constraint: Member must not be null")
             elif fmt not in FORMATS:
-                errors.append(f"Value '{fmt}' at 'format' failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(FORMATS)}]")
+                errors.append(
+                    f"Value '{fmt}' at 'format' failed to satisfy constraint: Member must satisfy enum value set: [{', '.join(FORMATS)}]"  # noqa: E501
+                )
             if etype is not None and etype not in ("dualstack", "ipv4"):
-                errors.append(f"Value '{etype}' at 'endpointType' failed to satisfy constraint: Member must satisfy enum value set: [dualstack, ipv4]")
+                errors.append(
+                    f"Value '{etype}' at 'endpointType' failed to satisfy constraint: Member must satisfy enum value set: [dualstack, ipv4]"  # noqa: E501
+                )
         if errors:
             n = len(errors)
-            return self._error(h, 400, "ValidationException",
-                               f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors),
-                               {"reason": "FIELD_VALIDATION_FAILED"})
+            return self._error(
+                h,
+                400,
+                "ValidationException",
+                f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors),
+                {"reason": "FIELD_VALIDATION_FAILED"},
+            )
         owner = owner or self.owner
         if self._take(op, ("internal-error",)):
             h._rec["fault"] = "internal-error"
             return self._error(h, 500, "InternalServerException", "An internal error occurred.")
         if op == "GetAuthorizationToken":
-            action, resource = "codeartifact:GetAuthorizationToken", f"arn:aws:codeartifact:{self.region}:{owner}:domain/{domain}"
+            action, resource = (
+                "codeartifact:GetAuthorizationToken",
+                f"arn:aws:codeartifact:{self.region}:{owner}:domain/{domain}",
+            )
         else:
             action = "codeartifact:GetRepositoryEndpoint"
             resource = f"arn:aws:codeartifact:{self.region}:{owner}:repository/{domain}/{q.get('repository')}"
@@ -501,16 +593,24 @@ class StandIn:
         f = self._take(op, denied)
         if f is not None:
             h._rec["fault"] = f.name
-            msg = F.access_denied_message(f.name, f.params.get("arn", self.caller_arn),
-                                          f.params.get("action", action), f.params.get("resource", resource))
+            msg = F.access_denied_message(
+                f.name,
+                f.params.get("arn", self.caller_arn),
+                f.params.get("action", action),
+                f.params.get("resource", resource),
+            )
             return self._error(h, 403, "AccessDeniedException", msg)
         f = self._take(op, ("domain-not-found",))
         if f is not None or domain != self.domain or owner != self.owner:
             if f is not None:
                 h._rec["fault"] = f.name
-            return self._error(h, 404, "ResourceNotFoundException",
-                               f"Domain not found. Domain '{domain}' owned by account '{owner}' does not exist.",
-                               {"resourceId": domain, "resourceType": "domain"})
+            return self._error(
+                h,
+                404,
+                "ResourceNotFoundException",
+                f"Domain not found. Domain '{domain}' owned by account '{owner}' does not exist.",
+                {"resourceId": domain, "resourceType": "domain"},
+            )
         if op == "GetAuthorizationToken":
             return self._get_token(h, duration, domain, owner)
         repo = q["repository"]
@@ -518,9 +618,13 @@ class StandIn:
         if f is not None or repo not in self.repositories:
             if f is not None:
                 h._rec["fault"] = f.name
-            return self._error(h, 404, "ResourceNotFoundException",
-                               f"Repository not found. Repository '{repo}' in domain '{domain}' owned by account '{owner}' does not exist.",
-                               {"resourceId": repo, "resourceType": "repository"})
+            return self._error(
+                h,
+                404,
+                "ResourceNotFoundException",
+                f"Repository not found. Repository '{repo}' in domain '{domain}' owned by account '{owner}' does not exist.",  # noqa: E501
+                {"resourceId": repo, "resourceType": "repository"},
+            )
         out = {"repositoryEndpoint": self.repository_endpoint(repo, q["format"])}
         h._send(200, json.dumps(out).encode(), [("x-amzn-RequestId", str(uuid.uuid4()))], "application/json")
 
@@ -528,14 +632,22 @@ class StandIn:
     def _check(errors, member, value, pattern, lo, hi, required=False):
         if value is None:
             if required:
-                errors.append(f"Value null at '{member}' failed to satisfy constraint: Member must not be null")
+                errors.append(
+                    f"Value null at '{member}' failed to satisfy constraint: Member must not be null"
+                )
             return
         if len(value) < lo:
-            errors.append(f"Value '{value}' at '{member}' failed to satisfy constraint: Member must have length greater than or equal to {lo}")
+            errors.append(
+                f"Value '{value}' at '{member}' failed to satisfy constraint: Member must have length greater than or equal to {lo}"  # noqa: E501
+            )
         elif len(value) > hi:
-            errors.append(f"Value '{value}' at '{member}' failed to satisfy constraint: Member must have length less than or equal to {hi}")
+            errors.append(
+                f"Value '{value}' at '{member}' failed to satisfy constraint: Member must have length less than or equal to {hi}"  # noqa: E501
+            )
         elif not pattern.fullmatch(value):
-            errors.append(f"Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern.pattern}")
+            errors.append(
+                f"Value '{value}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern.pattern}"  # noqa: E501
+            )
 
     def _get_token(self, h: _Handler, duration: int, domain: str, owner: str):
         now = time.time()
@@ -556,24 +668,38 @@ class StandIn:
     def _sts(self, h: _Handler, raw_path: str, raw_query: str, body: bytes):
         if self._network_faults(h, "GetCallerIdentity"):
             return
-        v = sigv4.verify(h.command, raw_path, raw_query, h._lower_headers(), body, service="sts",
-                         region=self.region, secrets=self.credentials)
+        v = sigv4.verify(
+            h.command,
+            raw_path,
+            raw_query,
+            h._lower_headers(),
+            body,
+            service="sts",
+            region=self.region,
+            secrets=self.credentials,
+        )
         h._rec["access_key"] = v.access_key
         rid = str(uuid.uuid4())
         if not v.ok:
-            code = {"UnrecognizedClientException": "InvalidClientTokenId",
-                    "InvalidSignatureException": "SignatureDoesNotMatch"}.get(v.code, v.code)
+            code = {
+                "UnrecognizedClientException": "InvalidClientTokenId",
+                "InvalidSignatureException": "SignatureDoesNotMatch",
+            }.get(v.code, v.code)
             h._rec["error"] = code
-            xml = (f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
-                   f"<Code>{code}</Code><Message>{html.escape(v.message)}</Message></Error>"
-                   f"<RequestId>{rid}</RequestId></ErrorResponse>")
+            xml = (
+                f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+                f"<Code>{code}</Code><Message>{html.escape(v.message)}</Message></Error>"
+                f"<RequestId>{rid}</RequestId></ErrorResponse>"
+            )
             return h._send(403, xml.encode(), [("x-amzn-RequestId", rid)], "text/xml")
         role_session = self.caller_arn.split(":assumed-role/")[-1].split("/")
         user_id = f"AROASTANDINEXAMPLE00:{role_session[-1]}"
-        xml = ('<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
-               f"<Arn>{self.caller_arn}</Arn><UserId>{user_id}</UserId><Account>{self.owner}</Account>"
-               f"</GetCallerIdentityResult><ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata>"
-               "</GetCallerIdentityResponse>")
+        xml = (
+            '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+            f"<Arn>{self.caller_arn}</Arn><UserId>{user_id}</UserId><Account>{self.owner}</Account>"
+            f"</GetCallerIdentityResult><ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata>"
+            "</GetCallerIdentityResponse>"
+        )
         h._send(200, xml.encode(), [("x-amzn-RequestId", rid)], "text/xml")
 
     # --- repository -----------------------------------------------------------------------
@@ -586,10 +712,10 @@ class StandIn:
             return
         parts = raw_path.split("/")  # '', 'pypi', REPO, 'simple', ...
         fmt = parts[1]
-        if len(parts) > 4 and parts[2] == "d":      # vpce form: /pypi/d/DOMAIN-OWNER/REPO/...
+        if len(parts) > 4 and parts[2] == "d":  # vpce form: /pypi/d/DOMAIN-OWNER/REPO/...
             if parts[3] != f"{self.domain}-{self.owner}":
                 return self._repo_error(h, 404, f"Domain not found: {parts[3]}")
-            parts = ["", fmt] + parts[4:]
+            parts = ["", fmt, *parts[4:]]
         repo = parts[2] if len(parts) > 2 else ""
         realm = f'Basic realm="{self.domain}/{repo}"'
         if self._throttled("repository"):
@@ -646,7 +772,7 @@ class StandIn:
     @staticmethod
     def _wants_json(accept: str) -> bool:
         best, best_q = "html", -1.0
-        for i, part in enumerate(accept.split(",")):
+        for _i, part in enumerate(accept.split(",")):
             media, *params = [p.strip() for p in part.split(";")]
             q = 1.0
             for p in params:
@@ -655,9 +781,13 @@ class StandIn:
                         q = float(p[2:])
                     except ValueError:
                         q = 0
-            kind = {JSON_SIMPLE: "json", "application/vnd.pypi.simple.latest+json": "json",
-                    HTML_SIMPLE: "html", "application/vnd.pypi.simple.latest+html": "html",
-                    "text/html": "html"}.get(media)
+            kind = {
+                JSON_SIMPLE: "json",
+                "application/vnd.pypi.simple.latest+json": "json",
+                HTML_SIMPLE: "html",
+                "application/vnd.pypi.simple.latest+html": "html",
+                "text/html": "html",
+            }.get(media)
             if kind and q > best_q:
                 best, best_q = kind, q
         return best == "json"
@@ -668,7 +798,7 @@ class StandIn:
             out = {"meta": {"api-version": "1.0"}, "projects": [{"name": n} for n in names]}
             return h._send(200, json.dumps(out).encode(), [], JSON_SIMPLE)
         links = "".join(f'<a href="{n}/">{n}</a>\n' for n in names)
-        page = f'<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0"><title>Simple index</title></head><body>\n{links}</body></html>\n'
+        page = f'<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0"><title>Simple index</title></head><body>\n{links}</body></html>\n'  # noqa: E501
         h._send(200, page.encode(), [], "text/html; charset=utf-8")
 
     def _simple_project(self, h: _Handler, project: str):
@@ -676,13 +806,26 @@ class StandIn:
         if not files:
             return self._repo_error(h, 404, f"Package not found: {project}")
         if self._wants_json(h.headers.get("Accept", "")):
-            out = {"meta": {"api-version": "1.0"}, "name": project,
-                   "files": [{"filename": w.filename, "url": f"{w.version}/{w.filename}",
-                              "hashes": {"sha256": w.sha256}} for w in files]}
+            out = {
+                "meta": {"api-version": "1.0"},
+                "name": project,
+                "files": [
+                    {
+                        "filename": w.filename,
+                        "url": f"{w.version}/{w.filename}",
+                        "hashes": {"sha256": w.sha256},
+                    }
+                    for w in files
+                ],
+            }
             return h._send(200, json.dumps(out).encode(), [], JSON_SIMPLE)
-        links = "".join(f'<a href="{w.version}/{w.filename}#sha256={w.sha256}">{w.filename}</a><br/>\n' for w in files)
-        page = (f'<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0">'
-                f"<title>Links for {project}</title></head><body><h1>Links for {project}</h1>\n{links}</body></html>\n")
+        links = "".join(
+            f'<a href="{w.version}/{w.filename}#sha256={w.sha256}">{w.filename}</a><br/>\n' for w in files
+        )
+        page = (
+            f'<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0">'
+            f"<title>Links for {project}</title></head><body><h1>Links for {project}</h1>\n{links}</body></html>\n"  # noqa: E501
+        )
         h._send(200, page.encode(), [], "text/html; charset=utf-8")
 
     # --- control endpoint -----------------------------------------------------------------
@@ -694,7 +837,7 @@ class StandIn:
 
         try:
             data = json.loads(body) if body else {}
-            what = raw_path[len("/_standin/"):]
+            what = raw_path[len("/_standin/") :]
             if what == "health":
                 return reply({"ok": True, "api_url": self.api_url})
             if what == "calls":
@@ -717,8 +860,15 @@ class StandIn:
                 return reply(self.faults)
             if what == "token" and h.command == "POST":
                 ttl = float(data.get("ttl", 43200))
-                return reply({"authorizationToken": self.issue_token(ttl), "expiration": round(time.time() + ttl, 3)})
-            return reply({"message": f"unknown control path {raw_path}",
-                          "hint": "GET health|calls|faults, POST fault {name, params}|{spec}, DELETE fault[?name=], POST clear, POST token {ttl}"}, 404)
+                return reply(
+                    {"authorizationToken": self.issue_token(ttl), "expiration": round(time.time() + ttl, 3)}
+                )
+            return reply(
+                {
+                    "message": f"unknown control path {raw_path}",
+                    "hint": "GET health|calls|faults, POST fault {name, params}|{spec}, DELETE fault[?name=], POST clear, POST token {ttl}",  # noqa: E501
+                },
+                404,
+            )
         except (ValueError, KeyError, TypeError) as e:
             return reply({"message": f"bad control request to {raw_path}: {e}"}, 400)

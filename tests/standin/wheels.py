@@ -21,7 +21,7 @@ def normalize(name: str) -> str:
 @dataclass(frozen=True)
 class Wheel:
     path: Path
-    project: str        # normalized name
+    project: str  # normalized name
     version: str
     sha256: str
 
@@ -34,21 +34,36 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def build_wheel(out_dir, name: str, version: str, files: dict[str, str], *, requires: tuple[str, ...] = (),
-                summary: str = "") -> Wheel:
+def build_wheel(
+    out_dir,
+    name: str,
+    version: str,
+    files: dict[str, str],
+    *,
+    requires: tuple[str, ...] = (),
+    summary: str = "",
+) -> Wheel:
     """Write NAME-VERSION-py3-none-any.whl holding `files` (archive path -> text) into out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dist = re.sub(r"[-_.]+", "_", name)
     dist_info = f"{dist}-{version}.dist-info"
-    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
-                f"Summary: {summary or name + ' (test package of the CodeArtifact stand-in)'}",
-                "Requires-Python: >=3.7"]
+    metadata = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        f"Summary: {summary or name + ' (test package of the CodeArtifact stand-in)'}",
+        "Requires-Python: >=3.7",
+    ]
     metadata += [f"Requires-Dist: {r}" for r in requires]
     entries = dict(files)
     entries[f"{dist_info}/METADATA"] = "\n".join(metadata) + "\n\n"
-    entries[f"{dist_info}/WHEEL"] = "Wheel-Version: 1.0\nGenerator: standin-wheels\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    entries[f"{dist_info}/top_level.txt"] = "".join(t + "\n" for t in sorted({p.split("/")[0].removesuffix(".py") for p in files}))
+    entries[f"{dist_info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: standin-wheels\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    entries[f"{dist_info}/top_level.txt"] = "".join(
+        t + "\n" for t in sorted({p.split("/")[0].removesuffix(".py") for p in files})
+    )
     record_name = f"{dist_info}/RECORD"
     record_lines = []
     path = out_dir / f"{dist}-{version}-py3-none-any.whl"
@@ -89,12 +104,21 @@ def main():
 
 
 def build_demo_wheels(out_dir) -> list[Wheel]:
-    """ca-demo-pkg 1.0.0 (module ca_demo_pkg, function greet), and ca-demo-app 1.0.0 requiring ca-demo-pkg>=1.0."""
+    """ca-demo-pkg 1.0.0 (module ca_demo_pkg, greet()); ca-demo-app 1.0.0 needs ca-demo-pkg>=1.0."""
     return [
-        build_wheel(out_dir, "ca-demo-pkg", "1.0.0",
-                    {"ca_demo_pkg/__init__.py": DEMO_PKG_SOURCE.format(version="1.0.0")}),
-        build_wheel(out_dir, "ca-demo-app", "1.0.0", {"ca_demo_app/__init__.py": DEMO_APP_SOURCE},
-                    requires=("ca-demo-pkg>=1.0",)),
+        build_wheel(
+            out_dir,
+            "ca-demo-pkg",
+            "1.0.0",
+            {"ca_demo_pkg/__init__.py": DEMO_PKG_SOURCE.format(version="1.0.0")},
+        ),
+        build_wheel(
+            out_dir,
+            "ca-demo-app",
+            "1.0.0",
+            {"ca_demo_app/__init__.py": DEMO_APP_SOURCE},
+            requires=("ca-demo-pkg>=1.0",),
+        ),
     ]
 
 
