@@ -180,3 +180,13 @@ def test_pip_with_expired_token_gets_401_and_fails(standin, pip_venv, isolated_e
     assert r.returncode != 0 and "401 Client Error" in r.stdout + r.stderr
     assert tok not in r.stdout + r.stderr, "pip printed the token"
     assert standin.calls[-1]["token_state"] == "expired"
+
+
+def test_throttle_and_internal_error_can_target_the_repository(standin):
+    standin.set_fault("throttle", operation="repository", first=1)
+    url = standin.repository_endpoint() + "simple/"
+    status, headers, _ = _get(url, standin.issue_token(60))
+    assert status == 429 and headers["Retry-After"] == "1"
+    assert _get(url, standin.issue_token(60))[0] == 200
+    standin.set_fault("internal-error", operation="repository")
+    assert _get(url, standin.issue_token(60))[0] == 500
