@@ -2,7 +2,17 @@
 //!
 //! Compiles and tests without Python; `src/python.rs` (feature `python`) is the only pyo3 code.
 
+pub mod aws;
 pub mod error;
+pub mod login;
+pub mod pipconf;
+pub mod remedy;
+pub mod runtime;
 pub mod secret;
+pub mod settings;
+pub mod state;
+
+#[cfg(feature = "python")]
+mod python;
 
 pub use error::{Error, Result};

@@ -1,0 +1,5 @@
+"""``python -m ca_login`` runs the ``ca-login`` command line."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""The ``ca-login`` command line: for lifecycle-config scripts, terminals and cron.
+
+Exit codes (also in the README):
+0 ok; 1 other failure (diagnose: a check failed; status: missing or expired token); 2 bad usage or invalid input;
+3 endpoint unreachable; 4 access denied; 5 not found; 6 credentials; 7 config file; 8 throttled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Optional
+
+import ca_login
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_ACCESS_DENIED = 4
+EXIT_NOT_FOUND = 5
+EXIT_CREDENTIALS = 6
+EXIT_CONFIG = 7
+EXIT_THROTTLED = 8
+
+_EXIT_BY_CLASS = [
+    (ca_login.InvalidInput, EXIT_USAGE),
+    (ca_login.EndpointUnreachable, EXIT_UNREACHABLE),
+    (ca_login.AccessDenied, EXIT_ACCESS_DENIED),
+    (ca_login.NotFound, EXIT_NOT_FOUND),
+    (ca_login.CredentialsError, EXIT_CREDENTIALS),
+    (ca_login.ConfigError, EXIT_CONFIG),
+    (ca_login.Throttled, EXIT_THROTTLED),
+]
+
+
+def exit_code_for(exc: BaseException) -> int:
+    for cls, code in _EXIT_BY_CLASS:
+        if isinstance(exc, cls):
+            return code
+    return EXIT_FAILED
+
+
+def _add_target_flags(p: argparse.ArgumentParser) -> None:
+    """The flags `aws codeartifact login` names, shared by login and diagnose."""
+    p.add_argument("--domain", help="CodeArtifact domain (else CA_LOGIN_DOMAIN or the ca-login config)")
+    p.add_argument("--domain-owner", help="12-digit account ID that owns the domain")
+    p.add_argument("--repository", help="repository pip installs from")
+    p.add_argument("--region", help="AWS Region, e.g. us-west-2")
+    p.add_argument("--endpoint-url", help="codeartifact.api VPC endpoint URL (when its private DNS is off)")
+    p.add_argument(
+        "--repository-endpoint-url",
+        help="codeartifact.repositories endpoint URL or bare vpce-… name (when its private DNS is off)",
+    )
+    p.add_argument("--profile", help="AWS profile")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ca-login",
+        description="Log pip in to AWS CodeArtifact through private endpoints, and say why it can't.",
+    )
+    parser.add_argument("--version", action="version", version=f"ca-login {ca_login.__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each step to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("login", help="get a token and write pip's config")
+    _add_target_flags(p)
+    p.add_argument("--duration-seconds", type=int, help="token lifetime: 0 or 900..43200 (default 43200)")
+    p.add_argument("--config-file", help="pip config file to write (default: the one `pip config set` writes)")
+    p.add_argument("--dry-run", action="store_true", help="show what would be written; write nothing")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_login)
+    return parser
+
+
+def _result_json(r: ca_login.LoginResult) -> dict:
+    return {
+        "repository_endpoint": r.repository_endpoint,
+        "index_url": str(r.index_url),
+        "expires_at": r.expires_at.isoformat(),
+        "config_file": str(r.config_file),
+        "tool": r.tool,
+        "dry_run": r.dry_run,
+        "warnings": list(r.warnings),
+    }
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    r = ca_login._core.login(
+        args.domain,
+        args.repository,
+        domain_owner=args.domain_owner,
+        region=args.region,
+        duration_seconds=args.duration_seconds,
+        endpoint_url=args.endpoint_url,
+        repository_endpoint_url=args.repository_endpoint_url,
+        profile=args.profile,
+        config_file=args.config_file,
+        dry_run=args.dry_run,
+        sys_prefix=sys.prefix,
+    )
+    result = ca_login._to_result(r)
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_result_json(result), indent=2))
+    else:
+        print(result)
+        if result.dry_run:
+            print(f"\n--- {result.config_file} would read (token masked):\n{result.preview}", end="")
+    return EXIT_OK
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="ca-login: %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.func(args)
+    except ca_login.Error as e:
+        print(f"error: {e}", file=sys.stderr)
+        return exit_code_for(e)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,582 @@
+//! Credentials, region and the HTTPS client (bounded time-outs, CA bundle, proxy), and the two CodeArtifact calls
+//! with retries that honour `Retry-After`.
+
+use std::borrow::Cow;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::{error::CredentialsError, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use aws_sdk_codeartifact::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::{proxy::ProxyConfig, tls, Connector};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+
+use crate::error::{parse_denial, Error, Missing, NetFailure, Result};
+use crate::remedy;
+use crate::secret::Secret;
+use crate::settings::Settings;
+
+/// Bounds on every wait. The SDK's defaults wait forever on a server that accepts and never answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub read: Duration,
+    /// One attempt of one operation, start to end.
+    pub attempt: Duration,
+    /// How long we keep retrying a throttled call.
+    pub throttle_budget: Duration,
+    /// How long we keep retrying a network failure (a second attempt only starts before this).
+    pub network_budget: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(3),
+            read: Duration::from_secs(5),
+            attempt: Duration::from_secs(6),
+            throttle_budget: Duration::from_secs(20),
+            network_budget: Duration::from_secs(7),
+        }
+    }
+}
+
+impl Timeouts {
+    /// All bounds scaled to one per-check time-out (diagnosis).
+    pub fn single(t: Duration) -> Self {
+        Timeouts {
+            connect: t,
+            read: t,
+            attempt: t,
+            throttle_budget: Duration::ZERO,
+            network_budget: Duration::ZERO,
+        }
+    }
+}
+
+/// An AWS session ready for CodeArtifact calls.
+#[derive(Debug, Clone)]
+pub struct Aws {
+    pub sdk: SdkConfig,
+    pub region: String,
+    /// The host API calls go to, for messages.
+    pub api_host: String,
+    pub api_url: String,
+    pub ca_bundle: Option<String>,
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Everything from the environment that changes what `load` would build: the cache key.
+fn fingerprint(settings: &Settings, t: &Timeouts) -> String {
+    let mut parts: Vec<String> = std::env::vars()
+        .filter(|(k, _)| {
+            k.starts_with("AWS_") || k == "HOME" || k.to_ascii_uppercase().ends_with("_PROXY")
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    parts.sort();
+    parts.push(format!("{:?}|{:?}|{:?}", settings.profile, settings.region.as_ref().map(|r| &r.value), t));
+    parts.join("\n")
+}
+
+static SDK_CACHE: OnceLock<Mutex<Option<(String, Aws)>>> = OnceLock::new();
+
+/// Load the AWS configuration (region, credential chain, HTTPS client), reusing the last one while nothing it
+/// depends on has changed (so repeated logins in one process reuse connections).
+pub async fn load(settings: &Settings, t: &Timeouts) -> Result<Aws> {
+    let key = fingerprint(settings, t);
+    let cache = SDK_CACHE.get_or_init(|| Mutex::new(None));
+    if let Some((k, aws)) = cache.lock().map(|g| g.clone()).ok().flatten() {
+        if k == key {
+            return Ok(with_endpoint(aws, settings));
+        }
+    }
+    let profile = settings.profile.clone();
+    let ca_bundle = match env_var("AWS_CA_BUNDLE") {
+        Some(p) => Some(p),
+        None => profile_value(profile.as_deref(), "ca_bundle").await,
+    };
+    let trust = match &ca_bundle {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::config(
+                    path,
+                    format!("cannot read the CA bundle: {e}"),
+                    "fix AWS_CA_BUNDLE or the profile's ca_bundle to name a PEM file",
+                )
+            })?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(Error::config(
+                    path,
+                    "the CA bundle holds no PEM certificate",
+                    "AWS_CA_BUNDLE must name a PEM file with one or more CERTIFICATE blocks",
+                ));
+            }
+            // As the AWS CLI does: a CA bundle replaces the system's trust store.
+            tls::TrustStore::empty().with_pem_certificate(pem)
+        }
+        None => tls::TrustStore::default(),
+    };
+    let tls_context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| Error::config(ca_bundle.clone().unwrap_or_default(), format!("bad CA bundle: {e}"), "check the PEM file"))?;
+    let http = aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut b = Connector::builder()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .tls_context(tls_context.clone())
+            .proxy_config(ProxyConfig::from_env());
+        b.set_connector_settings(settings.cloned());
+        if let Some(c) = components {
+            b.set_sleep_impl(c.sleep_impl());
+        }
+        b.build()
+    });
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(t.connect)
+                .read_timeout(t.read)
+                .operation_attempt_timeout(t.attempt)
+                .operation_timeout(t.attempt)
+                .build(),
+        );
+    if let Some(p) = &profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &settings.region {
+        loader = loader.region(Region::new(r.value.clone()));
+    }
+    let sdk = loader.load().await;
+    let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
+        Error::invalid(
+            "region",
+            "no AWS Region found (arguments, AWS_REGION, the ca-login config, the AWS profile, instance metadata)",
+            "pass region=\"us-west-2\" (CLI: --region) or set AWS_REGION",
+        )
+    })?;
+    crate::settings::validate_region(&region)?;
+    let aws = Aws { sdk, region: region.clone(), api_host: String::new(), api_url: String::new(), ca_bundle };
+    if let Ok(mut g) = cache.lock() {
+        *g = Some((key, aws.clone()));
+    }
+    Ok(with_endpoint(aws, settings))
+}
+
+fn with_endpoint(mut aws: Aws, settings: &Settings) -> Aws {
+    let url = settings
+        .endpoint_url
+        .as_ref()
+        .map(|u| u.value.clone())
+        .or_else(|| env_var("AWS_ENDPOINT_URL_CODEARTIFACT"))
+        .or_else(|| env_var("AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|| format!("https://codeartifact.{}.amazonaws.com", aws.region));
+    aws.api_host = host_of(&url);
+    aws.api_url = url;
+    aws
+}
+
+/// `host[:port]` of a URL, for messages.
+pub fn host_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => url.to_string(),
+        },
+        Err(_) => url.to_string(),
+    }
+}
+
+async fn profile_value(profile: Option<&str>, key: &str) -> Option<String> {
+    let fs = aws_types::os_shim_internal::Fs::real();
+    let env = aws_types::os_shim_internal::Env::real();
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    let set = aws_config::profile::load(&fs, &env, &files, profile.map(|p| Cow::Owned(p.to_string())))
+        .await
+        .ok()?;
+    set.get(key).map(|s| s.to_string())
+}
+
+/// Which credential provider answered ("Environment", "ProfileFile", "IMDSv2", ...).
+pub fn provider_name(creds: &Credentials) -> String {
+    // `Credentials` has no getter for it; its Debug form (which redacts the secret) names it.
+    let dbg = format!("{creds:?}");
+    dbg.split("provider_name: \"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+/// Ask the default chain for credentials, within `limit`.
+pub async fn credentials(aws: &Aws, limit: Duration) -> Result<Credentials> {
+    let provider = aws.sdk.credentials_provider().ok_or_else(|| Error::Credentials {
+        message: "no credential provider is configured".into(),
+        expired: false,
+        hint: "set AWS_PROFILE, or run on an instance with a role".into(),
+    })?;
+    let creds = match tokio::time::timeout(limit, provider.provide_credentials()).await {
+        Err(_) => {
+            return Err(Error::Credentials {
+                message: format!("no credential provider answered within {} s", limit.as_secs_f32()),
+                expired: false,
+                hint: "on a notebook instance the execution role's credentials come from the instance metadata service; elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into(),
+            })
+        }
+        Ok(Err(e)) => return Err(credentials_error(e)),
+        Ok(Ok(c)) => c,
+    };
+    if let Some(exp) = creds.expiry() {
+        if exp <= std::time::SystemTime::now() {
+            return Err(Error::Credentials {
+                message: format!("the credentials from {} have expired", provider_name(&creds)),
+                expired: true,
+                hint: "refresh them (e.g. `aws sso login`, or new keys); on a notebook instance the role's credentials renew by themselves".into(),
+            });
+        }
+    }
+    Ok(creds)
+}
+
+fn credentials_error(e: CredentialsError) -> Error {
+    let text = DisplayErrorContext(&e).to_string();
+    let expired = text.to_ascii_lowercase().contains("expired");
+    let message = match &e {
+        CredentialsError::CredentialsNotLoaded(_) => {
+            "no credentials found (tried environment, profile, web identity, container and instance metadata)".to_string()
+        }
+        _ => format!("the credential provider failed: {text}"),
+    };
+    Error::Credentials {
+        message,
+        expired,
+        hint: if expired {
+            "refresh the credentials (e.g. `aws sso login --profile NAME`)".into()
+        } else {
+            "on a notebook instance the execution role provides credentials; elsewhere set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into()
+        },
+    }
+}
+
+/// A CodeArtifact client using these credentials (static for this call: the caller resolved them once).
+pub fn codeartifact(aws: &Aws, settings: &Settings, creds: Credentials) -> aws_sdk_codeartifact::Client {
+    let mut b = aws_sdk_codeartifact::config::Builder::from(&aws.sdk)
+        .credentials_provider(SharedCredentialsProvider::new(creds));
+    if let Some(u) = &settings.endpoint_url {
+        b = b.endpoint_url(u.value.clone());
+    }
+    aws_sdk_codeartifact::Client::from_conf(b.build())
+}
+
+/// What we tell the user in messages and remedies.
+#[derive(Debug, Clone)]
+pub struct CallContext<'a> {
+    pub settings: &'a Settings,
+    pub region: &'a str,
+    pub host: &'a str,
+    pub operation: &'static str,
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = 200u64.saturating_mul(1 << attempt.min(6));
+    let capped = base.min(4000);
+    Duration::from_millis(capped / 2 + fastrand::u64(0..=capped / 2))
+}
+
+/// Run one SDK call with our retry policy: throttling (honouring Retry-After) and 5xx within the throttle budget,
+/// one more try for a network failure within the network budget; everything else fails at once.
+pub async fn call<T, E, F, Fut>(t: &Timeouts, ctx: &CallContext<'_>, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let start = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let t0 = Instant::now();
+        let result = f().await;
+        let err = match result {
+            Ok(v) => {
+                log::debug!("{} on {}: ok in {} ms", ctx.operation, ctx.host, t0.elapsed().as_millis());
+                return Ok(v);
+            }
+            Err(e) => map_sdk_error(e, ctx, t),
+        };
+        let wait = match &err {
+            Error::Throttled { retry_after, .. } => {
+                let b = backoff(attempt);
+                Some(retry_after.map_or(b, |r| r.max(b.min(Duration::from_millis(500)))))
+            }
+            Error::Service { status, .. } if *status >= 500 => Some(backoff(attempt)),
+            Error::Unreachable { kind: NetFailure::Timeout | NetFailure::Other, .. } if attempt == 1 => {
+                Some(backoff(0))
+            }
+            _ => None,
+        };
+        let budget = match &err {
+            Error::Unreachable { .. } => t.network_budget,
+            _ => t.throttle_budget,
+        };
+        match wait {
+            Some(w) if attempt < 8 && start.elapsed() + w < budget => {
+                log::info!(
+                    "{} on {}: {} (attempt {attempt}); retrying in {} ms",
+                    ctx.operation,
+                    ctx.host,
+                    err.cause(),
+                    w.as_millis()
+                );
+                tokio::time::sleep(w).await;
+            }
+            _ => return Err(err),
+        }
+    }
+}
+
+fn retry_after(resp: &HttpResponse) -> Option<Duration> {
+    let v = resp.headers().get("retry-after")?;
+    let secs: f64 = v.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(60.0)))
+}
+
+/// Classify a connection failure from its error chain.
+pub fn net_failure_kind(text: &str) -> NetFailure {
+    let t = text.to_ascii_lowercase();
+    if t.contains("dns error")
+        || t.contains("failed to lookup address")
+        || t.contains("name or service not known")
+        || t.contains("no address associated")
+        || t.contains("temporary failure in name resolution")
+    {
+        NetFailure::Dns
+    } else if t.contains("connection refused") {
+        NetFailure::Refused
+    } else if t.contains("certificate") || t.contains("unknownissuer") || t.contains("tls handshake") || t.contains("invalid peer") {
+        NetFailure::Tls
+    } else if t.contains("timed out") || t.contains("timeout") {
+        NetFailure::Timeout
+    } else {
+        NetFailure::Other
+    }
+}
+
+fn unreachable(kind: NetFailure, detail: String, ctx: &CallContext<'_>) -> Error {
+    let message = match kind {
+        NetFailure::Dns => format!("the name does not resolve ({detail})"),
+        NetFailure::Timeout => format!("no answer on port 443 within the time-out ({detail})"),
+        NetFailure::Refused => "the connection was refused".to_string(),
+        NetFailure::Tls => format!("the TLS certificate is not trusted ({detail})"),
+        NetFailure::Other => detail,
+    };
+    Error::Unreachable {
+        host: ctx.host.to_string(),
+        kind,
+        message,
+        hint: remedy::unreachable_api(kind, ctx.region, ctx.host),
+    }
+}
+
+/// Map an SDK error to ours, naming the host, the policy type and the fix.
+pub fn map_sdk_error<E>(err: SdkError<E, HttpResponse>, ctx: &CallContext<'_>, t: &Timeouts) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match err {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            let ra = retry_after(se.raw());
+            let code = se.err().code().unwrap_or("Unknown").to_string();
+            let message = se.err().message().unwrap_or("").to_string();
+            service_error(&code, status, &message, ra, ctx)
+        }
+        SdkError::TimeoutError(_) => unreachable(
+            NetFailure::Timeout,
+            format!("{} s", t.attempt.as_secs_f32()),
+            ctx,
+        ),
+        SdkError::DispatchFailure(df) => {
+            let text = match df.as_connector_error() {
+                Some(ce) => DisplayErrorContext(ce).to_string(),
+                None => format!("{df:?}"),
+            };
+            let kind = if df.is_timeout() { NetFailure::Timeout } else { net_failure_kind(&text) };
+            if df.is_user() && text.to_ascii_lowercase().contains("credential") {
+                return Error::Credentials { message: text, expired: false, hint: "check the AWS credentials".into() };
+            }
+            let detail = match kind {
+                NetFailure::Timeout => format!("connect time-out {} s", t.connect.as_secs_f32()),
+                _ => short_chain(&text),
+            };
+            unreachable(kind, detail, ctx)
+        }
+        SdkError::ResponseError(re) => {
+            let status = re.raw().status().as_u16();
+            Error::Service {
+                host: ctx.host.to_string(),
+                code: "UnparsableResponse".into(),
+                status,
+                message: format!("{} answered something that is not a CodeArtifact response", ctx.host),
+                hint: "a proxy or another server answers for this host; check endpoint_url, HTTPS_PROXY and NO_PROXY".into(),
+            }
+        }
+        other => {
+            let text = DisplayErrorContext(&other).to_string();
+            if text.to_ascii_lowercase().contains("credential") {
+                Error::Credentials { message: short_chain(&text), expired: text.contains("xpired"), hint: "check the AWS credentials (AWS_PROFILE, keys, role)".into() }
+            } else {
+                Error::Service { host: ctx.host.to_string(), code: "ClientError".into(), status: 0, message: short_chain(&text), hint: "run ca_login.diagnose()".into() }
+            }
+        }
+    }
+}
+
+fn short_chain(text: &str) -> String {
+    let t: String = text.chars().take(300).collect();
+    t.replace('\n', " ")
+}
+
+/// Map a CodeArtifact error code to our error.
+pub fn service_error(code: &str, status: u16, message: &str, ra: Option<Duration>, ctx: &CallContext<'_>) -> Error {
+    let s = ctx.settings;
+    match code {
+        "AccessDeniedException" | "AccessDenied" => {
+            let denial = parse_denial(message);
+            let hint = remedy::access_denied(&denial, s, ctx.region);
+            let m = if message.is_empty() { format!("{} was denied", ctx.operation) } else { message.to_string() };
+            Error::AccessDenied { denial, message: m, hint }
+        }
+        "ResourceNotFoundException" => {
+            let lower = message.to_ascii_lowercase();
+            let missing = if ctx.operation == "GetAuthorizationToken" || (lower.contains("domain") && !lower.contains("repository")) {
+                Missing::Domain
+            } else {
+                Missing::Repository
+            };
+            let hint = match missing {
+                Missing::Domain => format!(
+                    "check the domain name and owner: `aws codeartifact list-domains --region {}`; the domain must be in this Region",
+                    ctx.region
+                ),
+                _ => format!(
+                    "check the repository name: `aws codeartifact list-repositories-in-domain --domain {} --region {}`",
+                    s.domain.value, ctx.region
+                ),
+            };
+            let what = match missing {
+                Missing::Domain => format!("domain {:?}", s.domain.value),
+                _ => format!("repository {:?} in domain {:?}", s.repository.value, s.domain.value),
+            };
+            Error::NotFound { missing, message: format!("{what}: {message}"), hint }
+        }
+        "ThrottlingException" => Error::Throttled {
+            message: format!("{} on {}: {message}", ctx.operation, ctx.host),
+            retry_after: ra,
+            hint: "CodeArtifact allows 40 token requests per second per Region; log in once and reuse the token (ensure_login) rather than on every call".into(),
+        },
+        "ExpiredTokenException" | "ExpiredToken" => Error::Credentials {
+            message: format!("the AWS session credentials have expired ({message})"),
+            expired: true,
+            hint: "refresh the credentials (e.g. `aws sso login`); a notebook role's credentials renew by themselves".into(),
+        },
+        "UnrecognizedClientException" | "InvalidClientTokenId" => Error::Credentials {
+            message: format!("AWS does not know this access key ({message})"),
+            expired: false,
+            hint: "the access key ID is wrong or deleted; check AWS_ACCESS_KEY_ID or the profile".into(),
+        },
+        "InvalidSignatureException" | "SignatureDoesNotMatch" => {
+            let skew = message.to_ascii_lowercase().contains("signature expired");
+            Error::Credentials {
+                message: format!("the request signature was rejected ({message})"),
+                expired: false,
+                hint: if skew {
+                    "the machine's clock is off; sync it (chrony/ntp)".into()
+                } else {
+                    "the secret access key does not match the access key ID; check AWS_SECRET_ACCESS_KEY or the profile".into()
+                },
+            }
+        }
+        _ => Error::Service {
+            host: ctx.host.to_string(),
+            code: code.to_string(),
+            status,
+            message: message.to_string(),
+            hint: if status >= 500 {
+                "CodeArtifact had an internal error; try again in a minute".into()
+            } else {
+                "run ca_login.diagnose() for details".into()
+            },
+        },
+    }
+}
+
+/// GetAuthorizationToken: the token and its expiry (epoch seconds, from the server's answer).
+pub async fn get_token(client: &aws_sdk_codeartifact::Client, t: &Timeouts, ctx: &CallContext<'_>) -> Result<(Secret, i64)> {
+    let s = ctx.settings;
+    let out = call(t, ctx, || {
+        let mut req = client.get_authorization_token().domain(&s.domain.value);
+        if let Some(o) = &s.domain_owner {
+            req = req.domain_owner(&o.value);
+        }
+        if let Some(d) = s.duration_seconds {
+            req = req.duration_seconds(d);
+        }
+        req.send()
+    })
+    .await?;
+    let token = out.authorization_token.ok_or_else(|| Error::Service {
+        host: ctx.host.to_string(),
+        code: "EmptyResponse".into(),
+        status: 200,
+        message: "GetAuthorizationToken returned no token".into(),
+        hint: "a proxy may be rewriting the answer; run ca_login.diagnose()".into(),
+    })?;
+    let expires = out.expiration.map(|d| d.secs()).ok_or_else(|| Error::Service {
+        host: ctx.host.to_string(),
+        code: "EmptyResponse".into(),
+        status: 200,
+        message: "GetAuthorizationToken returned no expiration".into(),
+        hint: "run ca_login.diagnose()".into(),
+    })?;
+    Ok((Secret::new(token), expires))
+}
+
+/// GetRepositoryEndpoint for `format` ("pypi").
+pub async fn get_repository_endpoint(
+    client: &aws_sdk_codeartifact::Client,
+    t: &Timeouts,
+    ctx: &CallContext<'_>,
+    format: aws_sdk_codeartifact::types::PackageFormat,
+) -> Result<String> {
+    let s = ctx.settings;
+    let out = call(t, ctx, || {
+        let mut req = client
+            .get_repository_endpoint()
+            .domain(&s.domain.value)
+            .repository(&s.repository.value)
+            .format(format.clone());
+        if let Some(o) = &s.domain_owner {
+            req = req.domain_owner(&o.value);
+        }
+        req.send()
+    })
+    .await?;
+    out.repository_endpoint.ok_or_else(|| Error::Service {
+        host: ctx.host.to_string(),
+        code: "EmptyResponse".into(),
+        status: 200,
+        message: "GetRepositoryEndpoint returned no endpoint".into(),
+        hint: "run ca_login.diagnose()".into(),
+    })
+}

@@ -1,0 +1,308 @@
+//! The data path of a login: arguments -> settings -> aws (token and endpoint, concurrently) -> pipconf (write)
+//! -> state (expiry) -> a [`LoginResult`].
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::aws::{self, CallContext, Timeouts};
+use crate::error::{Error, Result};
+use crate::pipconf::{self, PipContext};
+use crate::secret::{mask_url, Secret};
+use crate::settings::{self, Args, Settings};
+use crate::state;
+
+/// Who we write for: the running user by default; `--user NAME` (as root) names another.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// The home whose files we edit (None: the running user's).
+    pub home: Option<PathBuf>,
+    /// Owner to give the files we write (root writing for a notebook user).
+    pub owner: Option<(u32, u32)>,
+    /// `sys.prefix` of the interpreter whose pip we configure (decides the site file and the default target).
+    pub sys_prefix: Option<PathBuf>,
+    /// Overrides the state file (tests, several setups side by side).
+    pub state_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoginOptions {
+    pub args: Args,
+    pub tool: String,
+    pub config_file: Option<PathBuf>,
+    pub dry_run: bool,
+    pub target: Target,
+    pub timeouts: Option<Timeouts>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginResult {
+    pub repository_endpoint: String,
+    /// `https://aws:TOKEN@…/simple/`; Debug and Display print it masked.
+    pub index_url: Secret,
+    pub expires_at: i64,
+    pub config_file: PathBuf,
+    pub tool: String,
+    pub domain: String,
+    pub domain_owner: Option<String>,
+    pub repository: String,
+    pub region: String,
+    pub dry_run: bool,
+    /// What the file looks like (dry run: would look like) after the login, token masked.
+    pub preview: String,
+    /// Reasons pip would not use what we wrote.
+    pub warnings: Vec<String>,
+    pub duration: Duration,
+}
+
+impl LoginResult {
+    pub fn index_url_masked(&self) -> String {
+        mask_url(self.index_url.expose())
+    }
+}
+
+pub fn now_epoch() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// `2026-11-28T23:00:00Z` for an epoch second.
+pub fn rfc3339(epoch: i64) -> String {
+    aws_smithy_types::DateTime::from_secs(epoch)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| epoch.to_string())
+}
+
+pub fn pip_context(target: &Target) -> PipContext {
+    let mut ctx = PipContext::from_process(target.sys_prefix.clone());
+    if let Some(h) = &target.home {
+        ctx.home = h.clone();
+        ctx.xdg_config_home = None;
+    }
+    ctx
+}
+
+pub fn state_path(target: &Target) -> PathBuf {
+    if let Some(p) = &target.state_file {
+        return p.clone();
+    }
+    if let Some(p) = std::env::var_os("CA_LOGIN_STATE_FILE") {
+        return PathBuf::from(p);
+    }
+    match &target.home {
+        Some(h) => h.join(".local/state/ca-login/state.json"),
+        None => state::default_path(),
+    }
+}
+
+pub fn ca_config_path(target: &Target) -> Option<PathBuf> {
+    settings::config_path_for_home(target.home.as_deref())
+}
+
+/// The pip config file a login writes.
+pub fn target_file(config_file: Option<&Path>, target: &Target) -> PathBuf {
+    match config_file {
+        Some(p) => absolute(p),
+        None => pipconf::default_target(&pip_context(target)),
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+fn check_tool(tool: &str) -> Result<()> {
+    if tool == "pip" {
+        Ok(())
+    } else {
+        Err(Error::invalid("tool", format!("{tool:?} is not supported"), "use tool=\"pip\""))
+    }
+}
+
+/// Everything that can be checked without the network: settings, the tool, the target file parses.
+pub fn prepare(opts: &LoginOptions) -> Result<(Settings, PathBuf)> {
+    check_tool(if opts.tool.is_empty() { "pip" } else { &opts.tool })?;
+    let settings = Settings::resolve(&opts.args, ca_config_path(&opts.target).as_deref())?;
+    let file = target_file(opts.config_file.as_deref(), &opts.target);
+    // A file pip itself could not parse is an error that leaves it untouched: find out before any network call.
+    pipconf::read_document(&file)?;
+    Ok((settings, file))
+}
+
+/// Log in: get a token and the repository endpoint, write pip's config, record the expiry.
+pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
+    let started = Instant::now();
+    let (settings, file) = prepare(opts)?;
+    let t = opts.timeouts.unwrap_or_default();
+    let aws = aws::load(&settings, &t).await?;
+    let creds = aws::credentials(&aws, t.attempt).await?;
+    let client = aws::codeartifact(&aws, &settings, creds);
+    let ctx_token = CallContext { settings: &settings, region: &aws.region, host: &aws.api_host, operation: "GetAuthorizationToken" };
+    let ctx_ep = CallContext { operation: "GetRepositoryEndpoint", ..ctx_token.clone() };
+    let endpoint_fut = async {
+        match &settings.repository_endpoint_url {
+            Some(given) => settings::repository_endpoint_from(
+                &given.value,
+                &settings.domain.value,
+                settings.domain_owner.as_ref().map(|o| o.value.as_str()),
+                &settings.repository.value,
+                "pypi",
+            ),
+            None => {
+                aws::get_repository_endpoint(&client, &t, &ctx_ep, aws_sdk_codeartifact::types::PackageFormat::Pypi).await
+            }
+        }
+    };
+    let (token, endpoint) = tokio::join!(aws::get_token(&client, &t, &ctx_token), endpoint_fut);
+    let (token, expires_at) = token?;
+    let endpoint = endpoint?;
+    log::info!(
+        "got a token for {}/{} from {} (expires {}), repository endpoint {}",
+        settings.domain.value,
+        settings.repository.value,
+        aws.api_host,
+        rfc3339(expires_at),
+        endpoint
+    );
+    let index_url = Secret::new(settings::index_url(&endpoint, token.expose())?);
+    finish(opts, &settings, &aws.region, &file, endpoint, index_url, expires_at, started).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    opts: &LoginOptions,
+    settings: &Settings,
+    region: &str,
+    file: &Path,
+    endpoint: String,
+    index_url: Secret,
+    expires_at: i64,
+    started: Instant,
+) -> Result<LoginResult> {
+    let comment = format!(
+        "# ca-login: token for {}/{} expires {} (run `ca-login status`)",
+        settings.domain.value,
+        settings.repository.value,
+        rfc3339(expires_at)
+    );
+    let masked = mask_url(index_url.expose());
+    let preview;
+    if opts.dry_run {
+        let mut doc = match pipconf::read_document(file)? {
+            Some(d) => d,
+            None => pipconf::Document::parse("", file)?,
+        };
+        doc.set("global", "index-url", &masked, Some(&comment))?;
+        preview = doc.render();
+    } else {
+        let mut previous: Option<String> = None;
+        let outcome = pipconf::update_file(file, |doc| {
+            previous = doc.get("global", "index-url");
+            doc.set("global", "index-url", index_url.expose(), Some(&comment))
+        })?;
+        if let Some((uid, gid)) = opts.target.owner {
+            pipconf::set_owner(file, uid, gid)?;
+        }
+        preview = outcome.new_text.replace(index_url.expose(), &masked);
+        let sp = state_path(&opts.target);
+        let old = state::load(&sp)?;
+        let existing = old.get(file);
+        let (previous_index_url, had_previous) = match existing {
+            // Keep what was there before our first login.
+            Some(e) => (e.previous_index_url.clone(), e.had_previous),
+            None => (previous.clone(), previous.is_some()),
+        };
+        state::record(
+            &sp,
+            state::Entry {
+                tool: "pip".into(),
+                config_file: file.to_path_buf(),
+                repository_endpoint: endpoint.clone(),
+                domain: settings.domain.value.clone(),
+                domain_owner: settings.domain_owner.as_ref().map(|o| o.value.clone()),
+                repository: settings.repository.value.clone(),
+                region: region.to_string(),
+                expires_at,
+                issued_at: now_epoch(),
+                previous_index_url,
+                had_previous,
+            },
+        )?;
+        if let Some((uid, gid)) = opts.target.owner {
+            pipconf::set_owner(&sp, uid, gid)?;
+        }
+    }
+    let warnings = if opts.dry_run { Vec::new() } else { override_warnings(file, &opts.target) };
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    Ok(LoginResult {
+        repository_endpoint: endpoint,
+        index_url,
+        expires_at,
+        config_file: file.to_path_buf(),
+        tool: "pip".into(),
+        domain: settings.domain.value.clone(),
+        domain_owner: settings.domain_owner.as_ref().map(|o| o.value.clone()),
+        repository: settings.repository.value.clone(),
+        region: region.to_string(),
+        dry_run: opts.dry_run,
+        preview,
+        warnings,
+        duration: started.elapsed(),
+    })
+}
+
+/// Why pip would not use the index-url we wrote to `file`.
+pub fn override_warnings(file: &Path, target: &Target) -> Vec<String> {
+    let ctx = pip_context(target);
+    let mut out = Vec::new();
+    match pipconf::effective_index_url(&ctx, "install") {
+        Ok(eff) => {
+            let ours = matches!(&eff.source, pipconf::Source::File { path, .. } if path == file);
+            if eff.no_index {
+                out.push(format!(
+                    "pip will not use any index: no-index is set by {}\nhint: {}",
+                    describe_source(&eff.no_index_source),
+                    override_hint(&eff.no_index_source)
+                ));
+            } else if !ours {
+                out.push(format!(
+                    "pip will not use {}: its index-url comes from {}\nhint: {}",
+                    file.display(),
+                    describe_source(&eff.source),
+                    override_hint(&eff.source)
+                ));
+            }
+        }
+        Err(e) => out.push(format!("cannot work out pip's effective configuration: {e}")),
+    }
+    out
+}
+
+/// "environment variable PIP_INDEX_URL", "[install] in /etc/pip.conf (global)".
+pub fn describe_source(source: &pipconf::Source) -> String {
+    match source {
+        pipconf::Source::EnvVar { name } => format!("environment variable {name}"),
+        pipconf::Source::File { kind, path, section } => {
+            format!("[{section}] in {} ({})", path.display(), kind.as_str())
+        }
+        pipconf::Source::Default => "pip's default (https://pypi.org/simple)".into(),
+    }
+}
+
+fn override_hint(source: &pipconf::Source) -> String {
+    match source {
+        pipconf::Source::EnvVar { name } => format!("unset {name} (e.g. `%env {name}=` in the notebook, or remove it from the kernel's environment)"),
+        pipconf::Source::File { path, section, .. } => format!(
+            "remove index-url from [{section}] in {} or log in with config_file=\"{}\"",
+            path.display(),
+            path.display()
+        ),
+        pipconf::Source::Default => {
+            "pip reads none of its config files; is PIP_CONFIG_FILE=/dev/null set, or PIP_ISOLATED_MODE?".into()
+        }
+    }
+}

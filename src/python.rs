@@ -1,0 +1,259 @@
+//! The only pyo3 code: thin functions over the core, the exception classes, and one error conversion.
+//! Every blocking call runs on the core's runtime with the GIL released, and checks for a
+//! KeyboardInterrupt (Jupyter's "interrupt") every 100 ms.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+use crate::error::Error;
+use crate::login::{LoginOptions, LoginResult, Target};
+use crate::secret::{mask_url, Secret};
+use crate::settings::Args;
+
+/// A URL holding a token. `str()` and `repr()` print it masked; `get_secret_value()` gives the clear text.
+#[pyclass(module = "ca_login._core", frozen, eq)]
+#[derive(Debug, PartialEq)]
+pub struct SecretUrl {
+    inner: Secret,
+}
+
+#[pymethods]
+impl SecretUrl {
+    /// The URL with the token in clear: only for handing to pip yourself.
+    fn get_secret_value(&self) -> String {
+        self.inner.expose().to_string()
+    }
+    /// The URL with the token replaced by `****`.
+    #[getter]
+    fn masked(&self) -> String {
+        mask_url(self.inner.expose())
+    }
+    fn __str__(&self) -> String {
+        self.masked()
+    }
+    fn __repr__(&self) -> String {
+        format!("SecretUrl('{}')", self.masked())
+    }
+    fn __hash__(&self) -> u64 {
+        0
+    }
+}
+
+const EXCEPTIONS: [(&str, &str); 9] = [
+    ("Error", "Base class of every ca_login error."),
+    ("InvalidInput", "An argument or setting is invalid; raised before any network call. Also a ValueError."),
+    ("ConfigError", "A config file (pip's, ca-login's, a CA bundle) cannot be read, parsed or written."),
+    ("CredentialsError", "No AWS credentials, or expired ones."),
+    ("EndpointUnreachable", "A CodeArtifact endpoint does not resolve, answer, or present a trusted certificate."),
+    ("AccessDenied", "A policy denied the call; `policy_type` names which kind."),
+    ("NotFound", "The domain or repository does not exist (or is in another account or Region)."),
+    ("Throttled", "CodeArtifact kept answering ThrottlingException after our retries."),
+    ("ServiceError", "Any other error answered by CodeArtifact."),
+];
+
+fn make_exceptions(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let type_ = py.get_type::<PyType>();
+    let base = type_.call1((
+        "Error",
+        PyTuple::new(py, [py.get_type::<PyException>()])?,
+        [("__module__", "ca_login"), ("__doc__", EXCEPTIONS[0].1)].into_py_dict(py)?,
+    ))?;
+    m.add("Error", &base)?;
+    for (name, doc) in &EXCEPTIONS[1..] {
+        let bases = if *name == "InvalidInput" {
+            PyTuple::new(py, [base.clone(), py.get_type::<PyValueError>().into_any()])?
+        } else {
+            PyTuple::new(py, [base.clone()])?
+        };
+        let cls = type_.call1((*name, bases, [("__module__", "ca_login"), ("__doc__", *doc)].into_py_dict(py)?))?;
+        m.add(*name, cls)?;
+    }
+    Ok(())
+}
+
+use pyo3::types::IntoPyDict;
+
+/// The one conversion from the core's error to a Python exception.
+fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
+    if matches!(e, Error::Interrupted) {
+        return PyKeyboardInterrupt::new_err("interrupted");
+    }
+    let class = match &e {
+        Error::InvalidInput { .. } => "InvalidInput",
+        Error::Config { .. } => "ConfigError",
+        Error::Credentials { .. } => "CredentialsError",
+        Error::Unreachable { .. } => "EndpointUnreachable",
+        Error::AccessDenied { .. } => "AccessDenied",
+        Error::NotFound { .. } => "NotFound",
+        Error::Throttled { .. } => "Throttled",
+        Error::Service { .. } => "ServiceError",
+        Error::Interrupted => unreachable!(),
+    };
+    let build = || -> PyResult<PyErr> {
+        let module = py.import("ca_login._core")?;
+        let cls = module.getattr(class)?;
+        let exc = cls.call1((e.to_string(),))?;
+        exc.setattr("cause", e.cause())?;
+        exc.setattr("hint", e.hint())?;
+        match &e {
+            Error::InvalidInput { field, .. } => exc.setattr("field", *field)?,
+            Error::Config { path, .. } => exc.setattr("path", path.clone())?,
+            Error::Unreachable { host, .. } => exc.setattr("host", host)?,
+            Error::AccessDenied { denial, .. } => {
+                exc.setattr("action", denial.action.clone())?;
+                exc.setattr("resource", denial.resource.clone())?;
+                exc.setattr("principal", denial.principal.clone())?;
+                exc.setattr("policy_type", denial.policy_type.map(|p| p.as_str()))?;
+                exc.setattr("explicit", denial.explicit)?;
+            }
+            Error::NotFound { missing, .. } => exc.setattr(
+                "what",
+                match missing {
+                    crate::error::Missing::Domain => "domain",
+                    crate::error::Missing::Repository => "repository",
+                    crate::error::Missing::Other => "resource",
+                },
+            )?,
+            Error::Throttled { retry_after, .. } => exc.setattr("retry_after", retry_after.map(|d| d.as_secs_f64()))?,
+            Error::Service { code, status, host, .. } => {
+                exc.setattr("code", code)?;
+                exc.setattr("status", *status)?;
+                exc.setattr("host", host)?;
+            }
+            _ => {}
+        }
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+/// Run a core future on the shared runtime without the GIL; a KeyboardInterrupt cancels it within 100 ms.
+fn run<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = crate::Result<T>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel();
+    let handle = crate::runtime::runtime().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    // The receiver moves into each GIL-free wait and back out: `detach` wants what it captures to be `Send`.
+    let mut rx = Some(rx);
+    loop {
+        let r = rx.take().expect("receiver present");
+        let (got, r) = py.detach(move || (r.recv_timeout(Duration::from_millis(100)), r));
+        rx = Some(r);
+        match got {
+            Ok(r) => return r.map_err(|e| to_py_err(py, e)),
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(sig) = py.check_signals() {
+                    handle.abort();
+                    return Err(sig);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(PyRuntimeError::new_err("ca_login: the operation stopped unexpectedly (a bug)"))
+            }
+        }
+    }
+}
+
+fn target(sys_prefix: Option<PathBuf>, user_home: Option<PathBuf>, owner: Option<(u32, u32)>, state_file: Option<PathBuf>) -> Target {
+    Target { home: user_home, owner, sys_prefix, state_file }
+}
+
+pub(crate) fn login_dict<'py>(py: Python<'py>, r: LoginResult) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("repository_endpoint", &r.repository_endpoint)?;
+    d.set_item("index_url", SecretUrl { inner: r.index_url.clone() })?;
+    d.set_item("expires_at", r.expires_at)?;
+    d.set_item("config_file", r.config_file.clone())?;
+    d.set_item("tool", &r.tool)?;
+    d.set_item("domain", &r.domain)?;
+    d.set_item("domain_owner", &r.domain_owner)?;
+    d.set_item("repository", &r.repository)?;
+    d.set_item("region", &r.region)?;
+    d.set_item("dry_run", r.dry_run)?;
+    d.set_item("preview", &r.preview)?;
+    d.set_item("warnings", &r.warnings)?;
+    d.set_item("duration_ms", r.duration.as_secs_f64() * 1000.0)?;
+    Ok(d)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn login_options(
+    domain: Option<String>,
+    repository: Option<String>,
+    domain_owner: Option<String>,
+    region: Option<String>,
+    tool: String,
+    duration_seconds: Option<i64>,
+    endpoint_url: Option<String>,
+    repository_endpoint_url: Option<String>,
+    profile: Option<String>,
+    config_file: Option<PathBuf>,
+    dry_run: bool,
+    sys_prefix: Option<PathBuf>,
+    user_home: Option<PathBuf>,
+    owner: Option<(u32, u32)>,
+    state_file: Option<PathBuf>,
+) -> LoginOptions {
+    LoginOptions {
+        args: Args { domain, repository, domain_owner, region, duration_seconds, endpoint_url, repository_endpoint_url, profile },
+        tool,
+        config_file,
+        dry_run,
+        target: target(sys_prefix, user_home, owner, state_file),
+        timeouts: None,
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, tool="pip".to_string(),
+    duration_seconds=None, endpoint_url=None, repository_endpoint_url=None, profile=None, config_file=None,
+    dry_run=false, sys_prefix=None, user_home=None, owner=None, state_file=None))]
+#[allow(clippy::too_many_arguments)]
+fn login<'py>(
+    py: Python<'py>,
+    domain: Option<String>,
+    repository: Option<String>,
+    domain_owner: Option<String>,
+    region: Option<String>,
+    tool: String,
+    duration_seconds: Option<i64>,
+    endpoint_url: Option<String>,
+    repository_endpoint_url: Option<String>,
+    profile: Option<String>,
+    config_file: Option<PathBuf>,
+    dry_run: bool,
+    sys_prefix: Option<PathBuf>,
+    user_home: Option<PathBuf>,
+    owner: Option<(u32, u32)>,
+    state_file: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let opts = login_options(
+        domain, repository, domain_owner, region, tool, duration_seconds, endpoint_url, repository_endpoint_url, profile,
+        config_file, dry_run, sys_prefix, user_home, owner, state_file,
+    );
+    // Bad input gets its error here, before any network call and with the GIL held (it is quick).
+    crate::login::prepare(&opts).map_err(|e| to_py_err(py, e))?;
+    let r = run(py, async move { crate::login::login(&opts).await })?;
+    login_dict(py, r)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let _ = pyo3_log::try_init();
+    make_exceptions(py, m)?;
+    m.add_class::<SecretUrl>()?;
+    m.add_function(wrap_pyfunction!(login, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! One tokio runtime per process, shared by every call and by the background refresher.
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ca-login")
+            .enable_all()
+            .build()
+            .expect("cannot start the tokio runtime (out of threads?)")
+    })
+}
+
+/// Run a future to completion on the shared runtime, from a thread that is not a runtime worker.
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    runtime().block_on(fut)
+}

@@ -1,0 +1,471 @@
+//! The expiry record of our logins, one entry per pip configuration file. It never holds a token: the repository
+//! endpoint is stored without credentials, and an endpoint with userinfo is refused.
+//!
+//! A small JSON file (default `$XDG_STATE_HOME/ca-login/state.json`, i.e. `~/.local/state/ca-login/state.json`),
+//! mode 0600, changed by read-modify-write under the same sibling lock and atomic write as pip's files.
+
+// `Error` is the crate's one (large) error enum; boxing it is the lead's call, for the whole crate.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::pipconf;
+
+/// The format version written in the file.
+pub const STATE_VERSION: u32 = 1;
+
+/// `$XDG_STATE_HOME/ca-login/state.json` (`~/.local/state/ca-login/state.json` when unset).
+pub fn default_path() -> PathBuf {
+    let base = dirs::state_dir()
+        .or_else(|| dirs::home_dir().map(|h| h.join(".local").join("state")))
+        .unwrap_or_else(|| PathBuf::from(".local/state"));
+    base.join("ca-login").join("state.json")
+}
+
+/// One login: which pip file holds our index URL, for which repository, until when.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// `"pip"`.
+    pub tool: String,
+    /// The absolute path of the pip configuration file we wrote.
+    pub config_file: PathBuf,
+    /// The repository endpoint, without credentials.
+    pub repository_endpoint: String,
+    pub domain: String,
+    #[serde(default)]
+    pub domain_owner: Option<String>,
+    pub repository: String,
+    pub region: String,
+    /// Token expiry, epoch seconds.
+    pub expires_at: i64,
+    /// When the token was issued (our clock), epoch seconds.
+    pub issued_at: i64,
+    /// The index URL the file had before our first login (restored on logout). May hold the user's own
+    /// credentials for another index: `Debug` masks it.
+    #[serde(default)]
+    pub previous_index_url: Option<String>,
+    /// Whether the file had an index URL before our first login.
+    #[serde(default)]
+    pub had_previous: bool,
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("tool", &self.tool)
+            .field("config_file", &self.config_file)
+            .field(
+                "repository_endpoint",
+                &crate::secret::mask_url(&self.repository_endpoint),
+            )
+            .field("domain", &self.domain)
+            .field("domain_owner", &self.domain_owner)
+            .field("repository", &self.repository)
+            .field("region", &self.region)
+            .field("expires_at", &self.expires_at)
+            .field("issued_at", &self.issued_at)
+            .field(
+                "previous_index_url",
+                &self
+                    .previous_index_url
+                    .as_deref()
+                    .map(crate::secret::mask_url),
+            )
+            .field("had_previous", &self.had_previous)
+            .finish()
+    }
+}
+
+impl Entry {
+    /// Seconds until the token expires (negative once expired).
+    pub fn expires_in(&self, now: i64) -> i64 {
+        self.expires_at - now
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at <= now
+    }
+}
+
+fn default_version() -> u32 {
+    STATE_VERSION
+}
+
+/// The whole state file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// Keyed by the pip configuration file's absolute path.
+    #[serde(default)]
+    pub entries: BTreeMap<String, Entry>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            version: STATE_VERSION,
+            entries: BTreeMap::new(),
+        }
+    }
+}
+
+/// The key of a pip configuration file: its absolute path (not canonicalized: the file may not exist).
+pub fn key_for(config_file: &Path) -> String {
+    std::path::absolute(config_file)
+        .unwrap_or_else(|_| config_file.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+impl State {
+    /// The entry for a pip configuration file (relative paths are taken from the current directory).
+    pub fn get(&self, config_file: &Path) -> Option<&Entry> {
+        self.entries.get(&key_for(config_file))
+    }
+
+    /// All entries, by configuration file path.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+}
+
+fn corrupt(path: &Path, what: String) -> Error {
+    Error::config(
+        path,
+        format!("not a valid ca-login state file ({what})"),
+        format!(
+            "delete {} (it holds only login expiry times; the next login recreates it)",
+            path.display()
+        ),
+    )
+}
+
+/// Reads the state file; a missing file is an empty state. A file we cannot parse is a `Config` error whose
+/// message names the position only (never the content).
+pub fn load(path: &Path) -> Result<State> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+        Err(e) => {
+            return Err(Error::config(
+                path,
+                format!("cannot read the ca-login state file: {e}"),
+                "check the file's owner and mode (it should be yours, 0600)",
+            ))
+        }
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(State::default());
+    }
+    serde_json::from_slice::<State>(&bytes).map_err(|e| {
+        let kind = match e.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "unexpected content",
+            serde_json::error::Category::Eof => "truncated",
+        };
+        corrupt(
+            path,
+            format!("{kind} at line {} column {}", e.line(), e.column()),
+        )
+    })
+}
+
+fn has_userinfo(url: &str) -> bool {
+    let rest = match url.find("://") {
+        Some(i) => &url[i + 3..],
+        None => url,
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    authority.contains('@')
+}
+
+fn save(path: &Path, state: &State) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(state).map_err(|e| {
+        Error::config(
+            path,
+            format!("cannot encode the state: {e}"),
+            "please report this as a bug",
+        )
+    })?;
+    text.push('\n');
+    pipconf::write_atomic(path, &text)
+}
+
+fn modify<T>(path: &Path, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    let _lock = pipconf::lock(path)?;
+    let mut state = load(path)?;
+    let out = f(&mut state)?;
+    save(path, &state)?;
+    Ok(out)
+}
+
+/// Records a login (read-modify-write under the lock, written atomically with mode 0600). An existing entry for
+/// the same configuration file keeps its `previous_index_url` and `had_previous`: the value before our *first*
+/// login is the one to restore. Returns the entry as stored.
+pub fn record(path: &Path, mut entry: Entry) -> Result<Entry> {
+    if has_userinfo(&entry.repository_endpoint) {
+        return Err(Error::config(
+            path,
+            "refusing to record a repository endpoint that carries credentials",
+            "this is a bug in the caller: record the endpoint without the token",
+        ));
+    }
+    let key = key_for(&entry.config_file);
+    entry.config_file = PathBuf::from(&key);
+    modify(path, |state| {
+        if let Some(old) = state.entries.get(&key) {
+            entry.previous_index_url = old.previous_index_url.clone();
+            entry.had_previous = old.had_previous;
+        }
+        state.version = STATE_VERSION;
+        state.entries.insert(key, entry.clone());
+        Ok(entry)
+    })
+}
+
+/// Removes the entry of a configuration file; returns it, or `None` if there was none (the file is then left
+/// as it was).
+pub fn remove(path: &Path, config_file: &Path) -> Result<Option<Entry>> {
+    let key = key_for(config_file);
+    let _lock = pipconf::lock(path)?;
+    let mut state = load(path)?;
+    let removed = state.entries.remove(&key);
+    if removed.is_some() {
+        save(path, &state)?;
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn entry(config_file: &Path, expires_at: i64, previous: Option<&str>) -> Entry {
+        Entry {
+            tool: "pip".into(),
+            config_file: config_file.to_path_buf(),
+            repository_endpoint: "https://mydomain-111122223333.d.codeartifact.us-east-1.amazonaws.com/pypi/isolatedsm/"
+                .into(),
+            domain: "mydomain".into(),
+            domain_owner: Some("111122223333".into()),
+            repository: "isolatedsm".into(),
+            region: "us-east-1".into(),
+            expires_at,
+            issued_at: expires_at - 43200,
+            previous_index_url: previous.map(String::from),
+            had_previous: previous.is_some(),
+        }
+    }
+
+    #[test]
+    fn a_missing_or_empty_file_is_an_empty_state() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("nope/state.json");
+        assert_eq!(load(&p).unwrap(), State::default());
+        std::fs::write(tmp.path().join("empty.json"), "  \n").unwrap();
+        assert!(load(&tmp.path().join("empty.json"))
+            .unwrap()
+            .entries
+            .is_empty());
+    }
+
+    #[test]
+    fn record_then_load_round_trips_with_mode_0600_and_absolute_keys() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sp = tmp.path().join("state/ca-login/state.json");
+        let conf = tmp.path().join("home/.config/pip/pip.conf");
+        let stored = record(&sp, entry(&conf, 2_000_000_000, None)).unwrap();
+        assert_eq!(
+            std::fs::metadata(&sp).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let st = load(&sp).unwrap();
+        assert_eq!(st.get(&conf), Some(&stored));
+        assert_eq!(
+            st.entries.keys().next().unwrap(),
+            &conf.display().to_string()
+        );
+        assert_eq!(st.version, STATE_VERSION);
+        // A relative path is keyed by its absolute form.
+        let rel = PathBuf::from("relative/pip.conf");
+        record(&sp, entry(&rel, 1, None)).unwrap();
+        let abs = std::env::current_dir().unwrap().join("relative/pip.conf");
+        assert_eq!(load(&sp).unwrap().get(&abs).unwrap().config_file, abs);
+        assert_eq!(load(&sp).unwrap().entries().count(), 2);
+    }
+
+    #[test]
+    fn record_keeps_the_index_url_from_before_the_first_login() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sp = tmp.path().join("state.json");
+        let conf = tmp.path().join("pip.conf");
+        record(
+            &sp,
+            entry(&conf, 100, Some("https://mirror.example/simple/")),
+        )
+        .unwrap();
+        // Second login: the caller saw our own URL as "previous"; the first one is kept.
+        let second = record(
+            &sp,
+            entry(&conf, 200, Some("https://aws:tok@host/pypi/r/simple/")),
+        )
+        .unwrap();
+        assert_eq!(
+            second.previous_index_url.as_deref(),
+            Some("https://mirror.example/simple/")
+        );
+        assert!(second.had_previous);
+        assert_eq!(second.expires_at, 200);
+        let e = load(&sp).unwrap();
+        assert_eq!(
+            e.get(&conf).unwrap().previous_index_url.as_deref(),
+            Some("https://mirror.example/simple/")
+        );
+        // A first login on a file without index-url stays "no previous" on the next login.
+        let other = tmp.path().join("other.conf");
+        record(&sp, entry(&other, 100, None)).unwrap();
+        let again = record(&sp, entry(&other, 300, Some("https://aws:tok@host/"))).unwrap();
+        assert_eq!(
+            (again.previous_index_url, again.had_previous),
+            (None, false)
+        );
+    }
+
+    #[test]
+    fn remove_drops_one_entry_and_reports_absence() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sp = tmp.path().join("state.json");
+        let a = tmp.path().join("a.conf");
+        let b = tmp.path().join("b.conf");
+        record(&sp, entry(&a, 1, None)).unwrap();
+        record(&sp, entry(&b, 2, None)).unwrap();
+        assert_eq!(remove(&sp, &a).unwrap().unwrap().expires_at, 1);
+        assert_eq!(remove(&sp, &a).unwrap(), None);
+        let st = load(&sp).unwrap();
+        assert!(st.get(&a).is_none());
+        assert!(st.get(&b).is_some());
+    }
+
+    #[test]
+    fn a_corrupt_file_is_a_config_error_with_a_hint_to_delete_it_and_no_content() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sp = tmp.path().join("state.json");
+        std::fs::write(
+            &sp,
+            "{\"version\": 1, \"entries\": {\"x\": {\"tool\": \"secret-ish-content\"}}}",
+        )
+        .unwrap();
+        let err = load(&sp).unwrap_err();
+        assert_eq!(err.cause(), "config-error");
+        let text = err.to_string();
+        assert!(text.contains("not a valid ca-login state file"), "{text}");
+        assert!(
+            text.contains(&format!("hint: delete {}", sp.display())),
+            "{text}"
+        );
+        assert!(
+            !text.contains("secret-ish-content"),
+            "the error shows the file's content"
+        );
+        std::fs::write(&sp, "{not json").unwrap();
+        assert!(load(&sp)
+            .unwrap_err()
+            .to_string()
+            .contains("not JSON at line 1"));
+        // record refuses to overwrite a corrupt file.
+        assert!(record(&sp, entry(&tmp.path().join("p.conf"), 1, None)).is_err());
+        assert_eq!(std::fs::read_to_string(&sp).unwrap(), "{not json");
+    }
+
+    #[test]
+    fn record_refuses_an_endpoint_with_credentials() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sp = tmp.path().join("state.json");
+        let mut e = entry(&tmp.path().join("p.conf"), 1, None);
+        e.repository_endpoint = "https://aws:sekrit-token@host/pypi/r/".into();
+        let err = record(&sp, e).unwrap_err().to_string();
+        assert!(!err.contains("sekrit-token"), "the error shows the token");
+        assert!(!sp.exists());
+    }
+
+    #[test]
+    fn debug_masks_a_previous_url_with_credentials() {
+        let e = entry(
+            Path::new("/p.conf"),
+            1,
+            Some("https://user:pw-sekrit@mirror/simple/"),
+        );
+        assert!(
+            !format!("{e:?}").contains("pw-sekrit"),
+            "Entry's Debug shows a password"
+        );
+    }
+
+    #[test]
+    fn record_from_8_threads_keeps_every_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sp = tmp.path().join("state.json");
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let sp = sp.clone();
+                let conf = tmp.path().join(format!("{i}.conf"));
+                std::thread::spawn(move || {
+                    for round in 0..5 {
+                        record(&sp, entry(&conf, round, None)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let st = load(&sp).unwrap();
+        assert_eq!(st.entries.len(), 8);
+        assert!(st.entries().all(|e| e.expires_at == 4));
+    }
+
+    #[test]
+    fn the_file_holds_no_token_fields() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sp = tmp.path().join("state.json");
+        record(&sp, entry(&tmp.path().join("p.conf"), 1, None)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&sp).unwrap()).unwrap();
+        let fields: Vec<&String> = v["entries"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        let mut want = vec![
+            "config_file",
+            "domain",
+            "domain_owner",
+            "expires_at",
+            "had_previous",
+            "issued_at",
+            "previous_index_url",
+            "region",
+            "repository",
+            "repository_endpoint",
+            "tool",
+        ];
+        want.sort();
+        let mut got: Vec<&str> = fields.iter().map(|s| s.as_str()).collect();
+        got.sort();
+        assert_eq!(got, want);
+    }
+}
