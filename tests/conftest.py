@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, StandIn, build_demo_wheels
 
-SCRUB_PREFIXES = ("PIP_", "SSL_CERT_", "AWS_", "UV_", "CODEARTIFACT_")
+SCRUB_PREFIXES = ("PIP_", "SSL_CERT_", "AWS_", "UV_", "CODEARTIFACT_", "CA_LOGIN_")
 SCRUB_NAMES = (
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",

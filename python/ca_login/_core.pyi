@@ -1,0 +1,67 @@
+"""Type stubs for the private extension ``ca_login._core`` (Rust, pyo3). Use the public ``ca_login`` API instead."""
+
+from os import PathLike
+from typing import Any, Optional, Union
+
+_Path = Union[str, PathLike[str]]
+
+__version__: str
+
+class Error(Exception):
+    cause: str
+    hint: Optional[str]
+
+class InvalidInput(Error, ValueError):
+    field: str
+
+class ConfigError(Error):
+    path: str
+
+class CredentialsError(Error): ...
+
+class EndpointUnreachable(Error):
+    host: str
+
+class AccessDenied(Error):
+    action: Optional[str]
+    resource: Optional[str]
+    principal: Optional[str]
+    policy_type: Optional[str]
+    explicit: bool
+
+class NotFound(Error):
+    what: str
+
+class Throttled(Error):
+    retry_after: Optional[float]
+
+class ServiceError(Error):
+    code: str
+    status: int
+    host: str
+
+class SecretUrl:
+    """A URL holding a token: ``str()``/``repr()`` print it masked."""
+
+    @property
+    def masked(self) -> str: ...
+    def get_secret_value(self) -> str: ...
+
+def login(
+    domain: Optional[str] = None,
+    repository: Optional[str] = None,
+    *,
+    domain_owner: Optional[str] = None,
+    region: Optional[str] = None,
+    tool: str = "pip",
+    duration_seconds: Optional[int] = None,
+    endpoint_url: Optional[str] = None,
+    repository_endpoint_url: Optional[str] = None,
+    profile: Optional[str] = None,
+    config_file: Optional[_Path] = None,
+    dry_run: bool = False,
+    sys_prefix: Optional[_Path] = None,
+    user_home: Optional[_Path] = None,
+    owner: Optional[tuple[int, int]] = None,
+    state_file: Optional[_Path] = None,
+) -> dict[str, Any]: ...
