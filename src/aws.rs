@@ -319,7 +319,7 @@ where
                 let b = backoff(attempt);
                 Some(retry_after.map_or(b, |r| r.max(b.min(Duration::from_millis(500)))))
             }
-            Error::Service { status, .. } if *status >= 500 => Some(backoff(attempt)),
+            Error::Service { status, .. } if *status >= 500 && attempt < 3 => Some(backoff(attempt)),
             Error::Unreachable { kind: NetFailure::Timeout | NetFailure::Other, .. } if attempt == 1 => {
                 Some(backoff(0))
             }

@@ -259,6 +259,14 @@ async fn finish(
 pub fn override_warnings(file: &Path, target: &Target) -> Vec<String> {
     let ctx = pip_context(target);
     let mut out = Vec::new();
+    if !pipconf::config_files(&ctx).iter().any(|(_, p)| p == file) {
+        out.push(format!(
+            "pip does not read {} (it is none of pip's config files for this interpreter)\nhint: point pip at it with PIP_CONFIG_FILE={}, or log in without config_file",
+            file.display(),
+            file.display()
+        ));
+        return out;
+    }
     match pipconf::effective_index_url(&ctx, "install") {
         Ok(eff) => {
             let ours = matches!(&eff.source, pipconf::Source::File { path, .. } if path == file);
