@@ -3,6 +3,7 @@
 //! Compiles and tests without Python; `src/python.rs` (feature `python`) is the only pyo3 code.
 
 pub mod aws;
+pub mod caconfig;
 pub mod error;
 pub mod login;
 pub mod pipconf;

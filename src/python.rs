@@ -247,6 +247,39 @@ fn login<'py>(
     login_dict(py, r)
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// SageMaker / `ca-login configure`: the ca-login config file (issue 6)
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Sets (value) or removes (None) keys in `[default]` of the ca-login config; checks every value first.
+/// `path` None: `$CA_LOGIN_CONFIG`, else `user_home/.config/ca-login/config` (None: the running user's).
+/// `dry_run`: check only. Returns `{"path": Path, "text": str}` (`text` is None on a dry run).
+#[pyfunction]
+#[pyo3(signature = (values, *, path=None, user_home=None, owner=None, dry_run=false))]
+fn write_ca_config<'py>(
+    py: Python<'py>,
+    values: Vec<(String, Option<String>)>,
+    path: Option<PathBuf>,
+    user_home: Option<PathBuf>,
+    owner: Option<(u32, u32)>,
+    dry_run: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let file = match path {
+        Some(p) => p,
+        None => crate::caconfig::path_for(user_home.as_deref()).map_err(|e| to_py_err(py, e))?,
+    };
+    let text = if dry_run {
+        crate::caconfig::check(&values).map_err(|e| to_py_err(py, e))?;
+        None
+    } else {
+        Some(crate::caconfig::write(&file, &values, owner).map_err(|e| to_py_err(py, e))?)
+    };
+    let d = PyDict::new(py);
+    d.set_item("path", file)?;
+    d.set_item("text", text)?;
+    Ok(d)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -254,6 +287,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     make_exceptions(py, m)?;
     m.add_class::<SecretUrl>()?;
     m.add_function(wrap_pyfunction!(login, m)?)?;
+    m.add_function(wrap_pyfunction!(write_ca_config, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
