@@ -36,7 +36,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import netlab  # noqa: E402
-from standin import make_certs  # noqa: E402
+from standin import DEFAULT_ACCESS_KEY, make_certs  # noqa: E402
 
 REGION = "us-west-2"
 DOMAIN = "mydomain"
@@ -47,6 +47,7 @@ API_HOST = f"codeartifact.{REGION}.amazonaws.com"
 REPO_HOST = f"{DOMAIN}-{OWNER}.d.codeartifact.{REGION}.amazonaws.com"
 STS_HOST = f"sts.{REGION}.amazonaws.com"
 ENDPOINT_BASE = f"https://{REPO_HOST}"
+IMDS_ACCESS_KEY = DEFAULT_ACCESS_KEY  # what the fake IMDS hands out as the role's credentials
 
 VENV_BIN = ROOT / ".venv" / "bin"
 CA_LOGIN = str(VENV_BIN / "ca-login")

@@ -153,6 +153,12 @@ def test_scenario4_everything_right_login_then_pip_installs_the_demo_wheel_in_th
     login = net.login(home, timeout=30)
     assert login.returncode == 0, login.stderr[-1500:]
     token = pip_conf_token(home)
+    # the default path: the regional endpoint name, signed with the role credentials from the fake IMDS
+    # (the notebook's environment holds no keys and no endpoint variables)
+    env = net.env(home)
+    assert not [k for k in env if k.startswith("AWS_ENDPOINT_URL") or k.endswith("_ACCESS_KEY_ID")]
+    tokens = [c for c in net.calls() if c["operation"] == "GetAuthorizationToken" and c["status"] == 200]
+    assert tokens and tokens[-1]["host"] == S.API_HOST and tokens[-1]["access_key"] == S.IMDS_ACCESS_KEY
 
     pip_env = {"PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_DEFAULT_TIMEOUT": "10"}
     install = net.run(home, [str(pip_venv.pip), "install", "ca-demo-app"], timeout=90, env=pip_env)
