@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -53,6 +54,11 @@ VENV_BIN = ROOT / ".venv" / "bin"
 CA_LOGIN = str(VENV_BIN / "ca-login")
 PYTHON = str(VENV_BIN / "python")
 AWS_CLI = str(VENV_BIN / "aws")
+
+# Where the AWS names point when a subnet has no endpoint: public addresses (documentation range, routed
+# nowhere outside the lab), dropped inside the notebook namespace.
+PUBLIC_BLACKHOLE_NET = "203.0.113.0/24"
+PUBLIC_API, PUBLIC_REPO, PUBLIC_STS = "203.0.113.10", "203.0.113.20", "203.0.113.30"
 
 TARGET_FLAGS = ("--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPOSITORY)
 
@@ -126,9 +132,7 @@ class SeedNetwork:
         self.certs = make_certs(self.workdir / "certs", REGION, DOMAIN, OWNER)
         self.api_addr = lab.add_endpoint_address()
         self.repo_addr = lab.add_endpoint_address()
-        self.api_hole = lab.add_blackhole_address()
-        self.repo_hole = lab.add_blackhole_address()
-        self.sts_hole = lab.add_blackhole_address()
+        self._public_blackholes()
         argv = [
             PYTHON,
             str(HERE / "standin"),
@@ -178,6 +182,37 @@ class SeedNetwork:
         lab.wait_tcp("notebook", self.repo_addr, 443, timeout=15)
         lab.wait_tcp("notebook", lab.imds_address, 80, timeout=15)
         return self
+
+    def _public_blackholes(self) -> None:
+        """Public addresses (TEST-NET-3) that drop packets: what the AWS names resolve to without an endpoint.
+
+        In the seed, a subnet without the VPC endpoint resolves the names to AWS's public addresses, which it
+        cannot reach; a diagnosis tells that apart from a private address whose security group drops 443.
+        The notebook routes 203.0.113.0/24 via a lab blackhole address (a neighbour entry to a MAC no one
+        owns), so the packets go into the veth and vanish there; the route lives only in the notebook
+        namespace.
+        """
+        gateway = self.lab.add_blackhole_address()
+        ip = shutil.which("ip", path=netlab.minimal_env()["PATH"]) or "/usr/sbin/ip"
+        argv = [
+            ip,
+            "-n",
+            self.lab.notebook,
+            "route",
+            "add",
+            PUBLIC_BLACKHOLE_NET,
+            "via",
+            gateway,
+            "dev",
+            "nb0",
+        ]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=15, env=netlab.minimal_env())
+        if proc.returncode != 0:
+            raise ScenarioError(
+                f"scenarios: `{' '.join(argv)}` failed: {proc.stderr.strip()}\n"
+                "hint: needs root and iproute2 (as netlab does)"
+            )
+        self.api_hole, self.repo_hole, self.sts_hole = PUBLIC_API, PUBLIC_REPO, PUBLIC_STS
 
     # -- network states ----------------------------------------------------------------------------
 

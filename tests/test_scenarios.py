@@ -103,7 +103,9 @@ def test_scenario0_no_endpoint_login_gives_up_with_exit_3_and_names_the_api_endp
 def test_scenario0_no_endpoint_diagnose_blames_the_missing_api_endpoint(net, home):
     net.no_endpoint()
     v = failed_verdict(net.diagnose(home, timeout=30), "api-endpoint-unreachable")
+    # the piece to create, not a security group to open: the names resolve to public addresses
     assert "com.amazonaws.us-west-2.codeartifact.api" in v["remedy"], v["remedy"]
+    assert "create-vpc-endpoint" in v["remedy"], v["remedy"]
 
 
 # -- 1. endpoint present, its security group drops 443 ---------------------------------------------
@@ -190,6 +192,7 @@ def test_scenario5_repositories_endpoint_missing_diagnose_names_the_repositories
     net.no_repositories_endpoint()
     v = failed_verdict(net.diagnose(home, timeout=30), "repositories-endpoint-unreachable")
     assert "com.amazonaws.us-west-2.codeartifact.repositories" in v["remedy"], v["remedy"]
+    assert "create-vpc-endpoint" in v["remedy"], v["remedy"]
 
 
 # -- 6. token in pip.conf expired ------------------------------------------------------------------
