@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod caconfig;
+pub mod diagnose;
 pub mod error;
 pub mod login;
 pub mod pipconf;

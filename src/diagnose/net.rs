@@ -1,0 +1,488 @@
+//! Layer 5: TCP to each endpoint (connected, timed out, refused, no route), through the proxy pip would use,
+//! and the host probe that chains DNS -> TCP -> TLS.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::config::Ctx;
+use super::dns::{self, AddrClass};
+use super::{Budget, Check, HostProbe, Layer, Recorder, Which};
+
+/// Why a connection failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    Timeout,
+    Refused,
+    NoRoute(String),
+    Proxy(String),
+    Other(String),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Timeout => f.write_str("timed out (packets dropped)"),
+            ConnectError::Refused => f.write_str("connection refused"),
+            ConnectError::NoRoute(e) => write!(f, "no route ({e})"),
+            ConnectError::Proxy(e) => write!(f, "proxy: {e}"),
+            ConnectError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Scheme, host and port of a URL.
+pub fn parts(url: &str) -> Option<(String, String, u16)> {
+    let u = url::Url::parse(url).ok()?;
+    let host = u.host_str()?.trim_matches(['[', ']']).to_string();
+    let port = u.port_or_known_default()?;
+    Some((u.scheme().to_string(), host, port))
+}
+
+/// The proxy pip (requests) and the AWS SDK would use for `scheme://host`, and the variable naming it.
+pub fn proxy_for(scheme: &str, host: &str) -> Option<(String, &'static str)> {
+    let get = |n: &'static str| {
+        std::env::var(n)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (v, n))
+    };
+    let no_proxy = get("NO_PROXY")
+        .or_else(|| get("no_proxy"))
+        .map(|(v, _)| v)
+        .unwrap_or_default();
+    if bypassed(&no_proxy, host) {
+        return None;
+    }
+    let candidates: &[&'static str] = if scheme == "https" {
+        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    candidates.iter().find_map(|n| get(n))
+}
+
+/// `NO_PROXY` matching as requests does it: `*`, exact hosts, domain suffixes (with or without a leading dot).
+pub fn bypassed(no_proxy: &str, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    no_proxy
+        .split([',', ' '])
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = entry
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim_start_matches('*');
+            let bare = entry.trim_start_matches('.');
+            !bare.is_empty() && (host == bare || host.ends_with(&format!(".{bare}")))
+        })
+}
+
+fn classify_io(e: &std::io::Error) -> ConnectError {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => ConnectError::Refused,
+        ErrorKind::TimedOut => ConnectError::Timeout,
+        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
+            ConnectError::NoRoute(e.to_string())
+        }
+        _ => {
+            let t = e.to_string().to_ascii_lowercase();
+            if t.contains("unreachable") || t.contains("no route") {
+                ConnectError::NoRoute(e.to_string())
+            } else {
+                ConnectError::Other(e.to_string())
+            }
+        }
+    }
+}
+
+/// Connect to the first address that answers, all within `limit`.
+pub async fn connect_addrs(
+    addrs: &[SocketAddr],
+    limit: Duration,
+) -> Result<(TcpStream, SocketAddr), ConnectError> {
+    let end = Instant::now() + limit;
+    let mut last = ConnectError::Timeout;
+    for a in addrs {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ConnectError::Timeout);
+        }
+        match tokio::time::timeout(left, TcpStream::connect(a)).await {
+            Err(_) => return Err(ConnectError::Timeout),
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok((s, *a));
+            }
+            Ok(Err(e)) => last = classify_io(&e),
+        }
+    }
+    Err(last)
+}
+
+/// Open a tunnel to `host:port` through an HTTP proxy (CONNECT).
+async fn tunnel(
+    proxy_url: &str,
+    host: &str,
+    port: u16,
+    limit: Duration,
+) -> Result<TcpStream, ConnectError> {
+    let u = url::Url::parse(proxy_url).map_err(|_| {
+        ConnectError::Proxy(format!(
+            "{} is not a URL",
+            crate::secret::mask_url(proxy_url)
+        ))
+    })?;
+    let phost = u
+        .host_str()
+        .ok_or_else(|| ConnectError::Proxy("no host".into()))?
+        .trim_matches(['[', ']'])
+        .to_string();
+    let pport = u.port_or_known_default().unwrap_or(8080);
+    let end = Instant::now() + limit;
+    let addrs: Vec<SocketAddr> =
+        match tokio::time::timeout(limit, tokio::net::lookup_host((phost.clone(), pport))).await {
+            Ok(Ok(it)) => it.collect(),
+            Ok(Err(e)) => {
+                return Err(ConnectError::Proxy(format!(
+                    "{phost} does not resolve ({e})"
+                )))
+            }
+            Err(_) => return Err(ConnectError::Timeout),
+        };
+    let (mut s, _) = connect_addrs(&addrs, end.saturating_duration_since(Instant::now())).await?;
+    let mut req = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
+    if !u.username().is_empty() {
+        use base64::Engine;
+        let creds = format!(
+            "{}:{}",
+            percent_decode(u.username()),
+            percent_decode(u.password().unwrap_or(""))
+        );
+        req.push_str(&format!(
+            "Proxy-Authorization: Basic {}\r\n",
+            base64::engine::general_purpose::STANDARD.encode(creds)
+        ));
+    }
+    req.push_str("\r\n");
+    let io = async {
+        s.write_all(req.as_bytes()).await?;
+        let mut buf = Vec::with_capacity(512);
+        let mut chunk = [0u8; 512];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
+            let n = s.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = match tokio::time::timeout(end.saturating_duration_since(Instant::now()), io).await {
+        Err(_) => return Err(ConnectError::Timeout),
+        Ok(Err(e)) => return Err(classify_io(&e)),
+        Ok(Ok(b)) => b,
+    };
+    let line = String::from_utf8_lossy(&buf)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse::<u16>().ok());
+    match status {
+        Some(200) => Ok(s),
+        Some(code) => Err(ConnectError::Proxy(format!(
+            "the proxy answered CONNECT with HTTP {code}"
+        ))),
+        None => Err(ConnectError::Proxy(
+            "the proxy did not answer CONNECT".into(),
+        )),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Open a connection to `host:port` the way pip would: through the proxy when one applies, else directly to `addrs`.
+pub async fn open(
+    scheme: &str,
+    host: &str,
+    port: u16,
+    addrs: &[SocketAddr],
+    limit: Duration,
+) -> Result<(TcpStream, String), ConnectError> {
+    match proxy_for(scheme, host) {
+        Some((p, var)) => {
+            let s = tunnel(&p, host, port, limit).await?;
+            Ok((
+                s,
+                format!("through the proxy {} ({var})", crate::secret::mask_url(&p)),
+            ))
+        }
+        None => {
+            let (s, a) = connect_addrs(addrs, limit).await?;
+            Ok((s, format!("to {a}")))
+        }
+    }
+}
+
+/// The fix for a TCP failure, by what DNS answered.
+pub fn tcp_remedy(
+    which: Which,
+    err: &ConnectError,
+    class: AddrClass,
+    region: &str,
+    host: &str,
+) -> (&'static str, String, String) {
+    let service = dns::service_name(which, region);
+    let label = which.label();
+    let cause_unreachable = which.name(
+        "api-endpoint-unreachable",
+        "repositories-endpoint-unreachable",
+    );
+    match err {
+        ConnectError::Refused => (
+            which.name("api-connection-refused", "repositories-connection-refused"),
+            format!("{host} refused the connection: the address is not a CodeArtifact {label} endpoint."),
+            match which {
+                Which::Api => crate::remedy::unreachable_api(crate::error::NetFailure::Refused, region, host),
+                Which::Repositories => format!(
+                    "{host} refused the connection: the address is not a CodeArtifact repositories endpoint; check repository_endpoint_url (CLI: --repository-endpoint-url), HTTPS_PROXY and NO_PROXY"
+                ),
+            },
+        ),
+        ConnectError::Proxy(e) => (
+            cause_unreachable,
+            format!("The proxy pip would use cannot reach {host}: {e}."),
+            format!("add {host} to NO_PROXY (the VPC endpoint is reachable directly), or fix the proxy"),
+        ),
+        _ if class == AddrClass::Public => (
+            cause_unreachable,
+            match which {
+                Which::Api => format!("Nothing answers on {host}:443: it resolves to public addresses, so this subnet has no {service} endpoint with private DNS."),
+                Which::Repositories => format!("The repositories endpoint {host} does not answer (public addresses: no {service} endpoint with private DNS); pip would hang here."),
+            },
+            format!(
+                "create the interface VPC endpoint {service} with private DNS: aws ec2 create-vpc-endpoint --region {region} --vpc-endpoint-type Interface --service-name {service} --vpc-id VPC_ID --subnet-ids SUBNET_ID --security-group-ids SG_ID --private-dns-enabled (if it exists, turn its private DNS on: aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id VPCE_ID --private-dns-enabled)"
+            ),
+        ),
+        _ => (
+            cause_unreachable,
+            match which {
+                Which::Api => format!("{host} resolves to a private address but port 443 does not answer: the {service} endpoint's security group drops the notebook's traffic."),
+                Which::Repositories => format!("The repositories endpoint {host} resolves to a private address but port 443 does not answer (its security group drops it); pip would hang here."),
+            },
+            format!(
+                "let the security group of the {service} VPC endpoint allow inbound TCP 443 from the notebook: aws ec2 authorize-security-group-ingress --region {region} --group-id ENDPOINT_SG_ID --protocol tcp --port 443 --source-group NOTEBOOK_SG_ID (ENDPOINT_SG_ID: aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values={service} --query 'VpcEndpoints[].Groups[].GroupId')"
+            ),
+        ),
+    }
+}
+
+/// DNS -> TCP -> TLS for one endpoint. Pushes the three checks (later ones `skip` after a failure).
+pub async fn probe_host(
+    url: &str,
+    which: Which,
+    ctx: &Ctx,
+    budget: &Budget,
+    rec: &Recorder,
+) -> HostProbe {
+    let (dns_name, tcp_name, tls_name) = (
+        which.name("dns-api", "dns-repositories"),
+        which.name("tcp-api", "tcp-repositories"),
+        which.name("tls-api", "tls-repositories"),
+    );
+    let region = ctx.region.clone().unwrap_or_else(|| "REGION".into());
+    let Some((scheme, host, port)) = parts(url) else {
+        for (n, l) in [
+            (dns_name, Layer::Dns),
+            (tcp_name, Layer::Tcp),
+            (tls_name, Layer::Tls),
+        ] {
+            rec.push(Check::skip(
+                n,
+                l,
+                format!("{} is not a URL", crate::secret::mask_url(url)),
+            ));
+        }
+        return HostProbe {
+            failed: true,
+            chain: Vec::new(),
+        };
+    };
+    let failed = |rec: &Recorder, from_tcp: bool| {
+        if from_tcp {
+            rec.push(Check::skip(
+                tcp_name,
+                Layer::Tcp,
+                format!("{host} did not resolve"),
+            ));
+        }
+        rec.push(Check::skip(
+            tls_name,
+            Layer::Tls,
+            format!("no connection to {host}"),
+        ));
+        HostProbe {
+            failed: true,
+            chain: Vec::new(),
+        }
+    };
+    let proxy = proxy_for(&scheme, &host);
+    let addrs = match dns::resolve(&host, port, which, &region, budget, rec).await {
+        Some(a) => a,
+        // Through a proxy, the proxy resolves the name: carry on.
+        None if proxy.is_some() => Vec::new(),
+        None => return failed(rec, true),
+    };
+    let class = if addrs.is_empty() {
+        AddrClass::Public
+    } else {
+        dns::overall(&addrs)
+    };
+    let t0 = Instant::now();
+    let limit = budget.bound();
+    let stream = match open(&scheme, &host, port, &addrs, limit).await {
+        Ok((s, how)) => {
+            rec.push(
+                Check::ok(
+                    tcp_name,
+                    Layer::Tcp,
+                    format!(
+                        "{host}:{port} connected {how} in {} ms",
+                        t0.elapsed().as_millis()
+                    ),
+                )
+                .took(t0),
+            );
+            s
+        }
+        Err(e) => {
+            let (cause, summary, remedy) = tcp_remedy(which, &e, class, &region, &host);
+            let detail = match &e {
+                ConnectError::Timeout => format!(
+                    "{host}:{port}: no answer within {:.1} s ({} addresses: packets dropped)",
+                    limit.as_secs_f32(),
+                    class.as_str()
+                ),
+                other => format!("{host}:{port}: {other}"),
+            };
+            rec.push(Check::fail(tcp_name, Layer::Tcp, detail, cause, summary, remedy).took(t0));
+            return failed(rec, false);
+        }
+    };
+    if scheme != "https" {
+        rec.push(Check::skip(
+            tls_name,
+            Layer::Tls,
+            format!("{scheme}://{host}:{port} is plain HTTP: no TLS"),
+        ));
+        return HostProbe {
+            failed: false,
+            chain: Vec::new(),
+        };
+    }
+    super::tls::check(stream, &host, which, ctx, budget, rec).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_proxy_matches_hosts_and_suffixes() {
+        assert!(bypassed("*", "x.example"));
+        assert!(bypassed(
+            "localhost,.amazonaws.com",
+            "codeartifact.us-west-2.amazonaws.com"
+        ));
+        assert!(bypassed(
+            "amazonaws.com",
+            "codeartifact.us-west-2.amazonaws.com"
+        ));
+        assert!(bypassed("127.0.0.1", "127.0.0.1"));
+        assert!(!bypassed(
+            "example.com",
+            "codeartifact.us-west-2.amazonaws.com"
+        ));
+        assert!(!bypassed("", "x"));
+    }
+
+    #[test]
+    fn tcp_remedy_tells_missing_endpoint_from_security_group() {
+        let (cause, _, fix) = tcp_remedy(
+            Which::Api,
+            &ConnectError::Timeout,
+            AddrClass::Public,
+            "us-west-2",
+            "codeartifact.us-west-2.amazonaws.com",
+        );
+        assert_eq!(cause, "api-endpoint-unreachable");
+        assert!(
+            fix.contains("create-vpc-endpoint")
+                && fix.contains("com.amazonaws.us-west-2.codeartifact.api"),
+            "{fix}"
+        );
+        let (cause, _, fix) = tcp_remedy(
+            Which::Repositories,
+            &ConnectError::Timeout,
+            AddrClass::Private,
+            "eu-west-1",
+            "h",
+        );
+        assert_eq!(cause, "repositories-endpoint-unreachable");
+        assert!(
+            fix.contains("authorize-security-group-ingress")
+                && fix.contains("com.amazonaws.eu-west-1.codeartifact.repositories"),
+            "{fix}"
+        );
+        let (cause, _, _) = tcp_remedy(
+            Which::Api,
+            &ConnectError::Refused,
+            AddrClass::Private,
+            "us-west-2",
+            "h",
+        );
+        assert_eq!(cause, "api-connection-refused");
+        let (cause, _, fix) = tcp_remedy(
+            Which::Repositories,
+            &ConnectError::Timeout,
+            AddrClass::Public,
+            "us-west-2",
+            "h",
+        );
+        assert_eq!(cause, "repositories-endpoint-unreachable");
+        assert!(
+            fix.contains("com.amazonaws.us-west-2.codeartifact.repositories")
+                && fix.contains("--private-dns-enabled"),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn url_parts_use_default_ports() {
+        assert_eq!(
+            parts("https://h.example/x/"),
+            Some(("https".into(), "h.example".into(), 443))
+        );
+        assert_eq!(
+            parts("http://127.0.0.1:8080/"),
+            Some(("http".into(), "127.0.0.1".into(), 8080))
+        );
+    }
+}
