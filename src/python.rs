@@ -248,6 +248,196 @@ fn login<'py>(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Token lifetime: status, ensure_login, the background refresher, logout (issue 5)
+// ---------------------------------------------------------------------------------------------------------------
+
+fn refresher_dict<'py>(py: Python<'py>, i: &crate::refresh::Info) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("running", i.running)?;
+    d.set_item("config_file", i.config_file.clone())?;
+    d.set_item("domain", &i.domain)?;
+    d.set_item("repository", &i.repository)?;
+    d.set_item("started_at", i.started_at)?;
+    d.set_item("every", i.every)?;
+    d.set_item("renewals", i.renewals)?;
+    d.set_item("consecutive_failures", i.consecutive_failures)?;
+    d.set_item("last_run_at", i.last_run_at)?;
+    d.set_item("last_ok", i.last_ok)?;
+    d.set_item("last_result", &i.last_result)?;
+    d.set_item("last_error_cause", &i.last_error_cause)?;
+    d.set_item("next_run_at", i.next_run_at)?;
+    d.set_item("expires_at", i.expires_at)?;
+    Ok(d)
+}
+
+#[pyfunction]
+#[pyo3(signature = (tool="pip".to_string(), config_file=None, *, sys_prefix=None, user_home=None, state_file=None))]
+fn status<'py>(
+    py: Python<'py>,
+    tool: String,
+    config_file: Option<PathBuf>,
+    sys_prefix: Option<PathBuf>,
+    user_home: Option<PathBuf>,
+    state_file: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let t = target(sys_prefix, user_home, None, state_file);
+    let s = crate::lifetime::status(&tool, config_file.as_deref(), &t).map_err(|e| to_py_err(py, e))?;
+    let d = PyDict::new(py);
+    d.set_item("tool", &s.tool)?;
+    d.set_item("config_file", s.config_file.clone())?;
+    d.set_item("state", s.state())?;
+    d.set_item("valid", s.valid())?;
+    d.set_item("now", s.now)?;
+    d.set_item("remaining", s.remaining())?;
+    let e = s.entry.as_ref();
+    d.set_item("repository_endpoint", e.map(|e| e.repository_endpoint.clone()))?;
+    d.set_item("domain", e.map(|e| e.domain.clone()))?;
+    d.set_item("domain_owner", e.and_then(|e| e.domain_owner.clone()))?;
+    d.set_item("repository", e.map(|e| e.repository.clone()))?;
+    d.set_item("region", e.map(|e| e.region.clone()))?;
+    d.set_item("expires_at", e.map(|e| e.expires_at))?;
+    d.set_item("issued_at", e.map(|e| e.issued_at))?;
+    d.set_item("file_holds_ours", s.file_holds_ours)?;
+    d.set_item("effective_index_url", &s.effective_index_url)?;
+    d.set_item("effective_source", &s.effective_source)?;
+    d.set_item("effective_is_ours", s.effective_is_ours)?;
+    d.set_item("no_index", s.no_index)?;
+    d.set_item("problems", &s.problems)?;
+    match crate::refresh::info() {
+        Some(i) => d.set_item("refresher", refresher_dict(py, &i)?)?,
+        None => d.set_item("refresher", py.None())?,
+    }
+    Ok(d)
+}
+
+#[pyfunction]
+#[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, tool="pip".to_string(),
+    duration_seconds=None, endpoint_url=None, repository_endpoint_url=None, profile=None, config_file=None,
+    dry_run=false, sys_prefix=None, user_home=None, owner=None, state_file=None, min_remaining=3600))]
+#[allow(clippy::too_many_arguments)]
+fn ensure_login<'py>(
+    py: Python<'py>,
+    domain: Option<String>,
+    repository: Option<String>,
+    domain_owner: Option<String>,
+    region: Option<String>,
+    tool: String,
+    duration_seconds: Option<i64>,
+    endpoint_url: Option<String>,
+    repository_endpoint_url: Option<String>,
+    profile: Option<String>,
+    config_file: Option<PathBuf>,
+    dry_run: bool,
+    sys_prefix: Option<PathBuf>,
+    user_home: Option<PathBuf>,
+    owner: Option<(u32, u32)>,
+    state_file: Option<PathBuf>,
+    min_remaining: i64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let opts = login_options(
+        domain, repository, domain_owner, region, tool, duration_seconds, endpoint_url, repository_endpoint_url, profile,
+        config_file, dry_run, sys_prefix, user_home, owner, state_file,
+    );
+    // The fast path reads three small files and makes no network call: run it with the GIL held.
+    let (r, fresh) = match crate::lifetime::fast_path(&opts, min_remaining).map_err(|e| to_py_err(py, e))? {
+        Some(r) => (r, false),
+        None => (run(py, async move { crate::login::login(&opts).await })?, true),
+    };
+    let d = login_dict(py, r)?;
+    d.set_item("fresh", fresh)?;
+    Ok(d)
+}
+
+#[pyfunction]
+#[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, tool="pip".to_string(),
+    duration_seconds=None, endpoint_url=None, repository_endpoint_url=None, profile=None, config_file=None,
+    sys_prefix=None, user_home=None, owner=None, state_file=None, every=None, backoff_base=2.0, backoff_cap=300.0))]
+#[allow(clippy::too_many_arguments, clippy::result_large_err)]
+fn start_refresh<'py>(
+    py: Python<'py>,
+    domain: Option<String>,
+    repository: Option<String>,
+    domain_owner: Option<String>,
+    region: Option<String>,
+    tool: String,
+    duration_seconds: Option<i64>,
+    endpoint_url: Option<String>,
+    repository_endpoint_url: Option<String>,
+    profile: Option<String>,
+    config_file: Option<PathBuf>,
+    sys_prefix: Option<PathBuf>,
+    user_home: Option<PathBuf>,
+    owner: Option<(u32, u32)>,
+    state_file: Option<PathBuf>,
+    every: Option<f64>,
+    backoff_base: f64,
+    backoff_cap: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let secs = |name: &'static str, v: f64, min: f64| {
+        if v.is_finite() && v >= min {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(to_py_err(py, Error::invalid(name, format!("{v} is not a number of seconds >= {min}"), format!("pass {name}={min} or more"))))
+        }
+    };
+    let mut ropts = crate::refresh::RefreshOptions::new(login_options(
+        domain, repository, domain_owner, region, tool, duration_seconds, endpoint_url, repository_endpoint_url, profile,
+        config_file, false, sys_prefix, user_home, owner, state_file,
+    ));
+    ropts.every = every.map(|e| secs("every", e, 1.0)).transpose()?;
+    ropts.backoff_base = secs("backoff_base", backoff_base, 0.1)?;
+    ropts.backoff_cap = secs("backoff_cap", backoff_cap, 0.1)?;
+    // Stopping a previous refresher waits for it: without the GIL (its log calls may want it).
+    let info = py.detach(move || crate::refresh::start(ropts)).map_err(|e| to_py_err(py, e))?;
+    refresher_dict(py, &info)
+}
+
+#[pyfunction]
+fn stop_refresh(py: Python<'_>) -> PyResult<Option<Bound<'_, PyDict>>> {
+    match py.detach(crate::refresh::stop) {
+        Some(i) => Ok(Some(refresher_dict(py, &i)?)),
+        None => Ok(None),
+    }
+}
+
+#[pyfunction]
+fn refresher(py: Python<'_>) -> PyResult<Option<Bound<'_, PyDict>>> {
+    match crate::refresh::info() {
+        Some(i) => Ok(Some(refresher_dict(py, &i)?)),
+        None => Ok(None),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (tool="pip".to_string(), config_file=None, *, sys_prefix=None, user_home=None, state_file=None))]
+#[allow(clippy::result_large_err)]
+fn logout<'py>(
+    py: Python<'py>,
+    tool: String,
+    config_file: Option<PathBuf>,
+    sys_prefix: Option<PathBuf>,
+    user_home: Option<PathBuf>,
+    state_file: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let t = target(sys_prefix, user_home, None, state_file);
+    let r = py
+        .detach(move || crate::lifetime::logout(&tool, config_file.as_deref(), &t))
+        .map_err(|e| to_py_err(py, e))?;
+    let d = PyDict::new(py);
+    d.set_item("config_file", r.config_file.clone())?;
+    d.set_item("action", r.action.as_str())?;
+    d.set_item("restored_index_url", &r.restored_index_url)?;
+    d.set_item("had_state", r.had_state)?;
+    d.set_item("stopped_refresher", r.stopped_refresher)?;
+    d.set_item("message", &r.message)?;
+    Ok(d)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// end of token lifetime
+// ---------------------------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------------------------
 // SageMaker / `ca-login configure`: the ca-login config file (issue 6)
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -288,6 +478,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SecretUrl>()?;
     m.add_function(wrap_pyfunction!(login, m)?)?;
     m.add_function(wrap_pyfunction!(write_ca_config, m)?)?;
+    // Token lifetime (issue 5).
+    m.add_function(wrap_pyfunction!(status, m)?)?;
+    m.add_function(wrap_pyfunction!(ensure_login, m)?)?;
+    m.add_function(wrap_pyfunction!(start_refresh, m)?)?;
+    m.add_function(wrap_pyfunction!(stop_refresh, m)?)?;
+    m.add_function(wrap_pyfunction!(refresher, m)?)?;
+    m.add_function(wrap_pyfunction!(logout, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -42,15 +42,24 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "EndpointUnreachable",
+    "EnsuredLogin",
     "Error",
     "InvalidInput",
     "LoginResult",
     "LoginWarning",
+    "LogoutResult",
     "NotFound",
+    "RefresherInfo",
     "SecretUrl",
     "ServiceError",
+    "Status",
     "Throttled",
+    "ensure_login",
     "login",
+    "logout",
+    "start_refresh",
+    "status",
+    "stop_refresh",
 ]
 
 
@@ -161,3 +170,16 @@ def login(
     result = _to_result(d)
     _warn(result)
     return result
+
+# Token lifetime (issue 5): imported last, `_lifetime` builds on LoginResult above.
+from ._lifetime import (  # noqa: E402
+    EnsuredLogin,
+    LogoutResult,
+    RefresherInfo,
+    Status,
+    ensure_login,
+    logout,
+    start_refresh,
+    status,
+    stop_refresh,
+)

@@ -65,3 +65,62 @@ def login(
     owner: Optional[tuple[int, int]] = None,
     state_file: Optional[_Path] = None,
 ) -> dict[str, Any]: ...
+
+# Token lifetime (issue 5)
+def status(
+    tool: str = "pip",
+    config_file: Optional[_Path] = None,
+    *,
+    sys_prefix: Optional[_Path] = None,
+    user_home: Optional[_Path] = None,
+    state_file: Optional[_Path] = None,
+) -> dict[str, Any]: ...
+def ensure_login(
+    domain: Optional[str] = None,
+    repository: Optional[str] = None,
+    *,
+    domain_owner: Optional[str] = None,
+    region: Optional[str] = None,
+    tool: str = "pip",
+    duration_seconds: Optional[int] = None,
+    endpoint_url: Optional[str] = None,
+    repository_endpoint_url: Optional[str] = None,
+    profile: Optional[str] = None,
+    config_file: Optional[_Path] = None,
+    dry_run: bool = False,
+    sys_prefix: Optional[_Path] = None,
+    user_home: Optional[_Path] = None,
+    owner: Optional[tuple[int, int]] = None,
+    state_file: Optional[_Path] = None,
+    min_remaining: int = 3600,
+) -> dict[str, Any]: ...
+def start_refresh(
+    domain: Optional[str] = None,
+    repository: Optional[str] = None,
+    *,
+    domain_owner: Optional[str] = None,
+    region: Optional[str] = None,
+    tool: str = "pip",
+    duration_seconds: Optional[int] = None,
+    endpoint_url: Optional[str] = None,
+    repository_endpoint_url: Optional[str] = None,
+    profile: Optional[str] = None,
+    config_file: Optional[_Path] = None,
+    sys_prefix: Optional[_Path] = None,
+    user_home: Optional[_Path] = None,
+    owner: Optional[tuple[int, int]] = None,
+    state_file: Optional[_Path] = None,
+    every: Optional[float] = None,
+    backoff_base: float = 2.0,
+    backoff_cap: float = 300.0,
+) -> dict[str, Any]: ...
+def stop_refresh() -> Optional[dict[str, Any]]: ...
+def refresher() -> Optional[dict[str, Any]]: ...
+def logout(
+    tool: str = "pip",
+    config_file: Optional[_Path] = None,
+    *,
+    sys_prefix: Optional[_Path] = None,
+    user_home: Optional[_Path] = None,
+    state_file: Optional[_Path] = None,
+) -> dict[str, Any]: ...

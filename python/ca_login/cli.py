@@ -72,7 +72,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config-file", help="pip config file to write (default: the one `pip config set` writes)")
     p.add_argument("--dry-run", action="store_true", help="show what would be written; write nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--if-expiring-within",
+        type=int,
+        metavar="SECONDS",
+        help="log in only if the recorded token has SECONDS or less left (no network call otherwise)",
+    )
     p.set_defaults(func=cmd_login)
+
+    # Token lifetime (issue 5)
+    p = sub.add_parser("status", help="token expiry and what pip will use (exit 1: missing or expired)")
+    p.add_argument("--config-file", help="pip config file (default: the one `login` writes)")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("logout", help="put back the index-url from before the first login; forget the token")
+    p.add_argument("--config-file", help="pip config file (default: the one `login` writes)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_logout)
     return parser
 
 
@@ -89,6 +105,8 @@ def _result_json(r: ca_login.LoginResult) -> dict:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
+    if args.if_expiring_within is not None:
+        return _cmd_ensure_login(args)
     r = ca_login._core.login(
         args.domain,
         args.repository,
@@ -112,6 +130,53 @@ def cmd_login(args: argparse.Namespace) -> int:
         if result.dry_run:
             print(f"\n--- {result.config_file} would read (token masked):\n{result.preview}", end="")
     return EXIT_OK
+
+
+# Token lifetime (issue 5) ----------------------------------------------------------------------------------
+
+
+def _cmd_ensure_login(args: argparse.Namespace) -> int:
+    result = ca_login.ensure_login(
+        args.domain,
+        args.repository,
+        domain_owner=args.domain_owner,
+        region=args.region,
+        duration_seconds=args.duration_seconds,
+        endpoint_url=args.endpoint_url,
+        repository_endpoint_url=args.repository_endpoint_url,
+        profile=args.profile,
+        config_file=args.config_file,
+        dry_run=args.dry_run,
+        min_remaining=args.if_expiring_within,
+    )
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**_result_json(result), "fresh": result.fresh}, indent=2))
+    else:
+        print(result)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    st = ca_login.status(config_file=args.config_file)
+    if args.json:
+        print(json.dumps(st.to_dict(), indent=2))
+    else:
+        print(st)
+    return EXIT_OK if st.valid else EXIT_FAILED
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    r = ca_login.logout(config_file=args.config_file)
+    if args.json:
+        print(json.dumps(r.to_dict(), indent=2))
+    else:
+        print(r)
+    return EXIT_OK
+
+
+# -----------------------------------------------------------------------------------------------------------
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -1,0 +1,389 @@
+"""Token lifetime: status, ensure_login, the background refresher, logout. The logic is in the Rust core
+(``src/lifetime.rs``, ``src/refresh.rs``); this module shapes its answers for Python and renders them."""
+
+from __future__ import annotations
+
+import atexit
+import html
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from . import LoginResult, _core, _to_result, _warn
+from ._display import human_delta, login_text
+
+_STATE_TEXT = {
+    "valid": "valid",
+    "expired": "expired",
+    "missing": "no login recorded for this file",
+    "replaced": "the file no longer holds the index-url ca-login wrote",
+}
+
+
+def _dt(epoch: Optional[float]) -> Optional[datetime]:
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+def _fmt(dt: Optional[datetime], expiry: bool = False) -> str:
+    """The time and how far it is from now; past times say "expired ... ago" only for an expiry."""
+    if dt is None:
+        return "-"
+    delta = dt - datetime.now(timezone.utc)
+    rel = human_delta(delta)
+    if not expiry and delta.total_seconds() < 0:
+        rel = rel.replace("expired ", "")
+    return f"{dt.strftime('%Y-%m-%d %H:%M:%S UTC')} ({rel})"
+
+
+def _iso(dt: Optional[datetime]) -> Optional[str]:
+    return None if dt is None else dt.isoformat()
+
+
+@dataclass(frozen=True)
+class RefresherInfo:
+    """The background refresher of this process (see :func:`start_refresh`). Times are aware UTC datetimes."""
+
+    running: bool
+    config_file: Path
+    domain: str
+    repository: str
+    started_at: datetime
+    every: Optional[timedelta]
+    renewals: int
+    consecutive_failures: int
+    last_run_at: Optional[datetime]
+    last_ok: Optional[bool]
+    last_result: Optional[str]
+    last_error_cause: Optional[str]
+    next_run_at: Optional[datetime]
+    expires_at: Optional[datetime]
+
+    @classmethod
+    def _from(cls, d: Optional[dict]) -> Optional[RefresherInfo]:
+        if d is None:
+            return None
+        return cls(
+            running=d["running"],
+            config_file=Path(d["config_file"]),
+            domain=d["domain"],
+            repository=d["repository"],
+            started_at=_dt(d["started_at"]),
+            every=None if d["every"] is None else timedelta(seconds=d["every"]),
+            renewals=d["renewals"],
+            consecutive_failures=d["consecutive_failures"],
+            last_run_at=_dt(d["last_run_at"]),
+            last_ok=d["last_ok"],
+            last_result=d["last_result"],
+            last_error_cause=d["last_error_cause"],
+            next_run_at=_dt(d["next_run_at"]),
+            expires_at=_dt(d["expires_at"]),
+        )
+
+    def summary(self) -> str:
+        """One line: running or stopped, renewals, last result, next run."""
+        head = "running" if self.running else "stopped"
+        parts = [f"{head} for {self.domain}/{self.repository}", f"{self.renewals} renewal(s)"]
+        if self.last_result is not None:
+            last = self.last_result.splitlines()[0]
+            parts.append(f"last: {'ok' if self.last_ok else 'FAILED'} at {_fmt(self.last_run_at)}: {last}")
+        if self.consecutive_failures:
+            parts.append(f"{self.consecutive_failures} failure(s) in a row")
+        if self.next_run_at is not None:
+            parts.append(f"next: {_fmt(self.next_run_at)}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "running": self.running,
+            "config_file": str(self.config_file),
+            "domain": self.domain,
+            "repository": self.repository,
+            "started_at": _iso(self.started_at),
+            "every_seconds": None if self.every is None else self.every.total_seconds(),
+            "renewals": self.renewals,
+            "consecutive_failures": self.consecutive_failures,
+            "last_run_at": _iso(self.last_run_at),
+            "last_ok": self.last_ok,
+            "last_result": self.last_result,
+            "last_error_cause": self.last_error_cause,
+            "next_run_at": _iso(self.next_run_at),
+            "expires_at": _iso(self.expires_at),
+        }
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where the token stands for one pip configuration file, and what pip will use.
+
+    ``state`` is ``"valid"``, ``"expired"``, ``"missing"`` (no login recorded for the file) or ``"replaced"``
+    (recorded, but the file no longer holds the index-url ca-login wrote). ``index_url`` is pip's effective
+    index-url for ``pip install`` in this interpreter (masked), ``index_url_source`` says where it comes from,
+    ``index_url_is_ours`` whether it is the one ca-login wrote to ``file``.
+    """
+
+    file: Path
+    state: str
+    valid: bool
+    repository_endpoint: Optional[str]
+    domain: Optional[str]
+    domain_owner: Optional[str]
+    repository: Optional[str]
+    region: Optional[str]
+    expires_at: Optional[datetime]
+    issued_at: Optional[datetime]
+    remaining: Optional[timedelta]
+    file_holds_ours: bool
+    index_url: Optional[str]
+    index_url_source: str
+    index_url_is_ours: bool
+    no_index: bool = False
+    problems: tuple[str, ...] = ()
+    refresher: Optional[RefresherInfo] = field(default=None)
+
+    @classmethod
+    def _from(cls, d: dict) -> Status:
+        return cls(
+            file=Path(d["config_file"]),
+            state=d["state"],
+            valid=d["valid"],
+            repository_endpoint=d["repository_endpoint"],
+            domain=d["domain"],
+            domain_owner=d["domain_owner"],
+            repository=d["repository"],
+            region=d["region"],
+            expires_at=_dt(d["expires_at"]),
+            issued_at=_dt(d["issued_at"]),
+            remaining=None if d["remaining"] is None else timedelta(seconds=d["remaining"]),
+            file_holds_ours=d["file_holds_ours"],
+            index_url=d["effective_index_url"],
+            index_url_source=d["effective_source"],
+            index_url_is_ours=d["effective_is_ours"],
+            no_index=d["no_index"],
+            problems=tuple(d["problems"]),
+            refresher=RefresherInfo._from(d["refresher"]),
+        )
+
+    def _pip_line(self) -> str:
+        if self.index_url is None and not self.no_index:
+            return "https://pypi.org/simple (pip's default: no index-url set anywhere)"
+        url = self.index_url
+        if self.no_index:
+            return f"no index at all: no-index is set by {self.index_url_source}"
+        if self.index_url_is_ours:
+            return f"{url} (ours, from {self.index_url_source})"
+        return f"{url} -- NOT ours: {self.index_url_source} wins"
+
+    def _rows(self) -> list[tuple[str, str]]:
+        rows = [("config", str(self.file)), ("token", _STATE_TEXT.get(self.state, self.state))]
+        if self.domain is not None:
+            rows.append(("repository", f"{self.domain}/{self.repository} ({self.region})"))
+            rows.append(("endpoint", str(self.repository_endpoint)))
+            rows.append(("expires", _fmt(self.expires_at, expiry=True)))
+        rows.append(("pip uses", self._pip_line()))
+        if self.refresher is not None:
+            rows.append(("refresher", self.refresher.summary()))
+        rows += [("problem", p) for p in self.problems]
+        return rows
+
+    def __str__(self) -> str:
+        head = f"ca-login status: {'OK' if self.valid else self.state.upper()}"
+        return "\n".join([head] + [f"  {k + ':':<11} {v}" for k, v in self._rows()])
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        color = "#15803d" if self.valid else "#b91c1c"
+        body = "".join(
+            f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}</td></tr>"
+            for k, v in self._rows()
+        )
+        title = f"ca_login status: <span style='color:{color}'>{e(self.state)}</span>"
+        return f"<div><strong>{title}</strong><table>{body}</table></div>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (what ``ca-login status --json`` prints). Never holds a token."""
+        return {
+            "file": str(self.file),
+            "state": self.state,
+            "valid": self.valid,
+            "repository_endpoint": self.repository_endpoint,
+            "domain": self.domain,
+            "domain_owner": self.domain_owner,
+            "repository": self.repository,
+            "region": self.region,
+            "expires_at": _iso(self.expires_at),
+            "issued_at": _iso(self.issued_at),
+            "remaining_seconds": None if self.remaining is None else int(self.remaining.total_seconds()),
+            "file_holds_ours": self.file_holds_ours,
+            "index_url": self.index_url,
+            "index_url_source": self.index_url_source,
+            "index_url_is_ours": self.index_url_is_ours,
+            "no_index": self.no_index,
+            "problems": list(self.problems),
+            "refresher": None if self.refresher is None else self.refresher.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class EnsuredLogin(LoginResult):
+    """A :class:`LoginResult` from :func:`ensure_login`; ``fresh`` is False when the recorded token was still
+    good and no call was made."""
+
+    fresh: bool = True
+
+    def __str__(self) -> str:
+        text = login_text(self)
+        if self.fresh:
+            return text
+        rest = text.partition("\n")[2]
+        head = f"Token still valid for CodeArtifact {self.domain}/{self.repository} ({self.region}); no login"
+        return f"{head}\n{rest}"
+
+
+@dataclass(frozen=True)
+class LogoutResult:
+    """What :func:`logout` did. ``action``: ``"restored"`` (the index-url from before the first login is
+    back), ``"removed"`` (ours is gone; there was none before) or ``"unchanged"``."""
+
+    file: Path
+    action: str
+    restored_index_url: Optional[str]
+    had_state: bool
+    stopped_refresher: bool
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": str(self.file),
+            "action": self.action,
+            "restored_index_url": self.restored_index_url,
+            "had_state": self.had_state,
+            "stopped_refresher": self.stopped_refresher,
+            "message": self.message,
+        }
+
+
+def status(tool: str = "pip", config_file: Optional[str | Path] = None) -> Status:
+    """Where the token stands: the pip file, the repository, when the token expires, and what pip will use.
+
+    Makes no network call. ``config_file`` defaults to the file :func:`login` writes for this interpreter.
+    ``str(status())`` is a readable summary; in a notebook the cell shows a table. Never shows the token.
+    """
+    d = _core.status(tool, None if config_file is None else str(config_file), sys_prefix=sys.prefix)
+    return Status._from(d)
+
+
+def ensure_login(
+    domain: Optional[str] = None,
+    repository: Optional[str] = None,
+    *,
+    domain_owner: Optional[str] = None,
+    region: Optional[str] = None,
+    tool: str = "pip",
+    duration_seconds: Optional[int] = None,
+    endpoint_url: Optional[str] = None,
+    repository_endpoint_url: Optional[str] = None,
+    profile: Optional[str] = None,
+    config_file: Optional[str | Path] = None,
+    dry_run: bool = False,
+    min_remaining: int = 3600,
+) -> EnsuredLogin:
+    """Log in only if needed: no network call while the recorded token for the target file has more than
+    ``min_remaining`` seconds left, is for the same repository, and the file still holds its index-url.
+
+    Takes the same arguments as :func:`login` (``domain_owner``, ``region``, ``duration_seconds``,
+    ``config_file``, ...). Returns an :class:`EnsuredLogin` (a ``LoginResult``) whose ``fresh`` says whether a
+    login happened. The check takes well under 5 ms (``benchmarks/ensure_login_fastpath.py``).
+    """
+    d = _core.ensure_login(
+        domain,
+        repository,
+        domain_owner=domain_owner,
+        region=region,
+        tool=tool,
+        duration_seconds=duration_seconds,
+        endpoint_url=endpoint_url,
+        repository_endpoint_url=repository_endpoint_url,
+        profile=profile,
+        config_file=None if config_file is None else str(config_file),
+        sys_prefix=sys.prefix,
+        dry_run=dry_run,
+        min_remaining=int(min_remaining),
+    )
+    base = _to_result(d)
+    result = EnsuredLogin(**{f: getattr(base, f) for f in base.__dataclass_fields__}, fresh=d["fresh"])
+    _warn(result)
+    return result
+
+
+_atexit_registered = False
+
+
+def start_refresh(
+    domain: Optional[str] = None,
+    repository: Optional[str] = None,
+    *,
+    domain_owner: Optional[str] = None,
+    region: Optional[str] = None,
+    tool: str = "pip",
+    duration_seconds: Optional[int] = None,
+    endpoint_url: Optional[str] = None,
+    repository_endpoint_url: Optional[str] = None,
+    profile: Optional[str] = None,
+    config_file: Optional[str | Path] = None,
+    every: Optional[float] = None,
+) -> RefresherInfo:
+    """Keep the token fresh for as long as this process lives: one background refresher per process.
+
+    It runs on a Rust thread that does not hold the GIL, so it works while a cell runs. It logs in again at
+    about 75% of each token's life (or at least every ``every`` seconds), retries failures with exponential
+    backoff and jitter (2 s doubling up to 5 min), and logs through :mod:`logging` (logger ``ca_login``).
+    Starting it again replaces the running one. Takes the same arguments as :func:`login`; invalid ones raise
+    here, before anything runs in the background. :func:`status` shows it and its last result.
+    """
+    global _atexit_registered
+    d = _core.start_refresh(
+        domain,
+        repository,
+        domain_owner=domain_owner,
+        region=region,
+        tool=tool,
+        duration_seconds=duration_seconds,
+        endpoint_url=endpoint_url,
+        repository_endpoint_url=repository_endpoint_url,
+        profile=profile,
+        config_file=None if config_file is None else str(config_file),
+        sys_prefix=sys.prefix,
+        every=every,
+    )
+    if not _atexit_registered:
+        atexit.register(_core.stop_refresh)
+        _atexit_registered = True
+    return RefresherInfo._from(d)
+
+
+def stop_refresh() -> Optional[RefresherInfo]:
+    """Stop the background refresher (within a second). Returns its last state, or None if none ran."""
+    return RefresherInfo._from(_core.stop_refresh())
+
+
+def logout(tool: str = "pip", config_file: Optional[str | Path] = None) -> LogoutResult:
+    """Undo the login for a pip file: put back the index-url it had before the first login (or remove ours if
+    it had none), leave every other byte as it is, and forget the recorded expiry. A refresher working on that
+    file is stopped. Without a record, removes an index-url carrying a CodeArtifact token under our
+    ``# ca-login:`` comment; anything else is left alone.
+    """
+    d = _core.logout(tool, None if config_file is None else str(config_file), sys_prefix=sys.prefix)
+    return LogoutResult(
+        file=Path(d["config_file"]),
+        action=d["action"],
+        restored_index_url=d["restored_index_url"],
+        had_state=d["had_state"],
+        stopped_refresher=d["stopped_refresher"],
+        message=d["message"],
+    )

@@ -1,0 +1,600 @@
+//! A token's lifetime: `status` (what is recorded, what pip will use), `ensure_login` (log in only when the
+//! recorded token is about to die), and `logout` (give the pip file back as it was before our first login).
+//!
+//! The fast path of [`ensure_login`] ([`fast_path`]) reads three small files (the ca-login config, the state file,
+//! the pip file) and makes no network call; it never loads the AWS configuration.
+
+// `Error` is the crate's one (large) error enum; boxing it is the lead's call, for the whole crate.
+#![allow(clippy::result_large_err)]
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::login::{self, LoginOptions, LoginResult, Target};
+use crate::pipconf::{self, COMMENT_PREFIX};
+use crate::secret::{mask_url, Secret};
+use crate::settings::{self, Settings};
+use crate::state::{self, Entry};
+
+/// The section and key our logins write.
+const SECTION: &str = "global";
+const KEY: &str = "index-url";
+
+fn check_tool(tool: &str) -> Result<()> {
+    if tool.is_empty() || tool == "pip" {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "tool",
+            format!("{tool:?} is not supported"),
+            "use tool=\"pip\"",
+        ))
+    }
+}
+
+/// `url` without its userinfo, or `None` when it is not a URL.
+fn without_userinfo(url: &str) -> Option<String> {
+    let mut u = url::Url::parse(url).ok()?;
+    u.set_username("").ok()?;
+    u.set_password(None).ok()?;
+    Some(u.to_string())
+}
+
+/// Whether `url` is the index URL a login writes for `repository_endpoint`: `aws:TOKEN@` + the endpoint +
+/// `simple/`, whatever the token.
+pub fn is_our_index_url(url: &str, repository_endpoint: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    if parsed.username() != "aws" || parsed.password().is_none_or(str::is_empty) {
+        return false;
+    }
+    let Ok(expected) = settings::index_url(repository_endpoint, "t") else {
+        return false;
+    };
+    without_userinfo(url).is_some() && without_userinfo(url) == without_userinfo(&expected)
+}
+
+/// Whether `url` looks like a CodeArtifact pip index URL with a token (`aws:TOKEN@…/pypi/…/simple/`).
+fn looks_like_codeartifact(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    parsed.username() == "aws"
+        && parsed.password().is_some_and(|p| !p.is_empty())
+        && parsed.path().contains("/pypi/")
+        && parsed.path().trim_end_matches('/').ends_with("/simple")
+}
+
+/// Whether the text has, in `[global]`, a `# ca-login:` comment line directly above an `index-url` line.
+fn has_our_comment_above_index_url(text: &str) -> bool {
+    let mut section = String::new();
+    let mut prev_ours = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix('[') {
+            if let Some(end) = rest.rfind(']') {
+                section = rest[..end].to_string();
+                prev_ours = false;
+                continue;
+            }
+        }
+        if prev_ours && section == SECTION {
+            if let Some(d) = t.find(['=', ':']) {
+                if pipconf::normalize_key(t[..d].trim()) == KEY {
+                    return true;
+                }
+            }
+        }
+        prev_ours = t.starts_with(COMMENT_PREFIX);
+    }
+    false
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// status
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Where the token stands, for one pip configuration file.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub tool: String,
+    /// The pip file (the one a login writes by default, or the one asked for).
+    pub config_file: PathBuf,
+    /// What the state file records for it (never the token).
+    pub entry: Option<Entry>,
+    /// Now, epoch seconds (as used for `remaining`).
+    pub now: i64,
+    /// The file's `[global] index-url` is our URL for the recorded repository endpoint.
+    pub file_holds_ours: bool,
+    /// pip's effective index URL for `pip install` in this interpreter, masked (`None`: pip's default).
+    pub effective_index_url: Option<String>,
+    /// Where it comes from ("[global] in /home/u/.config/pip/pip.conf (user)", "environment variable ...").
+    pub effective_source: String,
+    /// pip will use our URL from our file.
+    pub effective_is_ours: bool,
+    /// `no-index` is set: pip uses no index at all.
+    pub no_index: bool,
+    /// What could not be worked out (unparsable files ...), one message each.
+    pub problems: Vec<String>,
+}
+
+impl Status {
+    /// Seconds left (negative once expired); `None` without a record.
+    pub fn remaining(&self) -> Option<i64> {
+        self.entry.as_ref().map(|e| e.expires_in(self.now))
+    }
+
+    /// `"valid"`, `"expired"`, `"missing"` (no record of a login for this file) or `"replaced"` (recorded, but the
+    /// file no longer holds our index URL).
+    pub fn state(&self) -> &'static str {
+        match &self.entry {
+            None => "missing",
+            Some(_) if !self.file_holds_ours => "replaced",
+            Some(e) if e.is_expired(self.now) => "expired",
+            Some(_) => "valid",
+        }
+    }
+
+    /// The file holds our URL and the token has not expired.
+    pub fn valid(&self) -> bool {
+        self.state() == "valid"
+    }
+}
+
+/// Reads the record for `config_file` (default: the file a login writes) and pip's effective index URL for the
+/// interpreter in `target`. Makes no network call.
+pub fn status(tool: &str, config_file: Option<&Path>, target: &Target) -> Result<Status> {
+    check_tool(tool)?;
+    let file = login::target_file(config_file, target);
+    let entry = state::load(&login::state_path(target))?.get(&file).cloned();
+    let mut problems = Vec::new();
+    let file_url = match pipconf::read_document(&file) {
+        Ok(doc) => doc.and_then(|d| d.get(SECTION, KEY)),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    let file_holds_ours = match (&entry, &file_url) {
+        (Some(e), Some(u)) => is_our_index_url(u, &e.repository_endpoint),
+        _ => false,
+    };
+    let ctx = login::pip_context(target);
+    let (effective_index_url, effective_source, effective_is_ours, no_index) =
+        match pipconf::effective_index_url(&ctx, "install") {
+            Ok(eff) => {
+                let from_file =
+                    matches!(&eff.source, pipconf::Source::File { path, .. } if *path == file);
+                let ours = from_file
+                    && !eff.no_index
+                    && match (&entry, &eff.index_url) {
+                        (Some(e), Some(u)) => is_our_index_url(u, &e.repository_endpoint),
+                        _ => false,
+                    };
+                (
+                    eff.index_url.as_deref().map(mask_url),
+                    login::describe_source(&eff.source),
+                    ours,
+                    eff.no_index,
+                )
+            }
+            Err(e) => {
+                problems.push(format!(
+                    "cannot work out pip's effective configuration: {e}"
+                ));
+                (None, "unknown".to_string(), false, false)
+            }
+        };
+    Ok(Status {
+        tool: "pip".into(),
+        config_file: file,
+        entry,
+        now: login::now_epoch(),
+        file_holds_ours,
+        effective_index_url,
+        effective_source,
+        effective_is_ours,
+        no_index,
+        problems,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// ensure_login
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Whether a recorded login is for what `settings` asks for (domain, repository, and owner, Region and
+/// repository endpoint when they are given).
+fn entry_matches(entry: &Entry, settings: &Settings) -> bool {
+    if entry.domain != settings.domain.value || entry.repository != settings.repository.value {
+        return false;
+    }
+    if let Some(o) = &settings.domain_owner {
+        if entry.domain_owner.as_deref() != Some(o.value.as_str()) {
+            return false;
+        }
+    }
+    if let Some(r) = &settings.region {
+        if entry.region != r.value {
+            return false;
+        }
+    }
+    if let Some(given) = &settings.repository_endpoint_url {
+        let owner = settings.domain_owner.as_ref().map(|o| o.value.as_str());
+        match settings::repository_endpoint_from(
+            &given.value,
+            &settings.domain.value,
+            owner,
+            &settings.repository.value,
+            "pypi",
+        ) {
+            Ok(ep) if ep == entry.repository_endpoint => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The no-network half of [`ensure_login`]: `Some(result)` when the recorded token for the target file has more
+/// than `min_remaining` seconds left, is for the repository asked for, and the file still holds our index URL
+/// for that repository endpoint; `None` when a login is needed. Errors are those a login would raise before
+/// any network call (invalid settings, an unparsable file).
+pub fn fast_path(opts: &LoginOptions, min_remaining: i64) -> Result<Option<LoginResult>> {
+    let started = Instant::now();
+    let (settings, file) = login::prepare(opts)?;
+    let st = state::load(&login::state_path(&opts.target))?;
+    let Some(entry) = st.get(&file) else {
+        log::debug!("no recorded login for {}: logging in", file.display());
+        return Ok(None);
+    };
+    let now = login::now_epoch();
+    let left = entry.expires_in(now);
+    if left <= min_remaining {
+        log::info!(
+            "the token in {} has {left} s left (wanted more than {min_remaining} s): logging in",
+            file.display()
+        );
+        return Ok(None);
+    }
+    if !entry_matches(entry, &settings) {
+        log::info!(
+            "the login recorded for {} is for {}/{} in {}: logging in for {}/{}",
+            file.display(),
+            entry.domain,
+            entry.repository,
+            entry.region,
+            settings.domain.value,
+            settings.repository.value
+        );
+        return Ok(None);
+    }
+    let Some(doc) = pipconf::read_document(&file)? else {
+        log::info!("{} is gone: logging in", file.display());
+        return Ok(None);
+    };
+    let Some(url) = doc
+        .get(SECTION, KEY)
+        .filter(|u| is_our_index_url(u, &entry.repository_endpoint))
+    else {
+        log::info!(
+            "{} no longer holds our index-url for {}: logging in",
+            file.display(),
+            entry.repository_endpoint
+        );
+        return Ok(None);
+    };
+    let masked = mask_url(&url);
+    let preview = doc.render().replace(&url, &masked);
+    let warnings = if opts.dry_run {
+        Vec::new()
+    } else {
+        login::override_warnings(&file, &opts.target)
+    };
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    log::debug!(
+        "the token in {} is valid until {} ({left} s left): no login",
+        file.display(),
+        login::rfc3339(entry.expires_at)
+    );
+    Ok(Some(LoginResult {
+        repository_endpoint: entry.repository_endpoint.clone(),
+        index_url: Secret::new(url),
+        expires_at: entry.expires_at,
+        config_file: file,
+        tool: "pip".into(),
+        domain: entry.domain.clone(),
+        domain_owner: entry.domain_owner.clone(),
+        repository: entry.repository.clone(),
+        region: entry.region.clone(),
+        dry_run: opts.dry_run,
+        preview,
+        warnings,
+        duration: started.elapsed(),
+    }))
+}
+
+/// Logs in only when needed (see [`fast_path`]). Returns the result and whether a login happened.
+pub async fn ensure_login(opts: &LoginOptions, min_remaining: i64) -> Result<(LoginResult, bool)> {
+    match fast_path(opts, min_remaining)? {
+        Some(r) => Ok((r, false)),
+        None => Ok((login::login(opts).await?, true)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// logout
+// ---------------------------------------------------------------------------------------------------------------
+
+/// What [`logout`] did to the pip file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutAction {
+    /// The index URL from before our first login is back.
+    Restored,
+    /// Our index URL (and its comment) is gone; the file had none before.
+    Removed,
+    /// The file did not hold our index URL: left as it was.
+    Unchanged,
+}
+
+impl LogoutAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogoutAction::Restored => "restored",
+            LogoutAction::Removed => "removed",
+            LogoutAction::Unchanged => "unchanged",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LogoutResult {
+    pub config_file: PathBuf,
+    pub action: LogoutAction,
+    /// The index URL put back, masked.
+    pub restored_index_url: Option<String>,
+    /// There was a state entry for the file (now removed).
+    pub had_state: bool,
+    /// The background refresher was refreshing this file and has been stopped.
+    pub stopped_refresher: bool,
+    /// One line saying what happened.
+    pub message: String,
+}
+
+/// Puts back the index URL the file had before our first login (or removes ours when it had none), changing
+/// nothing else in the file, then removes the state entry. Without a state entry, removes an index URL that
+/// carries a CodeArtifact token and our `# ca-login:` comment. A refresher working on the file is stopped first.
+pub fn logout(tool: &str, config_file: Option<&Path>, target: &Target) -> Result<LogoutResult> {
+    check_tool(tool)?;
+    let file = login::target_file(config_file, target);
+    let stopped_refresher = crate::refresh::stop_for_file(&file);
+    let sp = login::state_path(target);
+    let entry = state::load(&sp)?.get(&file).cloned();
+    let mut action = LogoutAction::Unchanged;
+    let mut restored = None;
+    if file.exists() {
+        pipconf::update_file(&file, |doc| {
+            let Some(current) = doc.get(SECTION, KEY) else {
+                return Ok(());
+            };
+            let ours = match &entry {
+                Some(e) => is_our_index_url(&current, &e.repository_endpoint),
+                None => {
+                    looks_like_codeartifact(&current)
+                        && has_our_comment_above_index_url(&doc.render())
+                }
+            };
+            if !ours {
+                return Ok(());
+            }
+            match entry.as_ref().and_then(|e| {
+                e.had_previous
+                    .then(|| e.previous_index_url.clone())
+                    .flatten()
+            }) {
+                Some(prev) => {
+                    doc.set(SECTION, KEY, &prev, None)?;
+                    restored = Some(mask_url(&prev));
+                    action = LogoutAction::Restored;
+                }
+                None => {
+                    doc.remove(SECTION, KEY)?;
+                    action = LogoutAction::Removed;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    let had_state = match &entry {
+        Some(_) => state::remove(&sp, &file)?.is_some(),
+        None => false,
+    };
+    let message = match (action, had_state) {
+        (LogoutAction::Restored, _) => format!(
+            "restored the index-url {} had before the first login ({})",
+            file.display(),
+            restored.as_deref().unwrap_or("")
+        ),
+        (LogoutAction::Removed, _) => format!("removed our index-url from {}", file.display()),
+        (LogoutAction::Unchanged, true) => format!(
+            "{} no longer held our index-url: left it as it is; forgot the recorded login",
+            file.display()
+        ),
+        (LogoutAction::Unchanged, false) => {
+            format!(
+                "no ca-login login found in {}: nothing to do",
+                file.display()
+            )
+        }
+    };
+    log::info!("{message}");
+    Ok(LogoutResult {
+        config_file: file,
+        action,
+        restored_index_url: restored,
+        had_state,
+        stopped_refresher,
+        message,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const EP: &str =
+        "https://mydomain-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/isolatedsm/";
+
+    #[test]
+    fn our_index_url_is_recognized_whatever_the_token() {
+        let url = settings::index_url(EP, "tok.en-1").unwrap();
+        assert!(is_our_index_url(&url, EP));
+        assert!(!is_our_index_url(
+            "https://mydomain-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/isolatedsm/simple/",
+            EP
+        ));
+        assert!(!is_our_index_url(
+            &settings::index_url(&EP.replace("isolatedsm", "other"), "t").unwrap(),
+            EP
+        ));
+        assert!(!is_our_index_url("https://pypi.org/simple", EP));
+        assert!(looks_like_codeartifact(&url));
+        assert!(!looks_like_codeartifact("https://user:pw@mirror/simple/"));
+    }
+
+    #[test]
+    fn our_comment_is_found_only_directly_above_global_index_url() {
+        assert!(has_our_comment_above_index_url(
+            "[global]\ntimeout = 5\n# ca-login: token\nindex-url = x\n"
+        ));
+        assert!(!has_our_comment_above_index_url(
+            "[global]\n# ca-login: token\ntimeout = 5\nindex-url = x\n"
+        ));
+        assert!(!has_our_comment_above_index_url(
+            "[install]\n# ca-login: token\nindex_url = x\n"
+        ));
+        assert!(has_our_comment_above_index_url(
+            "[global]\n# ca-login: token\nINDEX_URL: x\n"
+        ));
+    }
+
+    fn target(tmp: &Path) -> Target {
+        Target {
+            home: Some(tmp.join("home")),
+            owner: None,
+            sys_prefix: None,
+            state_file: Some(tmp.join("state.json")),
+        }
+    }
+
+    fn entry(file: &Path, expires_at: i64, previous: Option<&str>) -> Entry {
+        Entry {
+            tool: "pip".into(),
+            config_file: file.to_path_buf(),
+            repository_endpoint: EP.into(),
+            domain: "mydomain".into(),
+            domain_owner: Some("111122223333".into()),
+            repository: "isolatedsm".into(),
+            region: "us-west-2".into(),
+            expires_at,
+            issued_at: expires_at - 100,
+            previous_index_url: previous.map(String::from),
+            had_previous: previous.is_some(),
+        }
+    }
+
+    const TOKEN: &str = "sekrit-token-value";
+
+    #[test]
+    fn logout_restores_the_previous_index_url_byte_for_byte() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = target(tmp.path());
+        let file = tmp.path().join("pip.conf");
+        let original = "# my settings\n[global]\ntimeout = 30\nindex-url=https://mirror.example/simple/\n\n[install]\n; keep\nno-cache-dir = true\n";
+        std::fs::write(&file, original).unwrap();
+        let url = settings::index_url(EP, TOKEN).unwrap();
+        pipconf::update_file(&file, |d| {
+            d.set(SECTION, KEY, &url, Some("token for x expires y"))
+        })
+        .unwrap();
+        state::record(
+            t.state_file.as_ref().unwrap(),
+            entry(&file, 2_000_000_000, Some("https://mirror.example/simple/")),
+        )
+        .unwrap();
+        let st = status("pip", Some(&file), &t).unwrap();
+        assert_eq!(st.state(), "valid");
+        assert!(!format!("{st:?}").contains(TOKEN), "status shows the token");
+        let out = logout("pip", Some(&file), &t).unwrap();
+        assert_eq!(out.action, LogoutAction::Restored);
+        assert!(out.had_state);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+        assert_eq!(status("pip", Some(&file), &t).unwrap().state(), "missing");
+        // A second logout changes nothing.
+        let again = logout("pip", Some(&file), &t).unwrap();
+        assert_eq!(again.action, LogoutAction::Unchanged);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+    }
+
+    #[test]
+    fn logout_without_state_removes_only_a_commented_codeartifact_url() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = target(tmp.path());
+        let file = tmp.path().join("pip.conf");
+        let original = "[global]\ntimeout = 30\n";
+        std::fs::write(&file, original).unwrap();
+        let url = settings::index_url(EP, TOKEN).unwrap();
+        pipconf::update_file(&file, |d| d.set(SECTION, KEY, &url, Some("token"))).unwrap();
+        let out = logout("pip", Some(&file), &t).unwrap();
+        assert_eq!(out.action, LogoutAction::Removed);
+        assert!(!out.had_state);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+        // Without our comment, a CodeArtifact URL is the user's: left alone.
+        let theirs = format!("[global]\nindex-url = {url}\n");
+        std::fs::write(&file, &theirs).unwrap();
+        assert_eq!(
+            logout("pip", Some(&file), &t).unwrap().action,
+            LogoutAction::Unchanged
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), theirs);
+    }
+
+    #[test]
+    fn logout_leaves_a_file_whose_index_url_was_changed_since() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = target(tmp.path());
+        let file = tmp.path().join("pip.conf");
+        let text = "[global]\nindex-url = https://other/simple/\n";
+        std::fs::write(&file, text).unwrap();
+        state::record(t.state_file.as_ref().unwrap(), entry(&file, 1, None)).unwrap();
+        let st = status("pip", Some(&file), &t).unwrap();
+        assert_eq!(st.state(), "replaced");
+        let out = logout("pip", Some(&file), &t).unwrap();
+        assert_eq!(out.action, LogoutAction::Unchanged);
+        assert!(out.had_state);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    }
+
+    #[test]
+    fn status_says_expired_and_who_wins() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = target(tmp.path());
+        let file = tmp.path().join("pip.conf");
+        let url = settings::index_url(EP, TOKEN).unwrap();
+        pipconf::update_file(&file, |d| d.set(SECTION, KEY, &url, Some("token"))).unwrap();
+        state::record(
+            t.state_file.as_ref().unwrap(),
+            entry(&file, login::now_epoch() - 5, None),
+        )
+        .unwrap();
+        let st = status("pip", Some(&file), &t).unwrap();
+        assert_eq!(st.state(), "expired");
+        assert!(st.remaining().unwrap() <= -5);
+        // The file is not one pip reads here (not the default target): someone else wins.
+        assert!(!st.effective_is_ours);
+    }
+}
