@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Never let the machine's PIP_* settings steer our own installs in surprising ways.
 PIPENV := env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_CONFIG_FILE
 
-.PHONY: setup dev system-deps demo test test-rust test-python lint fmt bench clean
+.PHONY: setup dev system-deps demo test test-rust test-python lint fmt bench clean wheel
 
 $(VENV)/.deps: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,20 @@ $(VENV)/.deps: requirements-dev.txt
 system-deps:
 	@command -v nft >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
 	@command -v ip >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; }
+	@command -v shellcheck >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
 
 # Build the extension (release) into the venv.
 dev: $(VENV)/.deps
 	$(PIPENV) $(VENV)/bin/maturin develop --release --quiet
 
 setup: system-deps dev
+
+# The wheel for SageMaker: manylinux2014 (glibc 2.17+, so Amazon Linux 2's 2.26 too), linked with zig from PyPI,
+# checked with auditwheel. Output: dist/ca_login-VERSION-cp39-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl
+wheel: $(VENV)/.deps
+	rm -f dist/ca_login-*.whl
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PIPENV) $(VENV)/bin/maturin build --release --compatibility manylinux2014 --zig --out dist
+	$(VENV)/bin/auditwheel show dist/ca_login-*.whl
 
 demo: setup
 	$(PY) benchmarks/demo.py

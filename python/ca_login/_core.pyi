@@ -124,3 +124,13 @@ def logout(
     user_home: Optional[_Path] = None,
     state_file: Optional[_Path] = None,
 ) -> dict[str, Any]: ...
+
+# SageMaker / `ca-login configure` (issue 6)
+def write_ca_config(
+    values: list[tuple[str, Optional[str]]],
+    *,
+    path: Optional[_Path] = None,
+    user_home: Optional[_Path] = None,
+    owner: Optional[tuple[int, int]] = None,
+    dry_run: bool = False,
+) -> dict[str, Any]: ...

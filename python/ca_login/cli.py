@@ -14,6 +14,7 @@ import sys
 from typing import Optional
 
 import ca_login
+from ca_login import _sagemaker
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -73,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show what would be written; write nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument(
+        "--user",
+        metavar="NAME",
+        help="as root: write NAME's files (~NAME/.config/pip/pip.conf by default), owned by NAME, mode 0600",
+    )
+    p.add_argument(
         "--if-expiring-within",
         type=int,
         metavar="SECONDS",
@@ -89,6 +95,39 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config-file", help="pip config file (default: the one `login` writes)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_logout)
+    # SageMaker (issue 6) ---------------------------------------------------------------------------------
+    p = sub.add_parser("configure", help="write the ca-login config, so login() needs no arguments")
+    _add_target_flags(p)
+    p.add_argument("--duration-seconds", type=int, help="token lifetime: 0 or 900..43200")
+    p.add_argument("--user", metavar="NAME", help="as root: write NAME's ~/.config/ca-login/config")
+    p.add_argument("--replace", action="store_true", help="remove the settings not given (else kept)")
+    p.set_defaults(func=cmd_configure)
+    p = sub.add_parser(
+        "lifecycle-script",
+        help="print a SageMaker on-start script: offline install, config, login and refresh for the user",
+    )
+    _add_target_flags(p)
+    p.add_argument("--duration-seconds", type=int, help="token lifetime: 0 or 900..43200")
+    p.add_argument(
+        "--target",
+        choices=sorted(_sagemaker.TARGETS),
+        default="notebook-instance",
+        help="notebook-instance (ec2-user) or studio (sagemaker-user)",
+    )
+    p.add_argument(
+        "--wheel",
+        metavar="PATH_OR_S3_URL",
+        help="the ca_login wheel on the instance (a * picks the newest) or s3://BUCKET/KEY.whl "
+        "(default: /home/ec2-user/SageMaker/ca-login/ca_login-*.whl)",
+    )
+    p.add_argument(
+        "--refresh-within",
+        type=int,
+        default=7200,
+        metavar="SECONDS",
+        help="the scheduled refresh renews the token when less than this is left (default 7200)",
+    )
+    p.set_defaults(func=cmd_lifecycle_script)
     return parser
 
 
@@ -105,6 +144,13 @@ def _result_json(r: ca_login.LoginResult) -> dict:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
+    if args.if_expiring_within is not None and args.user:
+        print(
+            "error: --user with --if-expiring-within is not supported yet\n"
+            "hint: run the refresh as the user (their crontab), without --user",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.if_expiring_within is not None:
         return _cmd_ensure_login(args)
     r = ca_login._core.login(
@@ -118,7 +164,7 @@ def cmd_login(args: argparse.Namespace) -> int:
         profile=args.profile,
         config_file=args.config_file,
         dry_run=args.dry_run,
-        sys_prefix=sys.prefix,
+        **_sagemaker.core_target(args.user, sys.prefix),
     )
     result = ca_login._to_result(r)
     for w in result.warnings:
@@ -177,6 +223,37 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
 
 # -----------------------------------------------------------------------------------------------------------
+
+
+# SageMaker (issue 6) -------------------------------------------------------------------------------------
+
+
+def cmd_configure(args: argparse.Namespace) -> int:
+    if args.profile is not None and args.profile.strip() == "":
+        args.profile = None
+    out = _sagemaker.configure(vars(args), user=args.user, replace=args.replace)
+    print(f"wrote {out['path']}:\n{out['text']}", end="" if out["text"].endswith("\n") else "\n")
+    return EXIT_OK
+
+
+def cmd_lifecycle_script(args: argparse.Namespace) -> int:
+    if args.profile:
+        print("error: --profile has no meaning on a notebook instance (it uses its role)", file=sys.stderr)
+        return EXIT_USAGE
+    script = _sagemaker.lifecycle_script(
+        domain=args.domain,
+        repository=args.repository,
+        domain_owner=args.domain_owner,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        repository_endpoint_url=args.repository_endpoint_url,
+        duration_seconds=args.duration_seconds,
+        target=args.target,
+        wheel=args.wheel,
+        refresh_within=args.refresh_within,
+    )
+    sys.stdout.write(script)
+    return EXIT_OK
 
 
 def main(argv: Optional[list[str]] = None) -> int:
