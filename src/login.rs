@@ -60,6 +60,10 @@ impl LoginResult {
     }
 }
 
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
 pub fn now_epoch() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -136,8 +140,11 @@ pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
     let started = Instant::now();
     let (settings, file) = prepare(opts)?;
     let t = opts.timeouts.unwrap_or_default();
+    log::debug!("settings resolved in {:.1} ms; pip config {}", ms(started), file.display());
     let aws = aws::load(&settings, &t).await?;
+    log::debug!("AWS config loaded at {:.1} ms (region {}, api {})", ms(started), aws.region, aws.api_url);
     let creds = aws::credentials(&aws, t.attempt).await?;
+    log::debug!("credentials from {} at {:.1} ms", aws::provider_name(&creds), ms(started));
     let client = aws::codeartifact(&aws, &settings, creds);
     let ctx_token = CallContext { settings: &settings, region: &aws.region, host: &aws.api_host, operation: "GetAuthorizationToken" };
     let ctx_ep = CallContext { operation: "GetRepositoryEndpoint", ..ctx_token.clone() };
@@ -158,6 +165,7 @@ pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
     let (token, endpoint) = tokio::join!(aws::get_token(&client, &t, &ctx_token), endpoint_fut);
     let (token, expires_at) = token?;
     let endpoint = endpoint?;
+    log::debug!("token and endpoint at {:.1} ms", ms(started));
     log::info!(
         "got a token for {}/{} from {} (expires {}), repository endpoint {}",
         settings.domain.value,
@@ -234,7 +242,9 @@ async fn finish(
             pipconf::set_owner(&sp, uid, gid)?;
         }
     }
+    log::debug!("pip config and state written at {:.1} ms", ms(started));
     let warnings = if opts.dry_run { Vec::new() } else { override_warnings(file, &opts.target) };
+    log::debug!("login done in {:.1} ms", ms(started));
     for w in &warnings {
         log::warn!("{w}");
     }
