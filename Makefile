@@ -35,7 +35,7 @@ wheel: $(VENV)/.deps
 	$(VENV)/bin/auditwheel show dist/ca_login-*.whl
 
 demo: setup
-	$(PY) benchmarks/demo.py
+	$(PY) scripts/demo.py
 
 test-rust:
 	cargo test --quiet
