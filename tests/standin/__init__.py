@@ -1,4 +1,4 @@
-"""Local CodeArtifact stand-in for tests (standard library only). See docs/testing-without-aws.md."""
+"""Local CodeArtifact stand-in for tests (standard library only). See the README, section "Testing without AWS"."""
 
 from .certs import Certs, make_certs
 from .faults import FAULTS, parse_spec

@@ -221,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class StandIn:
-    """A local CodeArtifact. See docs/testing-without-aws.md."""
+    """A local CodeArtifact. See the README, section "Testing without AWS"."""
 
     def __init__(
         self,
