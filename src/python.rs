@@ -470,10 +470,118 @@ fn write_ca_config<'py>(
     Ok(d)
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// diagnose (issue 4): the report as JSON; each check handed to `on_check` as it finishes
+// ---------------------------------------------------------------------------------------------------------------
+
+fn check_dict<'py>(py: Python<'py>, c: &crate::diagnose::Check) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", c.name)?;
+    d.set_item("layer", c.layer.as_str())?;
+    d.set_item("status", c.status.as_str())?;
+    d.set_item("detail", &c.detail)?;
+    d.set_item("duration_ms", c.duration_ms)?;
+    Ok(d)
+}
+
+enum DiagnoseEvent {
+    Check(crate::diagnose::Check),
+    Done(crate::Result<crate::diagnose::Report>),
+}
+
+/// Run a diagnosis: returns the report's JSON text. Invalid input raises `InvalidInput` before any network call;
+/// every other failure is data in the report.
+#[pyfunction]
+#[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, endpoint_url=None,
+    repository_endpoint_url=None, profile=None, timeout=3.0, sys_prefix=None, user_home=None, state_file=None,
+    on_check=None))]
+#[allow(clippy::too_many_arguments)]
+fn diagnose(
+    py: Python<'_>,
+    domain: Option<String>,
+    repository: Option<String>,
+    domain_owner: Option<String>,
+    region: Option<String>,
+    endpoint_url: Option<String>,
+    repository_endpoint_url: Option<String>,
+    profile: Option<String>,
+    timeout: f64,
+    sys_prefix: Option<PathBuf>,
+    user_home: Option<PathBuf>,
+    state_file: Option<PathBuf>,
+    on_check: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    if !timeout.is_finite() || timeout <= 0.0 {
+        return Err(to_py_err(
+            py,
+            Error::invalid("timeout", format!("{timeout} is not a positive number of seconds"), "pass timeout=3.0"),
+        ));
+    }
+    let opts = crate::diagnose::Options {
+        args: Args {
+            domain,
+            repository,
+            domain_owner,
+            region,
+            duration_seconds: None,
+            endpoint_url,
+            repository_endpoint_url,
+            profile,
+        },
+        target: target(sys_prefix, user_home, None, state_file),
+        timeout: Duration::from_secs_f64(timeout.min(3600.0)),
+    };
+    crate::diagnose::prepare(&opts).map_err(|e| to_py_err(py, e))?;
+    let (tx, rx) = mpsc::channel::<DiagnoseEvent>();
+    let sink_tx = tx.clone();
+    let sink: crate::diagnose::Sink = std::sync::Arc::new(move |c: &crate::diagnose::Check| {
+        let _ = sink_tx.send(DiagnoseEvent::Check(c.clone()));
+    });
+    let handle = crate::runtime::runtime().spawn(async move {
+        let r = crate::diagnose::diagnose(&opts, Some(sink)).await;
+        let _ = tx.send(DiagnoseEvent::Done(r));
+    });
+    let mut rx = Some(rx);
+    loop {
+        let r = rx.take().expect("receiver present");
+        let (got, r) = py.detach(move || (r.recv_timeout(Duration::from_millis(100)), r));
+        rx = Some(r);
+        match got {
+            Ok(DiagnoseEvent::Check(c)) => {
+                if let Some(cb) = &on_check {
+                    if let Err(e) = cb.call1(py, (check_dict(py, &c)?,)) {
+                        handle.abort();
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(DiagnoseEvent::Done(r)) => return r.map(|rep| rep.to_json()).map_err(|e| to_py_err(py, e)),
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(sig) = py.check_signals() {
+                    handle.abort();
+                    return Err(sig);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(PyRuntimeError::new_err("ca_login: the diagnosis stopped unexpectedly (a bug)"))
+            }
+        }
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    let _ = pyo3_log::try_init();
+    // Our steps reach Python's `logging` under `ca_login.*`; dependencies only from WARNING up. Loggers are cached,
+    // levels are not: a notebook may turn on DEBUG after import.
+    if let Ok(logger) = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers) {
+        let _ = logger
+            .filter(log::LevelFilter::Debug)
+            .filter_target("rustls".to_string(), log::LevelFilter::Warn)
+            .filter_target("hyper".to_string(), log::LevelFilter::Warn)
+            .filter_target("hyper_util".to_string(), log::LevelFilter::Warn)
+            .install();
+    }
     make_exceptions(py, m)?;
     m.add_class::<SecretUrl>()?;
     m.add_function(wrap_pyfunction!(login, m)?)?;
@@ -485,6 +593,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stop_refresh, m)?)?;
     m.add_function(wrap_pyfunction!(refresher, m)?)?;
     m.add_function(wrap_pyfunction!(logout, m)?)?;
+    // diagnose (issue 4).
+    m.add_function(wrap_pyfunction!(diagnose, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

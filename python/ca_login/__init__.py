@@ -41,6 +41,7 @@ __all__ = [
     "AccessDenied",
     "ConfigError",
     "CredentialsError",
+    "Diagnosis",
     "EndpointUnreachable",
     "EnsuredLogin",
     "Error",
@@ -54,6 +55,7 @@ __all__ = [
     "ServiceError",
     "Status",
     "Throttled",
+    "diagnose",
     "ensure_login",
     "login",
     "logout",
@@ -183,3 +185,6 @@ from ._lifetime import (  # noqa: E402
     status,
     stop_refresh,
 )
+
+# diagnose (issue 4).
+from ._diagnosis import Diagnosis, diagnose  # noqa: E402

@@ -1,7 +1,7 @@
 """Type stubs for the private extension ``ca_login._core`` (Rust, pyo3). Use the public ``ca_login`` API instead."""
 
 from os import PathLike
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 _Path = Union[str, PathLike[str]]
 
@@ -134,3 +134,20 @@ def write_ca_config(
     owner: Optional[tuple[int, int]] = None,
     dry_run: bool = False,
 ) -> dict[str, Any]: ...
+
+# diagnose (issue 4): returns the report as JSON text; `on_check` gets each check's dict as it finishes.
+def diagnose(
+    domain: Optional[str] = None,
+    repository: Optional[str] = None,
+    *,
+    domain_owner: Optional[str] = None,
+    region: Optional[str] = None,
+    endpoint_url: Optional[str] = None,
+    repository_endpoint_url: Optional[str] = None,
+    profile: Optional[str] = None,
+    timeout: float = 3.0,
+    sys_prefix: Optional[_Path] = None,
+    user_home: Optional[_Path] = None,
+    state_file: Optional[_Path] = None,
+    on_check: Optional[Callable[[dict[str, Any]], None]] = None,
+) -> str: ...

@@ -128,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the scheduled refresh renews the token when less than this is left (default 7200)",
     )
     p.set_defaults(func=cmd_lifecycle_script)
+    _add_diagnose_parser(sub)
     return parser
 
 
@@ -254,6 +255,48 @@ def cmd_lifecycle_script(args: argparse.Namespace) -> int:
     )
     sys.stdout.write(script)
     return EXIT_OK
+
+
+# diagnose (issue 4) ------------------------------------------------------------------------------------------
+
+
+def _add_diagnose_parser(sub) -> None:
+    p = sub.add_parser(
+        "diagnose",
+        help="find the broken piece between pip and CodeArtifact, and its fix (exit 0: all is well, 1: not)",
+    )
+    _add_target_flags(p)
+    p.add_argument(
+        "--timeout", type=float, default=3.0, metavar="SECONDS", help="bound of each check (default 3)"
+    )
+    p.add_argument("--json", action="store_true", help="print only the report as JSON (stable shape)")
+    p.set_defaults(func=cmd_diagnose)
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from ca_login import _diagnosis
+
+    def live(c: dict) -> None:
+        print(_diagnosis.format_check(_diagnosis.Check(**c)), flush=True)
+
+    if not args.json:
+        print("ca-login diagnose: checking (each check is bounded by %.1f s)" % args.timeout, flush=True)
+    d = _diagnosis._run(
+        on_check=None if args.json else live,
+        domain=args.domain,
+        repository=args.repository,
+        domain_owner=args.domain_owner,
+        region=args.region,
+        endpoint_url=args.endpoint_url,
+        repository_endpoint_url=args.repository_endpoint_url,
+        profile=args.profile,
+        timeout=args.timeout,
+    )
+    if args.json:
+        print(d.to_json(indent=2))
+    else:
+        print(_diagnosis.format_verdict(d.ok, d.verdict))
+    return EXIT_OK if d.ok else EXIT_FAILED
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -205,7 +205,11 @@ pub async fn run(settings: &Settings, ctx: &Ctx, budget: &Budget, rec: &Recorder
                 rec.push(check.took(t0));
             }
         }
-        if endpoint.is_none() && ctx.region.is_some() {
+        // The public repositories name is a fair guess only when the API is AWS's own default name too (with an
+        // endpoint override, e.g. a vpce name or a test server, the repositories host cannot be derived).
+        let default_api = ctx.api_url.as_deref().map(aws::host_of)
+            == Some(format!("codeartifact.{region}.amazonaws.com"));
+        if endpoint.is_none() && ctx.region.is_some() && default_api {
             let owner = match &settings.domain_owner {
                 Some(o) => Some(o.value.clone()),
                 None => {
@@ -227,7 +231,7 @@ pub async fn run(settings: &Settings, ctx: &Ctx, budget: &Budget, rec: &Recorder
             None => {
                 let why = match given {
                     Some(Err(e)) => e.to_string().replace("\nhint: ", "; hint: "),
-                    _ => "the repository endpoint is unknown (GetRepositoryEndpoint failed and the domain owner is not known)".into(),
+                    _ => "the repository endpoint is unknown (GetRepositoryEndpoint failed; pass repository_endpoint_url to check it)".into(),
                 };
                 for (n, l) in [
                     ("dns-repositories", Layer::Dns),
