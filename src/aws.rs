@@ -6,7 +6,9 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::provider::{error::CredentialsError, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::{
+    error::CredentialsError, ProvideCredentials, SharedCredentialsProvider,
+};
 use aws_credential_types::Credentials;
 use aws_sdk_codeartifact::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::{proxy::ProxyConfig, tls, Connector};
@@ -82,7 +84,12 @@ fn fingerprint(settings: &Settings, t: &Timeouts) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     parts.sort();
-    parts.push(format!("{:?}|{:?}|{:?}", settings.profile, settings.region.as_ref().map(|r| &r.value), t));
+    parts.push(format!(
+        "{:?}|{:?}|{:?}",
+        settings.profile,
+        settings.region.as_ref().map(|r| &r.value),
+        t
+    ));
     parts.join("\n")
 }
 
@@ -127,18 +134,28 @@ pub async fn load(settings: &Settings, t: &Timeouts) -> Result<Aws> {
     let tls_context = tls::TlsContext::builder()
         .with_trust_store(trust)
         .build()
-        .map_err(|e| Error::config(ca_bundle.clone().unwrap_or_default(), format!("bad CA bundle: {e}"), "check the PEM file"))?;
-    let http = aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut b = Connector::builder()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-            .tls_context(tls_context.clone())
-            .proxy_config(ProxyConfig::from_env());
-        b.set_connector_settings(settings.cloned());
-        if let Some(c) = components {
-            b.set_sleep_impl(c.sleep_impl());
-        }
-        b.build()
-    });
+        .map_err(|e| {
+            Error::config(
+                ca_bundle.clone().unwrap_or_default(),
+                format!("bad CA bundle: {e}"),
+                "check the PEM file",
+            )
+        })?;
+    let http = aws_smithy_http_client::Builder::new().build_with_connector_fn(
+        move |settings, components| {
+            let mut b = Connector::builder()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .tls_context(tls_context.clone())
+                .proxy_config(ProxyConfig::from_env());
+            b.set_connector_settings(settings.cloned());
+            if let Some(c) = components {
+                b.set_sleep_impl(c.sleep_impl());
+            }
+            b.build()
+        },
+    );
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
         .retry_config(RetryConfig::standard().with_max_attempts(1))
@@ -165,7 +182,13 @@ pub async fn load(settings: &Settings, t: &Timeouts) -> Result<Aws> {
         )
     })?;
     crate::settings::validate_region(&region)?;
-    let aws = Aws { sdk, region: region.clone(), api_host: String::new(), api_url: String::new(), ca_bundle };
+    let aws = Aws {
+        sdk,
+        region: region.clone(),
+        api_host: String::new(),
+        api_url: String::new(),
+        ca_bundle,
+    };
     if let Ok(mut g) = cache.lock() {
         *g = Some((key, aws.clone()));
     }
@@ -201,9 +224,14 @@ async fn profile_value(profile: Option<&str>, key: &str) -> Option<String> {
     let fs = aws_types::os_shim_internal::Fs::real();
     let env = aws_types::os_shim_internal::Env::real();
     let files = aws_runtime::env_config::file::EnvConfigFiles::default();
-    let set = aws_config::profile::load(&fs, &env, &files, profile.map(|p| Cow::Owned(p.to_string())))
-        .await
-        .ok()?;
+    let set = aws_config::profile::load(
+        &fs,
+        &env,
+        &files,
+        profile.map(|p| Cow::Owned(p.to_string())),
+    )
+    .await
+    .ok()?;
     set.get(key).map(|s| s.to_string())
 }
 
@@ -220,11 +248,14 @@ pub fn provider_name(creds: &Credentials) -> String {
 
 /// Ask the default chain for credentials, within `limit`.
 pub async fn credentials(aws: &Aws, limit: Duration) -> Result<Credentials> {
-    let provider = aws.sdk.credentials_provider().ok_or_else(|| Error::Credentials {
-        message: "no credential provider is configured".into(),
-        expired: false,
-        hint: "set AWS_PROFILE, or run on an instance with a role".into(),
-    })?;
+    let provider = aws
+        .sdk
+        .credentials_provider()
+        .ok_or_else(|| Error::Credentials {
+            message: "no credential provider is configured".into(),
+            expired: false,
+            hint: "set AWS_PROFILE, or run on an instance with a role".into(),
+        })?;
     let creds = match tokio::time::timeout(limit, provider.provide_credentials()).await {
         Err(_) => {
             return Err(Error::Credentials {
@@ -269,7 +300,11 @@ fn credentials_error(e: CredentialsError) -> Error {
 }
 
 /// A CodeArtifact client using these credentials (static for this call: the caller resolved them once).
-pub fn codeartifact(aws: &Aws, settings: &Settings, creds: Credentials) -> aws_sdk_codeartifact::Client {
+pub fn codeartifact(
+    aws: &Aws,
+    settings: &Settings,
+    creds: Credentials,
+) -> aws_sdk_codeartifact::Client {
     let mut b = aws_sdk_codeartifact::config::Builder::from(&aws.sdk)
         .credentials_provider(SharedCredentialsProvider::new(creds));
     if let Some(u) = &settings.endpoint_url {
@@ -309,7 +344,12 @@ where
         let result = f().await;
         let err = match result {
             Ok(v) => {
-                log::debug!("{} on {}: ok in {} ms", ctx.operation, ctx.host, t0.elapsed().as_millis());
+                log::debug!(
+                    "{} on {}: ok in {} ms",
+                    ctx.operation,
+                    ctx.host,
+                    t0.elapsed().as_millis()
+                );
                 return Ok(v);
             }
             Err(e) => map_sdk_error(e, ctx, t),
@@ -319,10 +359,13 @@ where
                 let b = backoff(attempt);
                 Some(retry_after.map_or(b, |r| r.max(b.min(Duration::from_millis(500)))))
             }
-            Error::Service { status, .. } if *status >= 500 && attempt < 3 => Some(backoff(attempt)),
-            Error::Unreachable { kind: NetFailure::Timeout | NetFailure::Other, .. } if attempt == 1 => {
-                Some(backoff(0))
+            Error::Service { status, .. } if *status >= 500 && attempt < 3 => {
+                Some(backoff(attempt))
             }
+            Error::Unreachable {
+                kind: NetFailure::Timeout | NetFailure::Other,
+                ..
+            } if attempt == 1 => Some(backoff(0)),
             _ => None,
         };
         let budget = match &err {
@@ -363,7 +406,11 @@ pub fn net_failure_kind(text: &str) -> NetFailure {
         NetFailure::Dns
     } else if t.contains("connection refused") {
         NetFailure::Refused
-    } else if t.contains("certificate") || t.contains("unknownissuer") || t.contains("tls handshake") || t.contains("invalid peer") {
+    } else if t.contains("certificate")
+        || t.contains("unknownissuer")
+        || t.contains("tls handshake")
+        || t.contains("invalid peer")
+    {
         NetFailure::Tls
     } else if t.contains("timed out") || t.contains("timeout") {
         NetFailure::Timeout
@@ -389,7 +436,11 @@ fn unreachable(kind: NetFailure, detail: String, ctx: &CallContext<'_>) -> Error
 }
 
 /// Map an SDK error to ours, naming the host, the policy type and the fix.
-pub fn map_sdk_error<E>(err: SdkError<E, HttpResponse>, ctx: &CallContext<'_>, t: &Timeouts) -> Error
+pub fn map_sdk_error<E>(
+    err: SdkError<E, HttpResponse>,
+    ctx: &CallContext<'_>,
+    t: &Timeouts,
+) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -411,9 +462,17 @@ where
                 Some(ce) => DisplayErrorContext(ce).to_string(),
                 None => format!("{df:?}"),
             };
-            let kind = if df.is_timeout() { NetFailure::Timeout } else { net_failure_kind(&text) };
+            let kind = if df.is_timeout() {
+                NetFailure::Timeout
+            } else {
+                net_failure_kind(&text)
+            };
             if df.is_user() && text.to_ascii_lowercase().contains("credential") {
-                return Error::Credentials { message: text, expired: false, hint: "check the AWS credentials".into() };
+                return Error::Credentials {
+                    message: text,
+                    expired: false,
+                    hint: "check the AWS credentials".into(),
+                };
             }
             let detail = match kind {
                 NetFailure::Timeout => format!("connect time-out {} s", t.connect.as_secs_f32()),
@@ -434,9 +493,19 @@ where
         other => {
             let text = DisplayErrorContext(&other).to_string();
             if text.to_ascii_lowercase().contains("credential") {
-                Error::Credentials { message: short_chain(&text), expired: text.contains("xpired"), hint: "check the AWS credentials (AWS_PROFILE, keys, role)".into() }
+                Error::Credentials {
+                    message: short_chain(&text),
+                    expired: text.contains("xpired"),
+                    hint: "check the AWS credentials (AWS_PROFILE, keys, role)".into(),
+                }
             } else {
-                Error::Service { host: ctx.host.to_string(), code: "ClientError".into(), status: 0, message: short_chain(&text), hint: "run ca_login.diagnose()".into() }
+                Error::Service {
+                    host: ctx.host.to_string(),
+                    code: "ClientError".into(),
+                    status: 0,
+                    message: short_chain(&text),
+                    hint: "run ca_login.diagnose()".into(),
+                }
             }
         }
     }
@@ -448,7 +517,13 @@ fn short_chain(text: &str) -> String {
 }
 
 /// Map a CodeArtifact error code to our error.
-pub fn service_error(code: &str, status: u16, message: &str, ra: Option<Duration>, ctx: &CallContext<'_>) -> Error {
+pub fn service_error(
+    code: &str,
+    status: u16,
+    message: &str,
+    ra: Option<Duration>,
+    ctx: &CallContext<'_>,
+) -> Error {
     let s = ctx.settings;
     match code {
         "AccessDeniedException" | "AccessDenied" => {
@@ -522,7 +597,11 @@ pub fn service_error(code: &str, status: u16, message: &str, ra: Option<Duration
 }
 
 /// GetAuthorizationToken: the token and its expiry (epoch seconds, from the server's answer).
-pub async fn get_token(client: &aws_sdk_codeartifact::Client, t: &Timeouts, ctx: &CallContext<'_>) -> Result<(Secret, i64)> {
+pub async fn get_token(
+    client: &aws_sdk_codeartifact::Client,
+    t: &Timeouts,
+    ctx: &CallContext<'_>,
+) -> Result<(Secret, i64)> {
     let s = ctx.settings;
     let out = call(t, ctx, || {
         let mut req = client.get_authorization_token().domain(&s.domain.value);
@@ -542,13 +621,16 @@ pub async fn get_token(client: &aws_sdk_codeartifact::Client, t: &Timeouts, ctx:
         message: "GetAuthorizationToken returned no token".into(),
         hint: "a proxy may be rewriting the answer; run ca_login.diagnose()".into(),
     })?;
-    let expires = out.expiration.map(|d| d.secs()).ok_or_else(|| Error::Service {
-        host: ctx.host.to_string(),
-        code: "EmptyResponse".into(),
-        status: 200,
-        message: "GetAuthorizationToken returned no expiration".into(),
-        hint: "run ca_login.diagnose()".into(),
-    })?;
+    let expires = out
+        .expiration
+        .map(|d| d.secs())
+        .ok_or_else(|| Error::Service {
+            host: ctx.host.to_string(),
+            code: "EmptyResponse".into(),
+            status: 200,
+            message: "GetAuthorizationToken returned no expiration".into(),
+            hint: "run ca_login.diagnose()".into(),
+        })?;
     Ok((Secret::new(token), expires))
 }
 

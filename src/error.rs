@@ -68,35 +68,70 @@ pub enum NetFailure {
 pub enum Error {
     /// Bad input, found before any network call. Python: `ValueError` (and `ca_login.Error`).
     #[error("invalid {field}: {message}\nhint: {hint}")]
-    InvalidInput { field: &'static str, message: String, hint: String },
+    InvalidInput {
+        field: &'static str,
+        message: String,
+        hint: String,
+    },
 
     /// A file we read or write: unparsable, unwritable, locked.
     #[error("{}: {message}\nhint: {hint}", path.display())]
-    Config { path: PathBuf, message: String, hint: String },
+    Config {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
 
     /// No credentials, or expired ones.
     #[error("AWS credentials: {message}\nhint: {hint}")]
-    Credentials { message: String, expired: bool, hint: String },
+    Credentials {
+        message: String,
+        expired: bool,
+        hint: String,
+    },
 
     /// DNS, connect, TLS or time-out on the way to `host`.
     #[error("cannot reach {host}: {message}\nhint: {hint}")]
-    Unreachable { host: String, kind: NetFailure, message: String, hint: String },
+    Unreachable {
+        host: String,
+        kind: NetFailure,
+        message: String,
+        hint: String,
+    },
 
     /// AccessDeniedException, with the policy type the message names.
     #[error("access denied: {message}\nhint: {hint}")]
-    AccessDenied { denial: Denial, message: String, hint: String },
+    AccessDenied {
+        denial: Denial,
+        message: String,
+        hint: String,
+    },
 
     /// ResourceNotFoundException.
     #[error("not found: {message}\nhint: {hint}")]
-    NotFound { missing: Missing, message: String, hint: String },
+    NotFound {
+        missing: Missing,
+        message: String,
+        hint: String,
+    },
 
     /// ThrottlingException after our retries gave up.
     #[error("throttled: {message}\nhint: {hint}")]
-    Throttled { message: String, retry_after: Option<Duration>, hint: String },
+    Throttled {
+        message: String,
+        retry_after: Option<Duration>,
+        hint: String,
+    },
 
     /// Any other service error (InternalServerException, ValidationException, signature errors...).
     #[error("{code} from {host} (HTTP {status}): {message}\nhint: {hint}")]
-    Service { host: String, code: String, status: u16, message: String, hint: String },
+    Service {
+        host: String,
+        code: String,
+        status: u16,
+        message: String,
+        hint: String,
+    },
 
     /// The caller asked us to stop (Jupyter interrupt, Ctrl-C).
     #[error("interrupted")]
@@ -104,12 +139,28 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn invalid(field: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::InvalidInput { field, message: message.into(), hint: hint.into() }
+    pub fn invalid(
+        field: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Error::InvalidInput {
+            field,
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 
-    pub fn config(path: impl Into<PathBuf>, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error::Config { path: path.into(), message: message.into(), hint: hint.into() }
+    pub fn config(
+        path: impl Into<PathBuf>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Error::Config {
+            path: path.into(),
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 
     /// The stable cause code shared with `diagnose()` (see the README's list).
@@ -127,8 +178,14 @@ impl Error {
                 NetFailure::Other => "api-endpoint-unreachable",
             },
             Error::AccessDenied { denial, .. } => denial_cause(denial),
-            Error::NotFound { missing: Missing::Domain, .. } => "domain-not-found",
-            Error::NotFound { missing: Missing::Repository, .. } => "repository-not-found",
+            Error::NotFound {
+                missing: Missing::Domain,
+                ..
+            } => "domain-not-found",
+            Error::NotFound {
+                missing: Missing::Repository,
+                ..
+            } => "repository-not-found",
             Error::NotFound { .. } => "not-found",
             Error::Throttled { .. } => "throttled",
             Error::Service { .. } => "service-error",
@@ -171,7 +228,10 @@ pub fn denial_cause(denial: &Denial) -> &'static str {
 pub fn parse_denial(message: &str) -> Denial {
     let mut d = Denial::default();
     if let Some(rest) = message.split("User: ").nth(1) {
-        d.principal = rest.split(" is not authorized").next().map(|s| s.trim().to_string());
+        d.principal = rest
+            .split(" is not authorized")
+            .next()
+            .map(|s| s.trim().to_string());
     }
     if let Some(rest) = message.split("to perform: ").nth(1) {
         d.action = rest.split_whitespace().next().map(|s| s.to_string());
@@ -200,7 +260,10 @@ pub fn parse_denial(message: &str) -> Denial {
         .or_else(|| lower.find(" with an explicit deny in "))
         .map(|i| &lower[i..]);
     if let Some(reason) = reason {
-        d.policy_type = PHRASES.iter().find(|(p, _)| reason.contains(p)).map(|(_, t)| *t);
+        d.policy_type = PHRASES
+            .iter()
+            .find(|(p, _)| reason.contains(p))
+            .map(|(_, t)| *t);
     }
     d
 }
@@ -232,8 +295,14 @@ mod tests {
             let d = parse_denial(&format!("{PREFIX} {reason}"));
             assert_eq!(d.policy_type, ty, "{reason}");
             assert_eq!(d.explicit, explicit, "{reason}");
-            assert_eq!(d.action.as_deref(), Some("codeartifact:GetAuthorizationToken"));
-            assert_eq!(d.resource.as_deref(), Some("arn:aws:codeartifact:us-west-2:111122223333:domain/mydomain"));
+            assert_eq!(
+                d.action.as_deref(),
+                Some("codeartifact:GetAuthorizationToken")
+            );
+            assert_eq!(
+                d.resource.as_deref(),
+                Some("arn:aws:codeartifact:us-west-2:111122223333:domain/mydomain")
+            );
             assert_eq!(
                 d.principal.as_deref(),
                 Some("arn:aws:sts::111122223333:assumed-role/GeneralIsolatedNotebook/SageMaker")
@@ -252,7 +321,9 @@ mod tests {
 
     #[test]
     fn cause_codes_follow_policy_type() {
-        let d = parse_denial(&format!("{PREFIX} because no VPC endpoint policy allows the x action"));
+        let d = parse_denial(&format!(
+            "{PREFIX} because no VPC endpoint policy allows the x action"
+        ));
         assert_eq!(denial_cause(&d), "access-denied-vpc-endpoint-policy");
     }
 }

@@ -65,7 +65,10 @@ fn ms(since: Instant) -> f64 {
 }
 
 pub fn now_epoch() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// `2026-11-28T23:00:00Z` for an epoch second.
@@ -113,7 +116,9 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -121,13 +126,21 @@ fn check_tool(tool: &str) -> Result<()> {
     if tool == "pip" {
         Ok(())
     } else {
-        Err(Error::invalid("tool", format!("{tool:?} is not supported"), "use tool=\"pip\""))
+        Err(Error::invalid(
+            "tool",
+            format!("{tool:?} is not supported"),
+            "use tool=\"pip\"",
+        ))
     }
 }
 
 /// Everything that can be checked without the network: settings, the tool, the target file parses.
 pub fn prepare(opts: &LoginOptions) -> Result<(Settings, PathBuf)> {
-    check_tool(if opts.tool.is_empty() { "pip" } else { &opts.tool })?;
+    check_tool(if opts.tool.is_empty() {
+        "pip"
+    } else {
+        &opts.tool
+    })?;
     let settings = Settings::resolve(&opts.args, ca_config_path(&opts.target).as_deref())?;
     let file = target_file(opts.config_file.as_deref(), &opts.target);
     // A file pip itself could not parse is an error that leaves it untouched: find out before any network call.
@@ -140,14 +153,35 @@ pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
     let started = Instant::now();
     let (settings, file) = prepare(opts)?;
     let t = opts.timeouts.unwrap_or_default();
-    log::debug!("settings resolved in {:.1} ms; pip config {}", ms(started), file.display());
+    log::debug!(
+        "settings resolved in {:.1} ms; pip config {}",
+        ms(started),
+        file.display()
+    );
     let aws = aws::load(&settings, &t).await?;
-    log::debug!("AWS config loaded at {:.1} ms (region {}, api {})", ms(started), aws.region, aws.api_url);
+    log::debug!(
+        "AWS config loaded at {:.1} ms (region {}, api {})",
+        ms(started),
+        aws.region,
+        aws.api_url
+    );
     let creds = aws::credentials(&aws, t.attempt).await?;
-    log::debug!("credentials from {} at {:.1} ms", aws::provider_name(&creds), ms(started));
+    log::debug!(
+        "credentials from {} at {:.1} ms",
+        aws::provider_name(&creds),
+        ms(started)
+    );
     let client = aws::codeartifact(&aws, &settings, creds);
-    let ctx_token = CallContext { settings: &settings, region: &aws.region, host: &aws.api_host, operation: "GetAuthorizationToken" };
-    let ctx_ep = CallContext { operation: "GetRepositoryEndpoint", ..ctx_token.clone() };
+    let ctx_token = CallContext {
+        settings: &settings,
+        region: &aws.region,
+        host: &aws.api_host,
+        operation: "GetAuthorizationToken",
+    };
+    let ctx_ep = CallContext {
+        operation: "GetRepositoryEndpoint",
+        ..ctx_token.clone()
+    };
     let endpoint_fut = async {
         match &settings.repository_endpoint_url {
             Some(given) => settings::repository_endpoint_from(
@@ -158,7 +192,13 @@ pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
                 "pypi",
             ),
             None => {
-                aws::get_repository_endpoint(&client, &t, &ctx_ep, aws_sdk_codeartifact::types::PackageFormat::Pypi).await
+                aws::get_repository_endpoint(
+                    &client,
+                    &t,
+                    &ctx_ep,
+                    aws_sdk_codeartifact::types::PackageFormat::Pypi,
+                )
+                .await
             }
         }
     };
@@ -175,7 +215,17 @@ pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
         endpoint
     );
     let index_url = Secret::new(settings::index_url(&endpoint, token.expose())?);
-    finish(opts, &settings, &aws.region, &file, endpoint, index_url, expires_at, started).await
+    finish(
+        opts,
+        &settings,
+        &aws.region,
+        &file,
+        endpoint,
+        index_url,
+        expires_at,
+        started,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -243,7 +293,11 @@ async fn finish(
         }
     }
     log::debug!("pip config and state written at {:.1} ms", ms(started));
-    let warnings = if opts.dry_run { Vec::new() } else { override_warnings(file, &opts.target) };
+    let warnings = if opts.dry_run {
+        Vec::new()
+    } else {
+        override_warnings(file, &opts.target)
+    };
     log::debug!("login done in {:.1} ms", ms(started));
     for w in &warnings {
         log::warn!("{w}");
@@ -295,7 +349,9 @@ pub fn override_warnings(file: &Path, target: &Target) -> Vec<String> {
                 ));
             }
         }
-        Err(e) => out.push(format!("cannot work out pip's effective configuration: {e}")),
+        Err(e) => out.push(format!(
+            "cannot work out pip's effective configuration: {e}"
+        )),
     }
     out
 }
@@ -304,7 +360,11 @@ pub fn override_warnings(file: &Path, target: &Target) -> Vec<String> {
 pub fn describe_source(source: &pipconf::Source) -> String {
     match source {
         pipconf::Source::EnvVar { name } => format!("environment variable {name}"),
-        pipconf::Source::File { kind, path, section } => {
+        pipconf::Source::File {
+            kind,
+            path,
+            section,
+        } => {
             format!("[{section}] in {} ({})", path.display(), kind.as_str())
         }
         pipconf::Source::Default => "pip's default (https://pypi.org/simple)".into(),

@@ -5,13 +5,18 @@ use crate::error::{Denial, NetFailure, PolicyType};
 use crate::settings::Settings;
 
 fn owner(s: &Settings) -> &str {
-    s.domain_owner.as_ref().map_or("ACCOUNT_ID", |o| o.value.as_str())
+    s.domain_owner
+        .as_ref()
+        .map_or("ACCOUNT_ID", |o| o.value.as_str())
 }
 
 /// The role name in an assumed-role ARN (`arn:aws:sts::ACCT:assumed-role/ROLE/SESSION`).
 pub fn role_name(principal: Option<&str>) -> Option<String> {
     let p = principal?;
-    let rest = p.split(":assumed-role/").nth(1).or_else(|| p.split(":role/").nth(1))?;
+    let rest = p
+        .split(":assumed-role/")
+        .nth(1)
+        .or_else(|| p.split(":role/").nth(1))?;
     rest.split('/').next().map(|s| s.to_string())
 }
 
@@ -25,9 +30,16 @@ pub fn identity_policy(s: &Settings, region: &str) -> String {
 }
 
 pub fn access_denied(denial: &Denial, s: &Settings, region: &str) -> String {
-    let action = denial.action.as_deref().unwrap_or("codeartifact:GetAuthorizationToken");
+    let action = denial
+        .action
+        .as_deref()
+        .unwrap_or("codeartifact:GetAuthorizationToken");
     let role = role_name(denial.principal.as_deref()).unwrap_or_else(|| "ROLE_NAME".to_string());
-    let explicit = if denial.explicit { "remove the explicit Deny for " } else { "allow " };
+    let explicit = if denial.explicit {
+        "remove the explicit Deny for "
+    } else {
+        "allow "
+    };
     match denial.policy_type {
         Some(PolicyType::IdentityBased) => format!(
             "the role's IAM policy must {explicit}{action}: aws iam put-role-policy --role-name {role} --policy-name CodeArtifactPip --policy-document '{}'",
@@ -88,10 +100,16 @@ mod tests {
     #[test]
     fn role_name_from_assumed_role_arn() {
         assert_eq!(
-            role_name(Some("arn:aws:sts::111122223333:assumed-role/GeneralIsolatedNotebook/SageMaker")).as_deref(),
+            role_name(Some(
+                "arn:aws:sts::111122223333:assumed-role/GeneralIsolatedNotebook/SageMaker"
+            ))
+            .as_deref(),
             Some("GeneralIsolatedNotebook")
         );
-        assert_eq!(role_name(Some("arn:aws:iam::111122223333:role/R1")).as_deref(), Some("R1"));
+        assert_eq!(
+            role_name(Some("arn:aws:iam::111122223333:role/R1")).as_deref(),
+            Some("R1")
+        );
         assert_eq!(role_name(Some("arn:aws:iam::111122223333:user/u")), None);
     }
 }

@@ -45,7 +45,12 @@ pub fn mask_url(url: &str) -> String {
         Some(colon) => format!("{}:****", &userinfo[..colon]),
         None => "****".to_string(),
     };
-    format!("{}{}{}", &url[..scheme_end + 3], masked_userinfo, &rest[at..])
+    format!(
+        "{}{}{}",
+        &url[..scheme_end + 3],
+        masked_userinfo,
+        &rest[at..]
+    )
 }
 
 #[cfg(test)]
@@ -64,11 +69,19 @@ mod tests {
     #[test]
     fn mask_url_hides_password_only() {
         assert_eq!(
-            mask_url("https://aws:tok.en-_x@d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/r/simple/"),
+            mask_url(
+                "https://aws:tok.en-_x@d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/r/simple/"
+            ),
             "https://aws:****@d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/r/simple/"
         );
-        assert_eq!(mask_url("https://host/pypi/r/simple/"), "https://host/pypi/r/simple/");
-        assert_eq!(mask_url("http://tokenonly@127.0.0.1:8080/x"), "http://****@127.0.0.1:8080/x");
+        assert_eq!(
+            mask_url("https://host/pypi/r/simple/"),
+            "https://host/pypi/r/simple/"
+        );
+        assert_eq!(
+            mask_url("http://tokenonly@127.0.0.1:8080/x"),
+            "http://****@127.0.0.1:8080/x"
+        );
         // An '@' in the path is not userinfo.
         assert_eq!(mask_url("https://host/a@b"), "https://host/a@b");
         assert_eq!(mask_url("not a url"), "not a url");

@@ -83,12 +83,17 @@ pub fn config_path_for_home(home: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// Read the ca-login config file: `None` when it doesn't exist.
-pub fn read_config_file(path: &Path, profile: Option<&str>) -> Result<Option<Vec<(String, String)>>> {
+pub fn read_config_file(
+    path: &Path,
+    profile: Option<&str>,
+) -> Result<Option<Vec<(String, String)>>> {
     let Some(doc) = crate::pipconf::read_document(path)? else {
         return Ok(None);
     };
     let section = match profile {
-        Some(p) if doc.sections().contains(&format!("profile {p}").as_str()) => format!("profile {p}"),
+        Some(p) if doc.sections().contains(&format!("profile {p}").as_str()) => {
+            format!("profile {p}")
+        }
         _ => "default".to_string(),
     };
     let mut out = Vec::new();
@@ -101,7 +106,10 @@ pub fn read_config_file(path: &Path, profile: Option<&str>) -> Result<Option<Vec
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 fn pick(
@@ -111,16 +119,25 @@ fn pick(
     key: &str,
 ) -> Option<Sourced<String>> {
     if let Some(v) = arg.map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        return Some(Sourced { value: v.to_string(), source: Source::Argument });
+        return Some(Sourced {
+            value: v.to_string(),
+            source: Source::Argument,
+        });
     }
     for e in envs {
         if let Some(v) = env_nonempty(e) {
-            return Some(Sourced { value: v, source: Source::Env(e) });
+            return Some(Sourced {
+                value: v,
+                source: Source::Env(e),
+            });
         }
     }
     if let Some((path, kv)) = file {
         if let Some((_, v)) = kv.iter().find(|(k, v)| k == key && !v.is_empty()) {
-            return Some(Sourced { value: v.clone(), source: Source::ConfigFile(path.clone()) });
+            return Some(Sourced {
+                value: v.clone(),
+                source: Source::ConfigFile(path.clone()),
+            });
         }
     }
     None
@@ -139,8 +156,11 @@ impl Settings {
             None => None,
         };
         let profile = profile.or_else(|| {
-            file.as_ref()
-                .and_then(|(_, kv)| kv.iter().find(|(k, _)| k == "profile").map(|(_, v)| v.clone()))
+            file.as_ref().and_then(|(_, kv)| {
+                kv.iter()
+                    .find(|(k, _)| k == "profile")
+                    .map(|(_, v)| v.clone())
+            })
         });
         let domain = pick(args.domain.as_ref(), &["CA_LOGIN_DOMAIN"], &file, "domain").ok_or_else(|| {
             Error::invalid(
@@ -149,17 +169,37 @@ impl Settings {
                 "pass domain=... (CLI: --domain), or set CA_LOGIN_DOMAIN, or `ca-login configure --domain ...`",
             )
         })?;
-        let repository = pick(args.repository.as_ref(), &["CA_LOGIN_REPOSITORY"], &file, "repository")
-            .ok_or_else(|| {
-                Error::invalid(
-                    "repository",
-                    "no CodeArtifact repository given",
-                    "pass repository=... (CLI: --repository), or set CA_LOGIN_REPOSITORY",
-                )
-            })?;
-        let domain_owner = pick(args.domain_owner.as_ref(), &["CA_LOGIN_DOMAIN_OWNER"], &file, "domain_owner");
-        let region = pick(args.region.as_ref(), &["AWS_REGION", "AWS_DEFAULT_REGION"], &file, "region");
-        let endpoint_url = pick(args.endpoint_url.as_ref(), &["CA_LOGIN_ENDPOINT_URL"], &file, "endpoint_url");
+        let repository = pick(
+            args.repository.as_ref(),
+            &["CA_LOGIN_REPOSITORY"],
+            &file,
+            "repository",
+        )
+        .ok_or_else(|| {
+            Error::invalid(
+                "repository",
+                "no CodeArtifact repository given",
+                "pass repository=... (CLI: --repository), or set CA_LOGIN_REPOSITORY",
+            )
+        })?;
+        let domain_owner = pick(
+            args.domain_owner.as_ref(),
+            &["CA_LOGIN_DOMAIN_OWNER"],
+            &file,
+            "domain_owner",
+        );
+        let region = pick(
+            args.region.as_ref(),
+            &["AWS_REGION", "AWS_DEFAULT_REGION"],
+            &file,
+            "region",
+        );
+        let endpoint_url = pick(
+            args.endpoint_url.as_ref(),
+            &["CA_LOGIN_ENDPOINT_URL"],
+            &file,
+            "endpoint_url",
+        );
         let repository_endpoint_url = pick(
             args.repository_endpoint_url.as_ref(),
             &["CA_LOGIN_REPOSITORY_ENDPOINT_URL"],
@@ -168,11 +208,19 @@ impl Settings {
         );
         let duration_seconds = match args.duration_seconds {
             Some(d) => Some(d),
-            None => match pick(None, &["CA_LOGIN_DURATION_SECONDS"], &file, "duration_seconds") {
+            None => match pick(
+                None,
+                &["CA_LOGIN_DURATION_SECONDS"],
+                &file,
+                "duration_seconds",
+            ) {
                 Some(s) => Some(s.value.parse::<i64>().map_err(|_| {
                     Error::invalid(
                         "duration_seconds",
-                        format!("{:?} (from {}) is not a whole number of seconds", s.value, s.source),
+                        format!(
+                            "{:?} (from {}) is not a whole number of seconds",
+                            s.value, s.source
+                        ),
                         "use 0 (the role session's expiry) or 900..43200",
                     )
                 })?),
@@ -218,7 +266,8 @@ pub fn validate_domain(d: &str) -> Result<()> {
     let b = d.as_bytes();
     let ok = (2..=50).contains(&b.len())
         && b[0].is_ascii_lowercase()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[b.len() - 1] != b'-';
     if ok {
         Ok(())
@@ -247,7 +296,8 @@ pub fn validate_repository(r: &str) -> Result<()> {
     let b = r.as_bytes();
     let ok = (2..=100).contains(&b.len())
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {
@@ -294,7 +344,9 @@ pub fn validate_duration(d: i64) -> Result<()> {
 
 pub fn validate_http_url(field: &'static str, u: &str) -> Result<()> {
     match url::Url::parse(u) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some() => {
+        Ok(parsed)
+            if matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some() =>
+        {
             if parsed.password().is_some() || !parsed.username().is_empty() {
                 return Err(Error::invalid(
                     field,
@@ -339,8 +391,13 @@ pub fn repository_endpoint_from(
     format: &str,
 ) -> Result<String> {
     let base = if given.contains("://") {
-        let parsed = url::Url::parse(given)
-            .map_err(|_| Error::invalid("repository_endpoint_url", "not a URL", "give https://NAME/..."))?;
+        let parsed = url::Url::parse(given).map_err(|_| {
+            Error::invalid(
+                "repository_endpoint_url",
+                "not a URL",
+                "give https://NAME/...",
+            )
+        })?;
         if parsed.path() != "/" && !parsed.path().is_empty() {
             let mut s = given.to_string();
             if !s.ends_with('/') {
@@ -379,7 +436,13 @@ pub fn index_url(repository_endpoint: &str, token: &str) -> Result<String> {
     u.set_path(&p);
     u.set_username("aws")
         .and_then(|_| u.set_password(Some(token)))
-        .map_err(|_| Error::invalid("repository_endpoint", "cannot carry credentials", "use an http(s) URL"))?;
+        .map_err(|_| {
+            Error::invalid(
+                "repository_endpoint",
+                "cannot carry credentials",
+                "use an http(s) URL",
+            )
+        })?;
     Ok(u.to_string())
 }
 
@@ -403,7 +466,13 @@ mod tests {
         for bad in ["a", ".repo", "re po", "repo/x", &"r".repeat(101)] {
             assert!(validate_repository(bad).is_err(), "{bad}");
         }
-        for good in ["us-west-2", "ap-northeast-2", "us-gov-west-1", "us-isob-east-1", "cn-north-1"] {
+        for good in [
+            "us-west-2",
+            "ap-northeast-2",
+            "us-gov-west-1",
+            "us-isob-east-1",
+            "cn-north-1",
+        ] {
             assert!(validate_region(good).is_ok(), "{good}");
         }
         for bad in ["uswest2", "us-west", "US-WEST-2", "us-west-2a", "x-y-1"] {
@@ -420,7 +489,10 @@ mod tests {
     #[test]
     fn invalid_input_errors_carry_a_hint() {
         let e = validate_duration(10).unwrap_err().to_string();
-        assert!(e.contains("duration_seconds") && e.contains("\nhint: "), "{e}");
+        assert!(
+            e.contains("duration_seconds") && e.contains("\nhint: "),
+            "{e}"
+        );
     }
 
     #[test]
@@ -446,19 +518,41 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got, same);
-        let full = repository_endpoint_from("http://127.0.0.1:9/pypi/isolatedsm", "d1", None, "isolatedsm", "pypi").unwrap();
+        let full = repository_endpoint_from(
+            "http://127.0.0.1:9/pypi/isolatedsm",
+            "d1",
+            None,
+            "isolatedsm",
+            "pypi",
+        )
+        .unwrap();
         assert_eq!(full, "http://127.0.0.1:9/pypi/isolatedsm/");
-        assert!(repository_endpoint_from("vpce-x.d.codeartifact.us-west-2.vpce.amazonaws.com", "d1", None, "r1", "pypi").is_err());
+        assert!(repository_endpoint_from(
+            "vpce-x.d.codeartifact.us-west-2.vpce.amazonaws.com",
+            "d1",
+            None,
+            "r1",
+            "pypi"
+        )
+        .is_err());
     }
 
     #[test]
     fn index_url_adds_credentials_and_simple_with_trailing_slash() {
-        let u = index_url("https://mydomain-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/isolatedsm/", "t.o-k_en").unwrap();
+        let u = index_url(
+            "https://mydomain-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/isolatedsm/",
+            "t.o-k_en",
+        )
+        .unwrap();
         assert_eq!(
             u,
             "https://aws:t.o-k_en@mydomain-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/isolatedsm/simple/"
         );
         let u = index_url("http://127.0.0.1:8080/pypi/r", "a/b+c=").unwrap();
-        assert!(u.starts_with("http://aws:a%2Fb+c%3D@127.0.0.1:8080/pypi/r/simple/"), "{}", crate::secret::mask_url(&u));
+        assert!(
+            u.starts_with("http://aws:a%2Fb+c%3D@127.0.0.1:8080/pypi/r/simple/"),
+            "{}",
+            crate::secret::mask_url(&u)
+        );
     }
 }
