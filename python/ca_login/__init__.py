@@ -173,7 +173,8 @@ def login(
     _warn(result)
     return result
 
-# Token lifetime (issue 5): imported last, `_lifetime` builds on LoginResult above.
+# Imported last: `_lifetime` (token lifetime, issue 5) builds on LoginResult above; `_diagnosis`: issue 4.
+from ._diagnosis import Diagnosis, diagnose  # noqa: E402
 from ._lifetime import (  # noqa: E402
     EnsuredLogin,
     LogoutResult,
@@ -185,6 +186,3 @@ from ._lifetime import (  # noqa: E402
     status,
     stop_refresh,
 )
-
-# diagnose (issue 4).
-from ._diagnosis import Diagnosis, diagnose  # noqa: E402

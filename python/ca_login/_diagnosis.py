@@ -1,7 +1,8 @@
-"""The result of ``ca_login.diagnose()``: the checks layer by layer, and the verdict (the first failing layer).
+"""The result of ``ca_login.diagnose()``: the checks layer by layer, and the verdict (the first failing
+layer).
 
-No logic the core needs lives here: the Rust core runs the checks and chooses the verdict; this is its Python face
-(plain text, HTML for notebooks, JSON for scripts).
+No logic the core needs lives here: the Rust core runs the checks and chooses the verdict; this is its Python
+face (plain text, HTML for notebooks, JSON for scripts).
 """
 
 from __future__ import annotations
@@ -57,11 +58,7 @@ def format_check(c: Check) -> str:
 def format_verdict(ok: bool, verdict: Optional[Verdict]) -> str:
     if ok or verdict is None:
         return "Verdict: all checks passed; pip can install from this repository."
-    return (
-        f"Verdict: {verdict.cause} (layer {verdict.layer})\n"
-        f"  {verdict.summary}\n"
-        f"  fix: {verdict.remedy}"
-    )
+    return f"Verdict: {verdict.cause} (layer {verdict.layer})\n  {verdict.summary}\n  fix: {verdict.remedy}"
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,8 @@ class Diagnosis:
             ok=bool(d["ok"]),
             verdict=None if v is None else Verdict(v["layer"], v["cause"], v["summary"], v["remedy"]),
             checks=tuple(
-                Check(c["name"], c["layer"], c["status"], c["detail"], int(c["duration_ms"])) for c in d["checks"]
+                Check(c["name"], c["layer"], c["status"], c["detail"], int(c["duration_ms"]))
+                for c in d["checks"]
             ),
         )
 
@@ -121,18 +119,23 @@ class Diagnosis:
 
     def _repr_html_(self) -> str:
         e = html.escape
+        L = "text-align:left"
         rows = "".join(
-            f"<tr><td style='color:{_COLOR.get(c.status, '#000')};font-weight:bold;text-align:left'>{e(c.status)}</td>"
-            f"<td style='text-align:left'>{e(c.layer)}</td><td style='text-align:left'>{e(c.name)}</td>"
-            f"<td style='text-align:left'>{e(c.detail)}</td><td style='text-align:right'>{c.duration_ms} ms</td></tr>"
+            f"<tr><td style='color:{_COLOR.get(c.status, '#000')};font-weight:bold;{L}'>{e(c.status)}</td>"
+            f"<td style='{L}'>{e(c.layer)}</td><td style='{L}'>{e(c.name)}</td>"
+            f"<td style='{L}'>{e(c.detail)}</td><td style='text-align:right'>{c.duration_ms} ms</td></tr>"
             for c in self.checks
         )
         if self.ok or self.verdict is None:
-            verdict = "<p style='color:#15803d'><strong>All checks passed</strong>: pip can install from this repository.</p>"
+            verdict = (
+                "<p style='color:#15803d'><strong>All checks passed</strong>: "
+                "pip can install from this repository.</p>"
+            )
         else:
             v = self.verdict
             verdict = (
-                f"<p style='color:#b91c1c'><strong>{e(v.cause)}</strong> (layer {e(v.layer)}): {e(v.summary)}</p>"
+                f"<p style='color:#b91c1c'><strong>{e(v.cause)}</strong> (layer {e(v.layer)}): "
+                f"{e(v.summary)}</p>"
                 f"<p><strong>Fix:</strong> <code style='white-space:pre-wrap'>{e(v.remedy)}</code></p>"
             )
         return (
@@ -165,8 +168,8 @@ def diagnose(
     """Find which piece between this interpreter's pip and CodeArtifact is broken, and the exact fix.
 
     Checks, layer by layer (independent ones concurrently, each bounded by ``timeout`` seconds; the whole run
-    ends within 10 s at the default, even on a network that drops every packet): the settings and where each came
-    from; the credentials; the caller's identity (STS, optional); DNS, TCP 443 and TLS to the
+    ends within 10 s at the default, even on a network that drops every packet): the settings and where each
+    came from; the credentials; the caller's identity (STS, optional); DNS, TCP 443 and TLS to the
     ``codeartifact.api`` and ``codeartifact.repositories`` endpoints; GetAuthorizationToken and
     GetRepositoryEndpoint; a read of the repository's simple index with the token; pip's own configuration
     (which file wins, the recorded token's expiry, ``PIP_*`` overrides, proxies, pip's trusted CAs).
@@ -176,7 +179,8 @@ def diagnose(
     Returns:
         A ``Diagnosis``: ``ok``; ``verdict`` (the first failing layer: ``layer``, ``cause``, ``summary``,
         ``remedy`` with the real names filled in) or ``None``; ``checks``. It prints readably, renders as a
-        table in Jupyter, and ``to_json()`` gives ``{"ok", "verdict", "checks"}``. No token ever appears in it.
+        table in Jupyter, and ``to_json()`` gives ``{"ok", "verdict", "checks"}``. No token ever appears in
+        it.
 
     Raises:
         InvalidInput: (a ``ValueError``) before any network call, for a bad argument. Every other failure is a
