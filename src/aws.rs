@@ -17,7 +17,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-use crate::error::{parse_denial, Error, Missing, NetFailure, Result};
+use crate::error::{parse_denial, CredProblem, Error, Missing, NetFailure, Result};
 use crate::remedy;
 use crate::secret::Secret;
 use crate::settings::Settings;
@@ -253,14 +253,14 @@ pub async fn credentials(aws: &Aws, limit: Duration) -> Result<Credentials> {
         .credentials_provider()
         .ok_or_else(|| Error::Credentials {
             message: "no credential provider is configured".into(),
-            expired: false,
+            problem: CredProblem::Missing,
             hint: "set AWS_PROFILE, or run on an instance with a role".into(),
         })?;
     let creds = match tokio::time::timeout(limit, provider.provide_credentials()).await {
         Err(_) => {
             return Err(Error::Credentials {
                 message: format!("no credential provider answered within {} s", limit.as_secs_f32()),
-                expired: false,
+                problem: CredProblem::Missing,
                 hint: "on a notebook instance the execution role's credentials come from the instance metadata service; elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into(),
             })
         }
@@ -271,7 +271,7 @@ pub async fn credentials(aws: &Aws, limit: Duration) -> Result<Credentials> {
         if exp <= std::time::SystemTime::now() {
             return Err(Error::Credentials {
                 message: format!("the credentials from {} have expired", provider_name(&creds)),
-                expired: true,
+                problem: CredProblem::Expired,
                 hint: "refresh them (e.g. `aws sso login`, or new keys); on a notebook instance the role's credentials renew by themselves".into(),
             });
         }
@@ -290,7 +290,11 @@ fn credentials_error(e: CredentialsError) -> Error {
     };
     Error::Credentials {
         message,
-        expired,
+        problem: if expired {
+            CredProblem::Expired
+        } else {
+            CredProblem::Missing
+        },
         hint: if expired {
             "refresh the credentials (e.g. `aws sso login --profile NAME`)".into()
         } else {
@@ -470,7 +474,7 @@ where
             if df.is_user() && text.to_ascii_lowercase().contains("credential") {
                 return Error::Credentials {
                     message: text,
-                    expired: false,
+                    problem: CredProblem::Missing,
                     hint: "check the AWS credentials".into(),
                 };
             }
@@ -495,7 +499,11 @@ where
             if text.to_ascii_lowercase().contains("credential") {
                 Error::Credentials {
                     message: short_chain(&text),
-                    expired: text.contains("xpired"),
+                    problem: if text.contains("xpired") {
+                        CredProblem::Expired
+                    } else {
+                        CredProblem::Missing
+                    },
                     hint: "check the AWS credentials (AWS_PROFILE, keys, role)".into(),
                 }
             } else {
@@ -562,19 +570,19 @@ pub fn service_error(
         },
         "ExpiredTokenException" | "ExpiredToken" => Error::Credentials {
             message: format!("the AWS session credentials have expired ({message})"),
-            expired: true,
+            problem: CredProblem::Expired,
             hint: "refresh the credentials (e.g. `aws sso login`); a notebook role's credentials renew by themselves".into(),
         },
         "UnrecognizedClientException" | "InvalidClientTokenId" => Error::Credentials {
             message: format!("AWS does not know this access key ({message})"),
-            expired: false,
+            problem: CredProblem::Rejected,
             hint: "the access key ID is wrong or deleted; check AWS_ACCESS_KEY_ID or the profile".into(),
         },
         "InvalidSignatureException" | "SignatureDoesNotMatch" => {
             let skew = message.to_ascii_lowercase().contains("signature expired");
             Error::Credentials {
                 message: format!("the request signature was rejected ({message})"),
-                expired: false,
+                problem: CredProblem::Rejected,
                 hint: if skew {
                     "the machine's clock is off; sync it (chrony/ntp)".into()
                 } else {

@@ -54,6 +54,17 @@ pub enum Missing {
     Other,
 }
 
+/// What is wrong with the AWS credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredProblem {
+    /// None found, or the provider failed.
+    Missing,
+    /// Found but expired (by the provider's word or the service's).
+    Expired,
+    /// Found, but AWS rejects them: unknown access key, or a signature that does not match (wrong secret, clock).
+    Rejected,
+}
+
 /// Why an endpoint could not be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetFailure {
@@ -86,7 +97,7 @@ pub enum Error {
     #[error("AWS credentials: {message}\nhint: {hint}")]
     Credentials {
         message: String,
-        expired: bool,
+        problem: CredProblem,
         hint: String,
     },
 
@@ -168,7 +179,14 @@ impl Error {
         match self {
             Error::InvalidInput { .. } => "invalid-input",
             Error::Config { .. } => "config-error",
-            Error::Credentials { expired: true, .. } => "credentials-expired",
+            Error::Credentials {
+                problem: CredProblem::Expired,
+                ..
+            } => "credentials-expired",
+            Error::Credentials {
+                problem: CredProblem::Rejected,
+                ..
+            } => "credentials-invalid",
             Error::Credentials { .. } => "credentials-missing",
             Error::Unreachable { kind, .. } => match kind {
                 NetFailure::Dns => "api-dns-failed",

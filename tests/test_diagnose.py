@@ -295,8 +295,8 @@ def test_no_credentials_is_credentials_missing(monkeypatch, standin):
 def test_wrong_secret_is_a_credentials_cause_that_names_the_secret_key(lib_env, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong/secret/" + "x" * 27)
     d = run()
-    # the same code login gives (Error::cause): a credentials problem, found by the first signed call
-    v = failed(d, "credentials-missing")
+    # the same code login gives (Error::cause): credentials AWS rejects, found by the first signed call
+    v = failed(d, "credentials-invalid")
     assert "AWS_SECRET_ACCESS_KEY" in v.remedy
     assert status_of(d, "get-authorization-token") == "fail"
 

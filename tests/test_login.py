@@ -264,8 +264,9 @@ def test_missing_credentials_raise_credentials_error(lib_env, monkeypatch):
 
 def test_wrong_secret_raises_credentials_error(lib_env, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-    with pytest.raises(ca_login.CredentialsError, match="secret access key"):
+    with pytest.raises(ca_login.CredentialsError, match="secret access key") as ei:
         do_login()
+    assert ei.value.cause == "credentials-invalid"
 
 
 def test_throttling_is_retried_honouring_retry_after(lib_env):
