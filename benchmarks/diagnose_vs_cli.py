@@ -134,8 +134,9 @@ def main(argv=None) -> int:
         print(f"  ratio aws CLI / {ours}: {bound}{ratio:.1f}x sooner{target}")
     if cli and cli[1] == "stopped":
         print(
-            f"  note: the CLI was stopped at {a.cli_limit:.0f} s; unstopped it goes on to about 300 s "
-            "(60 s connect time-out x 5 attempts), so the ratios are lower bounds"
+            f"  note: the CLI was stopped at {a.cli_limit:.0f} s; the ratios are lower bounds "
+            "(unstopped, AWS CLI v1 would wait about 300 s: 60 s connect time-out x 5 attempts, "
+            "per its defaults; not measured here)"
         )
     print(
         f"  note: {a.cli_runs} CLI runs only, as each takes {a.cli_limit:.0f} s; "
