@@ -79,6 +79,35 @@ fn make_exceptions(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 use pyo3::types::IntoPyDict;
 
+/// Route the core's `log` records to Python's `logging` (loggers `ca_login.*`; dependencies from WARNING up).
+/// Done at the first call made once `logging` is imported, not at import: importing `logging` would cost a cold
+/// `import ca_login` a third of its time, and before `logging` is imported no handler could show a record anyway
+/// (warnings reach the user through `warnings` too). Jupyter and the CLI import `logging` first.
+fn ensure_logging(py: Python<'_>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+    if INSTALLED.load(Ordering::Relaxed) {
+        return;
+    }
+    let imported = py
+        .import("sys")
+        .and_then(|sys| sys.getattr("modules"))
+        .and_then(|m| m.contains("logging"))
+        .unwrap_or(false);
+    if !imported || INSTALLED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    // Loggers are cached, levels are not: a notebook may turn on DEBUG after the first call.
+    if let Ok(logger) = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers) {
+        let _ = logger
+            .filter(log::LevelFilter::Debug)
+            .filter_target("rustls".to_string(), log::LevelFilter::Warn)
+            .filter_target("hyper".to_string(), log::LevelFilter::Warn)
+            .filter_target("hyper_util".to_string(), log::LevelFilter::Warn)
+            .install();
+    }
+}
+
 /// The one conversion from the core's error to a Python exception.
 fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
     if matches!(e, Error::Interrupted) {
@@ -237,6 +266,7 @@ fn login<'py>(
     owner: Option<(u32, u32)>,
     state_file: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    ensure_logging(py);
     let opts = login_options(
         domain, repository, domain_owner, region, tool, duration_seconds, endpoint_url, repository_endpoint_url, profile,
         config_file, dry_run, sys_prefix, user_home, owner, state_file,
@@ -280,6 +310,7 @@ fn status<'py>(
     user_home: Option<PathBuf>,
     state_file: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    ensure_logging(py);
     let t = target(sys_prefix, user_home, None, state_file);
     let s = crate::lifetime::status(&tool, config_file.as_deref(), &t).map_err(|e| to_py_err(py, e))?;
     let d = PyDict::new(py);
@@ -334,6 +365,7 @@ fn ensure_login<'py>(
     state_file: Option<PathBuf>,
     min_remaining: i64,
 ) -> PyResult<Bound<'py, PyDict>> {
+    ensure_logging(py);
     let opts = login_options(
         domain, repository, domain_owner, region, tool, duration_seconds, endpoint_url, repository_endpoint_url, profile,
         config_file, dry_run, sys_prefix, user_home, owner, state_file,
@@ -373,6 +405,7 @@ fn start_refresh<'py>(
     backoff_base: f64,
     backoff_cap: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
+    ensure_logging(py);
     let secs = |name: &'static str, v: f64, min: f64| {
         if v.is_finite() && v >= min {
             Ok(Duration::from_secs_f64(v))
@@ -419,6 +452,7 @@ fn logout<'py>(
     user_home: Option<PathBuf>,
     state_file: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    ensure_logging(py);
     let t = target(sys_prefix, user_home, None, state_file);
     let r = py
         .detach(move || crate::lifetime::logout(&tool, config_file.as_deref(), &t))
@@ -454,6 +488,7 @@ fn write_ca_config<'py>(
     owner: Option<(u32, u32)>,
     dry_run: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
+    ensure_logging(py);
     let file = match path {
         Some(p) => p,
         None => crate::caconfig::path_for(user_home.as_deref()).map_err(|e| to_py_err(py, e))?,
@@ -511,6 +546,7 @@ fn diagnose(
     state_file: Option<PathBuf>,
     on_check: Option<Py<PyAny>>,
 ) -> PyResult<String> {
+    ensure_logging(py);
     if !timeout.is_finite() || timeout <= 0.0 {
         return Err(to_py_err(
             py,
@@ -572,16 +608,6 @@ fn diagnose(
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    // Our steps reach Python's `logging` under `ca_login.*`; dependencies only from WARNING up. Loggers are cached,
-    // levels are not: a notebook may turn on DEBUG after import.
-    if let Ok(logger) = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers) {
-        let _ = logger
-            .filter(log::LevelFilter::Debug)
-            .filter_target("rustls".to_string(), log::LevelFilter::Warn)
-            .filter_target("hyper".to_string(), log::LevelFilter::Warn)
-            .filter_target("hyper_util".to_string(), log::LevelFilter::Warn)
-            .install();
-    }
     make_exceptions(py, m)?;
     m.add_class::<SecretUrl>()?;
     m.add_function(wrap_pyfunction!(login, m)?)?;

@@ -9,16 +9,18 @@ In a notebook cell::
 Values not given come from ``CA_LOGIN_DOMAIN``, ``CA_LOGIN_REPOSITORY``, ``CA_LOGIN_DOMAIN_OWNER``,
 ``AWS_REGION``/``AWS_DEFAULT_REGION``, then the ca-login config file (``~/.config/ca-login/config``), then the
 AWS profile. Credentials come from the AWS default chain (on a notebook instance: its execution role).
+
+Importing this package is kept cheap (a lifecycle script or cron job pays for it on every run): the status,
+refresh and diagnosis modules load on first use, and nothing here imports ``dataclasses``, ``typing``,
+``pathlib`` or ``logging`` up front.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Optional
 
 from . import _core
 from ._core import (
@@ -33,7 +35,6 @@ from ._core import (
     ServiceError,
     Throttled,
 )
-from ._display import login_html, login_text
 
 __version__ = _core.__version__
 
@@ -64,27 +65,120 @@ __all__ = [
     "stop_refresh",
 ]
 
+# Public names that live in modules loaded on first use (PEP 562).
+_LAZY = {
+    "EnsuredLogin": "_lifetime",
+    "LogoutResult": "_lifetime",
+    "RefresherInfo": "_lifetime",
+    "Status": "_lifetime",
+    "ensure_login": "_lifetime",
+    "logout": "_lifetime",
+    "start_refresh": "_lifetime",
+    "status": "_lifetime",
+    "stop_refresh": "_lifetime",
+    "Diagnosis": "_diagnosis",
+    "diagnose": "_diagnosis",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ca_login' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 class LoginWarning(UserWarning):
     """pip will not use what ca_login wrote (an environment variable or another file wins)."""
 
 
-@dataclass(frozen=True)
 class LoginResult:
-    """What a login configured. ``index_url`` prints masked; ``index_url.get_secret_value()`` gives the URL."""
+    """What a login configured. ``index_url`` prints masked; ``index_url.get_secret_value()`` gives the URL.
 
-    repository_endpoint: str
-    index_url: SecretUrl
-    expires_at: datetime
-    config_file: Path
-    tool: str
-    domain: str
-    domain_owner: Optional[str]
-    repository: str
-    region: str
-    dry_run: bool = False
-    preview: str = field(default="", repr=False)
-    warnings: tuple[str, ...] = ()
+    Attributes: ``repository_endpoint``, ``index_url`` (:class:`SecretUrl`), ``expires_at`` (aware UTC
+    ``datetime``), ``config_file`` (``pathlib.Path`` written), ``tool``, ``domain``, ``domain_owner``,
+    ``repository``, ``region``, ``dry_run``, ``preview`` (the file's text after the login, token masked),
+    ``warnings`` (why pip would not use it). Read-only.
+    """
+
+    _FIELDS = (
+        "repository_endpoint",
+        "index_url",
+        "expires_at",
+        "config_file",
+        "tool",
+        "domain",
+        "domain_owner",
+        "repository",
+        "region",
+        "dry_run",
+        "preview",
+        "warnings",
+    )
+    __slots__ = tuple(f"_{f}" for f in _FIELDS)
+
+    def __init__(
+        self,
+        *,
+        repository_endpoint: str,
+        index_url: SecretUrl,
+        expires_at: datetime,
+        config_file: str | os.PathLike[str],
+        tool: str,
+        domain: str,
+        domain_owner: str | None,
+        repository: str,
+        region: str,
+        dry_run: bool = False,
+        preview: str = "",
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        values = dict(locals())
+        for f in LoginResult._FIELDS:
+            object.__setattr__(self, f"_{f}", values[f])
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def _asdict(self) -> dict:
+        return {f: getattr(self, f"_{f}") for f in LoginResult._FIELDS}
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self._asdict() == other._asdict()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._repository_endpoint, self._expires_at, os.fspath(self._config_file)))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in LoginResult._FIELDS if f != "preview")
+        return f"{type(self).__name__}({shown})"
+
+    repository_endpoint = property(lambda self: self._repository_endpoint)
+    index_url = property(lambda self: self._index_url)
+    expires_at = property(lambda self: self._expires_at)
+    tool = property(lambda self: self._tool)
+    domain = property(lambda self: self._domain)
+    domain_owner = property(lambda self: self._domain_owner)
+    repository = property(lambda self: self._repository)
+    region = property(lambda self: self._region)
+    dry_run = property(lambda self: self._dry_run)
+    preview = property(lambda self: self._preview)
+    warnings = property(lambda self: self._warnings)
+
+    @property
+    def config_file(self):
+        """The pip config file written (``pathlib.Path``)."""
+        from pathlib import Path
+
+        return Path(self._config_file)
 
     @property
     def remaining(self):
@@ -92,9 +186,13 @@ class LoginResult:
         return self.expires_at - datetime.now(timezone.utc)
 
     def __str__(self) -> str:
+        from ._display import login_text
+
         return login_text(self)
 
     def _repr_html_(self) -> str:
+        from ._display import login_html
+
         return login_html(self)
 
 
@@ -103,7 +201,7 @@ def _to_result(d: dict) -> LoginResult:
         repository_endpoint=d["repository_endpoint"],
         index_url=d["index_url"],
         expires_at=datetime.fromtimestamp(d["expires_at"], tz=timezone.utc),
-        config_file=Path(d["config_file"]),
+        config_file=d["config_file"],
         tool=d["tool"],
         domain=d["domain"],
         domain_owner=d["domain_owner"],
@@ -121,17 +219,17 @@ def _warn(result: LoginResult, stacklevel: int = 3) -> None:
 
 
 def login(
-    domain: Optional[str] = None,
-    repository: Optional[str] = None,
+    domain: str | None = None,
+    repository: str | None = None,
     *,
-    domain_owner: Optional[str] = None,
-    region: Optional[str] = None,
+    domain_owner: str | None = None,
+    region: str | None = None,
     tool: str = "pip",
-    duration_seconds: Optional[int] = None,
-    endpoint_url: Optional[str] = None,
-    repository_endpoint_url: Optional[str] = None,
-    profile: Optional[str] = None,
-    config_file: Optional[str | Path] = None,
+    duration_seconds: int | None = None,
+    endpoint_url: str | None = None,
+    repository_endpoint_url: str | None = None,
+    profile: str | None = None,
+    config_file: str | os.PathLike[str] | None = None,
     dry_run: bool = False,
 ) -> LoginResult:
     """Get a CodeArtifact token and write it into pip's config for this interpreter.
@@ -172,17 +270,3 @@ def login(
     result = _to_result(d)
     _warn(result)
     return result
-
-# Imported last: `_lifetime` (token lifetime, issue 5) builds on LoginResult above; `_diagnosis`: issue 4.
-from ._diagnosis import Diagnosis, diagnose  # noqa: E402
-from ._lifetime import (  # noqa: E402
-    EnsuredLogin,
-    LogoutResult,
-    RefresherInfo,
-    Status,
-    ensure_login,
-    logout,
-    start_refresh,
-    status,
-    stop_refresh,
-)

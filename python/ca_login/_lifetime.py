@@ -226,12 +226,23 @@ class Status:
         }
 
 
-@dataclass(frozen=True)
 class EnsuredLogin(LoginResult):
     """A :class:`LoginResult` from :func:`ensure_login`; ``fresh`` is False when the recorded token was still
     good and no call was made."""
 
-    fresh: bool = True
+    __slots__ = ("_fresh",)
+
+    def __init__(self, *, fresh: bool = True, **fields: Any) -> None:
+        super().__init__(**fields)
+        object.__setattr__(self, "_fresh", fresh)
+
+    fresh = property(lambda self: self._fresh)
+
+    def _asdict(self) -> dict:
+        return {**super()._asdict(), "fresh": self._fresh}
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]}, fresh={self._fresh!r})"
 
     def __str__(self) -> str:
         text = login_text(self)
@@ -240,6 +251,11 @@ class EnsuredLogin(LoginResult):
         rest = text.partition("\n")[2]
         head = f"Token still valid for CodeArtifact {self.domain}/{self.repository} ({self.region}); no login"
         return f"{head}\n{rest}"
+
+
+def _ensured(d: dict) -> EnsuredLogin:
+    """`_core.ensure_login`'s answer as an :class:`EnsuredLogin`."""
+    return EnsuredLogin(**_to_result(d)._asdict(), fresh=d["fresh"])
 
 
 @dataclass(frozen=True)
@@ -315,8 +331,7 @@ def ensure_login(
         dry_run=dry_run,
         min_remaining=int(min_remaining),
     )
-    base = _to_result(d)
-    result = EnsuredLogin(**{f: getattr(base, f) for f in base.__dataclass_fields__}, fresh=d["fresh"])
+    result = _ensured(d)
     _warn(result)
     return result
 

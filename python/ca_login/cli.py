@@ -145,13 +145,6 @@ def _result_json(r: ca_login.LoginResult) -> dict:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    if args.if_expiring_within is not None and args.user:
-        print(
-            "error: --user with --if-expiring-within is not supported yet\n"
-            "hint: run the refresh as the user (their crontab), without --user",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
     if args.if_expiring_within is not None:
         return _cmd_ensure_login(args)
     r = ca_login._core.login(
@@ -183,7 +176,9 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def _cmd_ensure_login(args: argparse.Namespace) -> int:
-    result = ca_login.ensure_login(
+    from ._lifetime import _ensured
+
+    d = ca_login._core.ensure_login(
         args.domain,
         args.repository,
         domain_owner=args.domain_owner,
@@ -195,7 +190,9 @@ def _cmd_ensure_login(args: argparse.Namespace) -> int:
         config_file=args.config_file,
         dry_run=args.dry_run,
         min_remaining=args.if_expiring_within,
+        **_sagemaker.core_target(args.user, sys.prefix),
     )
+    result = _ensured(d)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
