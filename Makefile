@@ -51,6 +51,14 @@ lint: $(VENV)/.deps
 	$(VENV)/bin/ruff check python tests benchmarks
 	$(VENV)/bin/ruff format --check python
 
+# Benchmarks print figures (never asserted in tests). diagnose_vs_cli builds network namespaces (root) and
+# waits up to 60 s for each AWS CLI run.
+bench: setup
+	$(PY) benchmarks/login_vs_cli.py
+	$(PY) benchmarks/ensure_login_fastpath.py
+	$(PY) benchmarks/standin_load.py
+	$(PY) benchmarks/diagnose_vs_cli.py
+
 fmt:
 	cargo fmt
 	$(VENV)/bin/ruff format python
