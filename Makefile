@@ -48,8 +48,8 @@ test: test-rust test-python
 lint: $(VENV)/.deps
 	cargo fmt --check
 	cargo clippy --all-targets --features python -- -D warnings
-	$(VENV)/bin/ruff check python tests benchmarks
-	$(VENV)/bin/ruff format --check python
+	$(VENV)/bin/ruff check python tests benchmarks scripts
+	$(VENV)/bin/ruff format --check python tests scripts
 
 # Benchmarks print figures (never asserted in tests). diagnose_vs_cli builds network namespaces (root) and
 # waits up to 60 s for each AWS CLI run.
@@ -61,7 +61,7 @@ bench: setup
 
 fmt:
 	cargo fmt
-	$(VENV)/bin/ruff format python
+	$(VENV)/bin/ruff format python tests scripts
 
 clean:
 	rm -rf $(VENV) target

@@ -49,7 +49,9 @@ def time_runs(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        r = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+        )
         times.append(time.perf_counter() - t0)
         if r.returncode != 0:
             raise SystemExit(f"{argv[0]} failed (exit {r.returncode}): {r.stderr[-500:]}")
@@ -71,8 +73,16 @@ def main() -> None:
         ]
         cli = [
             str(Path(sys.executable).parent / "aws"),
-            "codeartifact", "login", "--tool", "pip",
-            "--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO,
+            "codeartifact",
+            "login",
+            "--tool",
+            "pip",
+            "--domain",
+            DOMAIN,
+            "--domain-owner",
+            OWNER,
+            "--repository",
+            REPO,
         ]
         # one warm-up each (page cache), not counted
         time_runs(ours, env, 1)
@@ -99,11 +109,16 @@ def main() -> None:
 
     m_ours, m_cli = statistics.median(t_ours), statistics.median(t_cli)
     print(f"cold login, median of {args.runs}:")
-    print(f"  ca_login (python -c import+login): {m_ours * 1000:8.1f} ms  (min {min(t_ours) * 1000:.1f}, max {max(t_ours) * 1000:.1f})")
-    print(f"  aws codeartifact login --tool pip: {m_cli * 1000:8.1f} ms  (min {min(t_cli) * 1000:.1f}, max {max(t_cli) * 1000:.1f})")
+    def spread(t: list[float]) -> str:
+        return f"(min {min(t) * 1000:.1f}, max {max(t) * 1000:.1f})"
+
+    print(f"  ca_login (python -c import+login): {m_ours * 1000:8.1f} ms  {spread(t_ours)}")
+    print(f"  aws codeartifact login --tool pip: {m_cli * 1000:8.1f} ms  {spread(t_cli)}")
     print(f"  ratio (AWS CLI / ca_login):        {m_cli / m_ours:8.1f}x   (target >= 20x)")
-    print(f"in-process repeated login, median of {args.repeat}: {statistics.median(rep) * 1000:.2f} ms "
-          f"(p90 {sorted(rep)[int(len(rep) * 0.9)] * 1000:.2f} ms; target < 10 ms)")
+    print(
+        f"in-process repeated login, median of {args.repeat}: {statistics.median(rep) * 1000:.2f} ms "
+        f"(p90 {sorted(rep)[int(len(rep) * 0.9)] * 1000:.2f} ms; target < 10 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,21 @@ def main() -> None:
         step(f"CodeArtifact stand-in listening on {standin.api_url} (domain mydomain, repository isolatedsm)")
 
         step("Log pip in (the token goes into pip's user config; the output shows it masked)")
-        run([str(BIN / "ca-login"), "login", "--domain", "mydomain", "--domain-owner", "111122223333",
-             "--repository", "isolatedsm", "--region", "us-west-2"], env)
+        run(
+            [
+                str(BIN / "ca-login"),
+                "login",
+                "--domain",
+                "mydomain",
+                "--domain-owner",
+                "111122223333",
+                "--repository",
+                "isolatedsm",
+                "--region",
+                "us-west-2",
+            ],
+            env,
+        )
         conf = home / ".config" / "pip" / "pip.conf"
         print(f"\n{conf} (mode {oct(conf.stat().st_mode & 0o777)}), token masked:")
         text = conf.read_text()
@@ -78,7 +91,9 @@ def main() -> None:
         step("What the stand-in saw")
         for c in standin.calls:
             if c.get("operation"):
-                print(f"  {c['operation']:<24} {c.get('method', ''):<5} {c.get('path', '')} -> {c.get('status')}")
+                print(
+                    f"  {c['operation']:<24} {c.get('method', ''):<5} {c.get('path', '')} -> {c.get('status')}"
+                )
         print("\ndemo: ok")
 
 

@@ -55,7 +55,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -113,13 +113,18 @@ def _ip() -> str:
     return ip
 
 
-def _sh(argv: Sequence[str], *, timeout: float = 15.0, check: bool = True,
-        input: str | None = None) -> subprocess.CompletedProcess:
+def _sh(
+    argv: Sequence[str], *, timeout: float = 15.0, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess:
     """Run a lab-management command (ip, nft) in the root namespace."""
     try:
         proc = subprocess.run(
-            list(argv), input=input, capture_output=True, text=True,
-            timeout=timeout, env=minimal_env(),
+            list(argv),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=minimal_env(),
         )
     except subprocess.TimeoutExpired as exc:
         raise NetlabError(
@@ -192,12 +197,12 @@ def _remove_netns(name: str) -> None:
     """Kill what runs in it, delete it, remove /etc/netns/<name>. Never raises."""
     try:
         _kill_netns_processes(name)
-    except Exception:  # noqa: BLE001 - cleanup goes on
+    except Exception:
         pass
     try:
         if os.path.exists(os.path.join(NETNS_RUN, name)):
             _sh([_ip(), "netns", "delete", name], check=False)
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     shutil.rmtree(os.path.join(NETNS_ETC, name), ignore_errors=True)
 
@@ -219,7 +224,7 @@ def cleanup_stale(prefix: str = DEFAULT_PREFIX) -> list[str]:
     for name in sorted(names):
         if not name.startswith(prefix):
             continue
-        m = _OWNER_RE.match(name[len(prefix):])
+        m = _OWNER_RE.match(name[len(prefix) :])
         if not m:
             continue
         if _pid_alive(int(m.group(1))):
@@ -232,7 +237,7 @@ def cleanup_stale(prefix: str = DEFAULT_PREFIX) -> list[str]:
 # ---------------------------------------------------------------------------
 # Cleanup on signals and interpreter exit
 
-_active_labs: "weakref.WeakSet[Lab]" = weakref.WeakSet()
+_active_labs: weakref.WeakSet[Lab] = weakref.WeakSet()
 _handlers_lock = threading.Lock()
 _previous_handlers: dict[int, object] = {}
 
@@ -241,7 +246,7 @@ def _cleanup_all_active() -> None:
     for lab in list(_active_labs):
         try:
             lab.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
 
@@ -316,7 +321,7 @@ class Lab:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         _install_handlers()
         _active_labs.add(self)
         try:
@@ -344,8 +349,23 @@ class Lab:
                 )
             self._created.append(name)
         # Both ends are created directly inside their namespaces: nothing appears in the root namespace.
-        _sh([ip, "link", "add", NB_IF, "netns", self.notebook, "type", "veth",
-             "peer", "name", EP_IF, "netns", self.endpoint])
+        _sh(
+            [
+                ip,
+                "link",
+                "add",
+                NB_IF,
+                "netns",
+                self.notebook,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                EP_IF,
+                "netns",
+                self.endpoint,
+            ]
+        )
         prefixlen = self.subnet.prefixlen
         nb = [ip, "-n", self.notebook]
         ep = [ip, "-n", self.endpoint]
@@ -359,9 +379,12 @@ class Lab:
         for name in (self.notebook, self.endpoint):
             d = os.path.join(NETNS_ETC, name)
             os.makedirs(d, mode=0o755, exist_ok=True)
-            self._write_etc(name, "resolv.conf",
-                            "# netlab: no DNS server is reachable; unknown names fail at once\n"
-                            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+            self._write_etc(
+                name,
+                "resolv.conf",
+                "# netlab: no DNS server is reachable; unknown names fail at once\n"
+                "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+            )
             self._write_etc(name, "nsswitch.conf", _NSSWITCH)
         self._write_hosts()
         self._write_etc(self.endpoint, "hosts", _HOSTS_HEADER)
@@ -452,8 +475,22 @@ class Lab:
         go into the veth and the endpoint side discards them (not addressed to it).
         """
         addr = self._allocate(addr)
-        _sh([_ip(), "-n", self.notebook, "neigh", "replace", addr, "lladdr", NOBODY_MAC,
-             "dev", NB_IF, "nud", "permanent"])
+        _sh(
+            [
+                _ip(),
+                "-n",
+                self.notebook,
+                "neigh",
+                "replace",
+                addr,
+                "lladdr",
+                NOBODY_MAC,
+                "dev",
+                NB_IF,
+                "nud",
+                "permanent",
+            ]
+        )
         return addr
 
     # -- security group (nftables in the endpoint namespace) -----------------
@@ -471,8 +508,14 @@ class Lab:
         if self._nft_ready:
             return
         self._nft("add", "table", "inet", NFT_TABLE)
-        self._nft("add", "chain", "inet", NFT_TABLE, "input",
-                  "{ type filter hook input priority 0; policy accept; }")
+        self._nft(
+            "add",
+            "chain",
+            "inet",
+            NFT_TABLE,
+            "input",
+            "{ type filter hook input priority 0; policy accept; }",
+        )
         self._nft_ready = True
 
     def block_port(self, addr: str, port: int | None = 443, mode: str = "drop") -> None:
@@ -517,9 +560,17 @@ class Lab:
             raise TypeError("netlab: argv must be a list of arguments, not a string")
         return [_ip(), "netns", "exec", self._ns(ns), *map(str, argv)]
 
-    def run(self, ns: str, argv: Sequence[str], *, timeout: float,
-            env: Mapping[str, str] | None = None, input: str | None = None,
-            check: bool = False, cwd: str | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self,
+        ns: str,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        input: str | None = None,
+        check: bool = False,
+        cwd: str | None = None,
+    ) -> subprocess.CompletedProcess:
         """Run argv in namespace `ns` ("notebook"/"endpoint"); wait at most `timeout` seconds.
 
         env defaults to minimal_env() (nothing inherited). Output is captured as text.
@@ -529,9 +580,13 @@ class Lab:
             raise ValueError("netlab: run() needs a positive timeout")
         full = self._argv(ns, argv)
         proc = subprocess.Popen(
-            full, env=dict(env) if env is not None else minimal_env(), cwd=cwd,
+            full,
+            env=dict(env) if env is not None else minimal_env(),
+            cwd=cwd,
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             start_new_session=True,
         )
         try:
@@ -548,8 +603,9 @@ class Lab:
             raise subprocess.CalledProcessError(proc.returncode, full, out, err)
         return result
 
-    def popen(self, ns: str, argv: Sequence[str], *, timeout: float,
-              env: Mapping[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    def popen(
+        self, ns: str, argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None, **kwargs
+    ) -> subprocess.Popen:
         """Start argv in the background in namespace `ns`; tracked and killed on close.
 
         `timeout` is the process's maximum lifetime in seconds: past it, its process
@@ -565,7 +621,8 @@ class Lab:
         kwargs.setdefault("stderr", subprocess.DEVNULL)
         kwargs["start_new_session"] = True
         proc = subprocess.Popen(
-            self._argv(ns, argv), env=dict(env) if env is not None else minimal_env(), **kwargs)
+            self._argv(ns, argv), env=dict(env) if env is not None else minimal_env(), **kwargs
+        )
         self._procs.append(proc)
         timer = threading.Timer(timeout, _kill_tree, args=(proc,))
         timer.daemon = True
@@ -585,8 +642,9 @@ class Lab:
             "        if time.monotonic()>deadline: print(repr(e)); sys.exit(1)\n"
             "        time.sleep(0.05)\n"
         )
-        proc = self.run(ns, [sys.executable, "-c", script, host, str(port), str(timeout)],
-                        timeout=timeout + 5)
+        proc = self.run(
+            ns, [sys.executable, "-c", script, host, str(port), str(timeout)], timeout=timeout + 5
+        )
         if proc.returncode != 0:
             raise NetlabError(
                 f"netlab: nothing accepted TCP connections on {host}:{port} from the {ns} namespace "

@@ -14,10 +14,9 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
+import ca_login
 import pytest
 from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
-
-import ca_login
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
@@ -51,14 +50,19 @@ def assert_no_token(token: str, *texts: str) -> None:
 
 
 def api_calls(standin, op=None):
-    return [c for c in standin.calls if c.get("operation") not in (None, "repository", "control")
-            and (op is None or c["operation"] == op)]
+    return [
+        c
+        for c in standin.calls
+        if c.get("operation") not in (None, "repository", "control") and (op is None or c["operation"] == op)
+    ]
 
 
 # --- the main job -------------------------------------------------------------------------------------------------
 
 
-def test_login_writes_user_pip_conf_and_real_pip_installs_through_it(lib_env, pip_venv, isolated_env, _clean_env):
+def test_login_writes_user_pip_conf_and_real_pip_installs_through_it(
+    lib_env, pip_venv, isolated_env, _clean_env
+):
     r = do_login()
     assert r.config_file == _clean_env / ".config" / "pip" / "pip.conf"
     assert r.repository_endpoint == lib_env.repository_endpoint(REPO)
@@ -72,7 +76,9 @@ def test_login_writes_user_pip_conf_and_real_pip_installs_through_it(lib_env, pi
     assert "# ca-login: token for mydomain/isolatedsm expires" in text
     assert oct(r.config_file.stat().st_mode & 0o777) == "0o600"
 
-    out = pip_venv.run(["install", "--no-input", "--no-cache-dir", "ca-demo-app"], pip_venv.env(isolated_env()))
+    out = pip_venv.run(
+        ["install", "--no-input", "--no-cache-dir", "ca-demo-app"], pip_venv.env(isolated_env())
+    )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "Successfully installed" in out.stdout and "ca-demo-pkg" in out.stdout
     assert_no_token(token_of(r), out.stdout, out.stderr)
@@ -115,7 +121,9 @@ def test_login_result_and_logs_never_show_the_token(lib_env, caplog):
     tok = token_of(r)
     assert len(tok) > 20
     assert "****" in str(r.index_url) and "****" in repr(r.index_url)
-    assert_no_token(tok, str(r), repr(r), r._repr_html_(), r.preview, caplog.text, str(r.index_url), repr(r.index_url))
+    assert_no_token(
+        tok, str(r), repr(r), r._repr_html_(), r.preview, caplog.text, str(r.index_url), repr(r.index_url)
+    )
     assert "logged in" in r._repr_html_().lower()
 
 
@@ -145,10 +153,14 @@ def test_login_asks_token_and_endpoint_with_duration(lib_env):
 
 
 def test_login_builds_vpce_repository_url_without_calling_get_repository_endpoint(lib_env, tmp_path):
-    r = do_login(repository_endpoint_url="vpce-0123-abcd.d.codeartifact.us-west-2.vpce.amazonaws.com",
-                 config_file=tmp_path / "pip.conf", dry_run=True)
+    r = do_login(
+        repository_endpoint_url="vpce-0123-abcd.d.codeartifact.us-west-2.vpce.amazonaws.com",
+        config_file=tmp_path / "pip.conf",
+        dry_run=True,
+    )
     assert r.repository_endpoint == (
-        "https://vpce-0123-abcd.d.codeartifact.us-west-2.vpce.amazonaws.com/pypi/d/mydomain-111122223333/isolatedsm/")
+        "https://vpce-0123-abcd.d.codeartifact.us-west-2.vpce.amazonaws.com/pypi/d/mydomain-111122223333/isolatedsm/"
+    )
     assert api_calls(lib_env, "GetRepositoryEndpoint") == []
 
 
@@ -182,12 +194,25 @@ def test_login_warns_when_an_install_section_overrides(lib_env, _clean_env):
 
 POLICY_FAULTS = [
     ("access-denied-identity", "identity-based", "access-denied-identity-policy", "put-role-policy"),
-    ("access-denied-vpc-endpoint", "vpc-endpoint", "access-denied-vpc-endpoint-policy", "modify-vpc-endpoint"),
+    (
+        "access-denied-vpc-endpoint",
+        "vpc-endpoint",
+        "access-denied-vpc-endpoint-policy",
+        "modify-vpc-endpoint",
+    ),
     ("access-denied-scp", "service-control", "access-denied-scp", "service control policy"),
-    ("access-denied-permissions-boundary", "permissions-boundary", "access-denied-permissions-boundary",
-     "permissions boundary"),
-    ("access-denied-resource-explicit", "resource-based", "access-denied-resource-policy",
-     "put-repository-permissions-policy"),
+    (
+        "access-denied-permissions-boundary",
+        "permissions-boundary",
+        "access-denied-permissions-boundary",
+        "permissions boundary",
+    ),
+    (
+        "access-denied-resource-explicit",
+        "resource-based",
+        "access-denied-resource-policy",
+        "put-repository-permissions-policy",
+    ),
     ("access-denied-session-explicit", "session", "access-denied-session-policy", "session policy"),
     ("access-denied-no-reason", None, "access-denied", "diagnose"),
 ]
@@ -216,10 +241,13 @@ def test_access_denied_names_the_role_in_the_iam_remedy(lib_env):
     assert "sts:GetServiceBearerToken" in ei.value.hint
 
 
-@pytest.mark.parametrize(("fault", "what", "cause"), [
-    ("domain-not-found", "domain", "domain-not-found"),
-    ("repository-not-found", "repository", "repository-not-found"),
-])
+@pytest.mark.parametrize(
+    ("fault", "what", "cause"),
+    [
+        ("domain-not-found", "domain", "domain-not-found"),
+        ("repository-not-found", "repository", "repository-not-found"),
+    ],
+)
 def test_not_found_says_which(lib_env, fault, what, cause):
     op = "GetAuthorizationToken" if what == "domain" else "GetRepositoryEndpoint"
     lib_env.set_fault(fault, operation=op)
@@ -309,14 +337,17 @@ def test_unparsable_pip_conf_is_an_error_that_leaves_it_untouched(lib_env, tmp_p
     assert api_calls(lib_env) == [], "the file is checked before any network call"
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"domain_owner": "12345"}, "domain_owner"),
-    ({"duration_seconds": 600}, "duration_seconds"),
-    ({"duration_seconds": 43201}, "duration_seconds"),
-    ({"region": "uswest2"}, "region"),
-    ({"endpoint_url": "ftp://x"}, "endpoint_url"),
-    ({"tool": "npm"}, "tool"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"domain_owner": "12345"}, "domain_owner"),
+        ({"duration_seconds": 600}, "duration_seconds"),
+        ({"duration_seconds": 43201}, "duration_seconds"),
+        ({"region": "uswest2"}, "region"),
+        ({"endpoint_url": "ftp://x"}, "endpoint_url"),
+        ({"tool": "npm"}, "tool"),
+    ],
+)
 def test_invalid_input_is_a_value_error_before_any_network_call(lib_env, kwargs, field):
     with pytest.raises(ValueError) as ei:
         do_login(**kwargs)
@@ -348,8 +379,16 @@ def test_eight_processes_logging_in_at_once_leave_a_valid_file(standin, aws_env,
         "import ca_login; ca_login.login('mydomain', 'isolatedsm', domain_owner='111122223333', "
         f"config_file={str(conf)!r})"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=aws_env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=aws_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, [o[1][-500:] for o in outs]
     parser = configparser.RawConfigParser()
@@ -364,9 +403,24 @@ def test_eight_processes_logging_in_at_once_leave_a_valid_file(standin, aws_env,
 def test_cli_login_json_prints_masked_url_and_expiry(standin, aws_env, tmp_path):
     conf = tmp_path / "pip.conf"
     out = subprocess.run(
-        [CA_LOGIN, "login", "--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO,
-         "--config-file", str(conf), "--json"],
-        env=aws_env, capture_output=True, text=True, timeout=60)
+        [
+            CA_LOGIN,
+            "login",
+            "--domain",
+            DOMAIN,
+            "--domain-owner",
+            OWNER,
+            "--repository",
+            REPO,
+            "--config-file",
+            str(conf),
+            "--json",
+        ],
+        env=aws_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["config_file"] == str(conf)
@@ -380,36 +434,82 @@ def test_cli_login_json_prints_masked_url_and_expiry(standin, aws_env, tmp_path)
 
 def test_python_dash_m_runs_the_cli(standin, aws_env, tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "ca_login", "login", "--domain", DOMAIN, "--domain-owner", OWNER, "--repository",
-         REPO, "--config-file", str(tmp_path / "p.conf")],
-        env=aws_env, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "ca_login",
+            "login",
+            "--domain",
+            DOMAIN,
+            "--domain-owner",
+            OWNER,
+            "--repository",
+            REPO,
+            "--config-file",
+            str(tmp_path / "p.conf"),
+        ],
+        env=aws_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert "Logged pip in to CodeArtifact mydomain/isolatedsm (us-west-2)" in out.stdout
     assert "expires:" in out.stdout and "aws:****@" in out.stdout
 
 
-@pytest.mark.parametrize(("fault", "code"), [
-    ("access-denied-identity", 4),
-    ("domain-not-found", 5),
-    ("throttle:first=1000:retry_after=30", 8),
-])
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        ("access-denied-identity", 4),
+        ("domain-not-found", 5),
+        ("throttle:first=1000:retry_after=30", 8),
+    ],
+)
 def test_cli_exit_codes_by_failure(standin, aws_env, tmp_path, fault, code):
     name, *params = fault.split(":")
     standin.set_fault(name, operation="GetAuthorizationToken", **dict(p.split("=") for p in params))
     out = subprocess.run(
-        [CA_LOGIN, "login", "--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO,
-         "--config-file", str(tmp_path / "p.conf")],
-        env=aws_env, capture_output=True, text=True, timeout=60)
+        [
+            CA_LOGIN,
+            "login",
+            "--domain",
+            DOMAIN,
+            "--domain-owner",
+            OWNER,
+            "--repository",
+            REPO,
+            "--config-file",
+            str(tmp_path / "p.conf"),
+        ],
+        env=aws_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == code, out.stderr
     assert out.stderr.startswith("error: ") and "\nhint: " in out.stderr
 
 
 def test_cli_invalid_input_exits_2_and_credentials_6(standin, aws_env, tmp_path):
-    base = [CA_LOGIN, "login", "--domain", DOMAIN, "--repository", REPO, "--config-file", str(tmp_path / "p.conf")]
-    out = subprocess.run([*base, "--domain-owner", "abc"], env=aws_env, capture_output=True, text=True, timeout=60)
+    base = [
+        CA_LOGIN,
+        "login",
+        "--domain",
+        DOMAIN,
+        "--repository",
+        REPO,
+        "--config-file",
+        str(tmp_path / "p.conf"),
+    ]
+    out = subprocess.run(
+        [*base, "--domain-owner", "abc"], env=aws_env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 2 and "domain_owner" in out.stderr
     env = {k: v for k, v in aws_env.items() if not k.startswith("AWS_ACCESS_KEY_ID")}
-    out = subprocess.run([*base, "--domain-owner", OWNER], env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [*base, "--domain-owner", OWNER], env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 6, out.stderr
 
 

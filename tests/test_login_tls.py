@@ -6,10 +6,9 @@ import select
 import socket
 import threading
 
+import ca_login
 import pytest
 from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
-
-import ca_login
 
 DOMAIN, OWNER, REPO = "mydomain", "111122223333", "isolatedsm"
 

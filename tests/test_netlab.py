@@ -16,7 +16,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import netlab  # noqa: E402
+import netlab
 
 # A name the notebook will resolve through its hosts file only (never via real DNS).
 API_NAME = "codeartifact.us-east-1.amazonaws.com"
@@ -42,15 +42,13 @@ print(json.dumps({"kind": kind, "elapsed": time.monotonic() - t0}))
 
 
 def connect_from(lab: netlab.Lab, ns: str, host: str, port: int, limit: float = 1.5) -> dict:
-    proc = lab.run(ns, [sys.executable, "-c", CONNECT_PROBE, host, str(port), str(limit)],
-                   timeout=limit + 10)
+    proc = lab.run(ns, [sys.executable, "-c", CONNECT_PROBE, host, str(port), str(limit)], timeout=limit + 10)
     assert proc.returncode == 0, f"probe failed: {proc.stderr[-500:]}"
     return json.loads(proc.stdout)
 
 
 def start_http_server(lab: netlab.Lab, ns: str, addr: str, port: int) -> subprocess.Popen:
-    server = lab.popen(ns, [sys.executable, "-m", "http.server", str(port), "--bind", addr],
-                       timeout=60)
+    server = lab.popen(ns, [sys.executable, "-m", "http.server", str(port), "--bind", addr], timeout=60)
     lab.wait_tcp(ns, addr, port, timeout=10)
     return server
 
@@ -71,8 +69,8 @@ def test_notebook_fetches_from_endpoint_server_by_name_through_hosts_file(lab):
     start_http_server(lab, "endpoint", api, 443)
     fetch = (
         "import urllib.request, sys\n"
-        "r = urllib.request.urlopen('http://%s:443/', timeout=5)\n"
-        "print(r.status); print(r.read().decode()[:2000])\n" % API_NAME
+        f"r = urllib.request.urlopen('http://{API_NAME}:443/', timeout=5)\n"
+        "print(r.status); print(r.read().decode()[:2000])\n"
     )
     proc = lab.run("notebook", [sys.executable, "-c", fetch], timeout=15)
     assert proc.returncode == 0, proc.stderr[-1000:]
@@ -147,13 +145,20 @@ def test_fake_imds_address_is_bindable_in_notebook_namespace_only(lab):
     start_http_server(lab, "notebook", lab.imds_address, 80)
     assert connect_from(lab, "notebook", lab.imds_address, 80)["kind"] == "connected"
 
-    root_addrs = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True,
-                                timeout=10, env=netlab.minimal_env()).stdout
-    root_routes = subprocess.run(["ip", "route", "show", "table", "all"], capture_output=True,
-                                 text=True, timeout=10, env=netlab.minimal_env()).stdout
+    root_addrs = subprocess.run(
+        ["ip", "-o", "addr", "show"], capture_output=True, text=True, timeout=10, env=netlab.minimal_env()
+    ).stdout
+    root_routes = subprocess.run(
+        ["ip", "route", "show", "table", "all"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env=netlab.minimal_env(),
+    ).stdout
     assert lab.imds_address not in root_addrs
-    assert str(lab.subnet.network_address)[:-1] not in root_addrs + root_routes, \
+    assert str(lab.subnet.network_address)[:-1] not in root_addrs + root_routes, (
         "the lab's subnet leaked into the host's root namespace"
+    )
 
 
 def test_exit_removes_namespaces_etc_dirs_and_background_processes():
@@ -235,7 +240,10 @@ time.sleep(60)
 def _start_owner():
     owner = subprocess.Popen(
         [sys.executable, "-c", OWNER_SCRIPT, os.path.dirname(os.path.abspath(__file__))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=netlab.minimal_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=netlab.minimal_env(),
     )
     line = owner.stdout.readline()
     if not line:
@@ -302,6 +310,7 @@ def test_failure_while_building_the_lab_removes_what_was_made(monkeypatch):
 
 def _drop_namespace_capabilities():  # runs in the child before exec
     import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
     PR_CAPBSET_DROP, CAP_NET_ADMIN, CAP_SYS_ADMIN = 24, 12, 21
     for cap in (CAP_NET_ADMIN, CAP_SYS_ADMIN):
@@ -320,7 +329,10 @@ def test_without_privileges_lab_raises_a_clear_error_with_a_hint():
     )
     proc = subprocess.run(
         [sys.executable, "-c", script, os.path.dirname(os.path.abspath(__file__))],
-        capture_output=True, text=True, timeout=20, env=netlab.minimal_env(),
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=netlab.minimal_env(),
         preexec_fn=_drop_namespace_capabilities,
     )
     assert proc.returncode == 3, proc.stderr[-1000:]

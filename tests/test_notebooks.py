@@ -39,12 +39,16 @@ def kernel_env(standin, _clean_env, tmp_path):
     }
     yield env
     # %pip install went into this venv: leave it as it was.
-    subprocess.run([str(PIP), "uninstall", "-y", "-q", "ca-demo-pkg"], env=env, capture_output=True, timeout=120)
+    subprocess.run(
+        [str(PIP), "uninstall", "-y", "-q", "ca-demo-pkg"], env=env, capture_output=True, timeout=120
+    )
 
 
 def run_notebook(name: str, env: dict[str, str], cwd: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
     client.execute(env=env)
     return nb
 

@@ -49,5 +49,7 @@ def login_html(r) -> str:
     for w in r.warnings:
         rows.append(("⚠ Warning", f"<span style='color:#b45309'>{e(w)}</span>"))
     title = "ca_login: dry run" if r.dry_run else "ca_login: logged in"
-    body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>" for k, v in rows)
+    body = "".join(
+        f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>" for k, v in rows
+    )
     return f"<div><strong>{title}</strong><table>{body}</table></div>"

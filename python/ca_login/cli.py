@@ -70,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("login", help="get a token and write pip's config")
     _add_target_flags(p)
     p.add_argument("--duration-seconds", type=int, help="token lifetime: 0 or 900..43200 (default 43200)")
-    p.add_argument("--config-file", help="pip config file to write (default: the one `pip config set` writes)")
+    p.add_argument(
+        "--config-file", help="pip config file to write (default: the one `pip config set` writes)"
+    )
     p.add_argument("--dry-run", action="store_true", help="show what would be written; write nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument(
@@ -277,7 +279,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         print(_diagnosis.format_check(_diagnosis.Check(**c)), flush=True)
 
     if not args.json:
-        print("ca-login diagnose: checking (each check is bounded by %.1f s)" % args.timeout, flush=True)
+        print(f"ca-login diagnose: checking (each check is bounded by {args.timeout:.1f} s)", flush=True)
     d = _diagnosis._run(
         on_check=None if args.json else live,
         domain=args.domain,

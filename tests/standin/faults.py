@@ -75,7 +75,7 @@ FAULTS.update(
         "repo-404": (("repository",), "repository answers 404"),
         "token-ttl": (
             ("GetAuthorizationToken",),
-            "tokens issued now are valid for seconds=S only; report=actual (default) puts that in `expiration`, "  # noqa: E501
+            "tokens issued now are valid for seconds=S only; report=actual (default) puts that in `expiration`, "
             "report=requested reports the requested duration (the token dies early)",
         ),
     }

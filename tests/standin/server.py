@@ -541,7 +541,7 @@ class StandIn:
                         h,
                         400,
                         "ValidationException",
-                        f"Value '{dur}' at 'durationSeconds' failed to satisfy constraint: Member must be a number",  # noqa: E501
+                        f"Value '{dur}' at 'durationSeconds' failed to satisfy constraint: Member must be a number",
                         {"reason": "CANNOT_PARSE"},
                     )
                 if duration < 0 or duration > 43200:
@@ -824,7 +824,7 @@ class StandIn:
         )
         page = (
             f'<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0">'
-            f"<title>Links for {project}</title></head><body><h1>Links for {project}</h1>\n{links}</body></html>\n"  # noqa: E501
+            f"<title>Links for {project}</title></head><body><h1>Links for {project}</h1>\n{links}</body></html>\n"
         )
         h._send(200, page.encode(), [], "text/html; charset=utf-8")
 
