@@ -47,13 +47,31 @@ impl SecretUrl {
 
 const EXCEPTIONS: [(&str, &str); 9] = [
     ("Error", "Base class of every ca_login error."),
-    ("InvalidInput", "An argument or setting is invalid; raised before any network call. Also a ValueError."),
-    ("ConfigError", "A config file (pip's, ca-login's, a CA bundle) cannot be read, parsed or written."),
+    (
+        "InvalidInput",
+        "An argument or setting is invalid; raised before any network call. Also a ValueError.",
+    ),
+    (
+        "ConfigError",
+        "A config file (pip's, ca-login's, a CA bundle) cannot be read, parsed or written.",
+    ),
     ("CredentialsError", "No AWS credentials, or expired ones."),
-    ("EndpointUnreachable", "A CodeArtifact endpoint does not resolve, answer, or present a trusted certificate."),
-    ("AccessDenied", "A policy denied the call; `policy_type` names which kind."),
-    ("NotFound", "The domain or repository does not exist (or is in another account or Region)."),
-    ("Throttled", "CodeArtifact kept answering ThrottlingException after our retries."),
+    (
+        "EndpointUnreachable",
+        "A CodeArtifact endpoint does not resolve, answer, or present a trusted certificate.",
+    ),
+    (
+        "AccessDenied",
+        "A policy denied the call; `policy_type` names which kind.",
+    ),
+    (
+        "NotFound",
+        "The domain or repository does not exist (or is in another account or Region).",
+    ),
+    (
+        "Throttled",
+        "CodeArtifact kept answering ThrottlingException after our retries.",
+    ),
     ("ServiceError", "Any other error answered by CodeArtifact."),
 ];
 
@@ -71,7 +89,11 @@ fn make_exceptions(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
         } else {
             PyTuple::new(py, [base.clone()])?
         };
-        let cls = type_.call1((*name, bases, [("__module__", "ca_login"), ("__doc__", *doc)].into_py_dict(py)?))?;
+        let cls = type_.call1((
+            *name,
+            bases,
+            [("__module__", "ca_login"), ("__doc__", *doc)].into_py_dict(py)?,
+        ))?;
         m.add(*name, cls)?;
     }
     Ok(())
@@ -149,8 +171,12 @@ fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
                     crate::error::Missing::Other => "resource",
                 },
             )?,
-            Error::Throttled { retry_after, .. } => exc.setattr("retry_after", retry_after.map(|d| d.as_secs_f64()))?,
-            Error::Service { code, status, host, .. } => {
+            Error::Throttled { retry_after, .. } => {
+                exc.setattr("retry_after", retry_after.map(|d| d.as_secs_f64()))?
+            }
+            Error::Service {
+                code, status, host, ..
+            } => {
                 exc.setattr("code", code)?;
                 exc.setattr("status", *status)?;
                 exc.setattr("host", host)?;
@@ -187,20 +213,37 @@ where
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
-                return Err(PyRuntimeError::new_err("ca_login: the operation stopped unexpectedly (a bug)"))
+                return Err(PyRuntimeError::new_err(
+                    "ca_login: the operation stopped unexpectedly (a bug)",
+                ))
             }
         }
     }
 }
 
-fn target(sys_prefix: Option<PathBuf>, user_home: Option<PathBuf>, owner: Option<(u32, u32)>, state_file: Option<PathBuf>) -> Target {
-    Target { home: user_home, owner, sys_prefix, state_file }
+fn target(
+    sys_prefix: Option<PathBuf>,
+    user_home: Option<PathBuf>,
+    owner: Option<(u32, u32)>,
+    state_file: Option<PathBuf>,
+) -> Target {
+    Target {
+        home: user_home,
+        owner,
+        sys_prefix,
+        state_file,
+    }
 }
 
 pub(crate) fn login_dict<'py>(py: Python<'py>, r: LoginResult) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("repository_endpoint", &r.repository_endpoint)?;
-    d.set_item("index_url", SecretUrl { inner: r.index_url.clone() })?;
+    d.set_item(
+        "index_url",
+        SecretUrl {
+            inner: r.index_url.clone(),
+        },
+    )?;
     d.set_item("expires_at", r.expires_at)?;
     d.set_item("config_file", r.config_file.clone())?;
     d.set_item("tool", &r.tool)?;
@@ -234,7 +277,16 @@ fn login_options(
     state_file: Option<PathBuf>,
 ) -> LoginOptions {
     LoginOptions {
-        args: Args { domain, repository, domain_owner, region, duration_seconds, endpoint_url, repository_endpoint_url, profile },
+        args: Args {
+            domain,
+            repository,
+            domain_owner,
+            region,
+            duration_seconds,
+            endpoint_url,
+            repository_endpoint_url,
+            profile,
+        },
         tool,
         config_file,
         dry_run,
@@ -268,8 +320,21 @@ fn login<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
     let opts = login_options(
-        domain, repository, domain_owner, region, tool, duration_seconds, endpoint_url, repository_endpoint_url, profile,
-        config_file, dry_run, sys_prefix, user_home, owner, state_file,
+        domain,
+        repository,
+        domain_owner,
+        region,
+        tool,
+        duration_seconds,
+        endpoint_url,
+        repository_endpoint_url,
+        profile,
+        config_file,
+        dry_run,
+        sys_prefix,
+        user_home,
+        owner,
+        state_file,
     );
     // Bad input gets its error here, before any network call and with the GIL held (it is quick).
     crate::login::prepare(&opts).map_err(|e| to_py_err(py, e))?;
@@ -312,7 +377,8 @@ fn status<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
     let t = target(sys_prefix, user_home, None, state_file);
-    let s = crate::lifetime::status(&tool, config_file.as_deref(), &t).map_err(|e| to_py_err(py, e))?;
+    let s =
+        crate::lifetime::status(&tool, config_file.as_deref(), &t).map_err(|e| to_py_err(py, e))?;
     let d = PyDict::new(py);
     d.set_item("tool", &s.tool)?;
     d.set_item("config_file", s.config_file.clone())?;
@@ -321,7 +387,10 @@ fn status<'py>(
     d.set_item("now", s.now)?;
     d.set_item("remaining", s.remaining())?;
     let e = s.entry.as_ref();
-    d.set_item("repository_endpoint", e.map(|e| e.repository_endpoint.clone()))?;
+    d.set_item(
+        "repository_endpoint",
+        e.map(|e| e.repository_endpoint.clone()),
+    )?;
     d.set_item("domain", e.map(|e| e.domain.clone()))?;
     d.set_item("domain_owner", e.and_then(|e| e.domain_owner.clone()))?;
     d.set_item("repository", e.map(|e| e.repository.clone()))?;
@@ -367,14 +436,31 @@ fn ensure_login<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
     let opts = login_options(
-        domain, repository, domain_owner, region, tool, duration_seconds, endpoint_url, repository_endpoint_url, profile,
-        config_file, dry_run, sys_prefix, user_home, owner, state_file,
+        domain,
+        repository,
+        domain_owner,
+        region,
+        tool,
+        duration_seconds,
+        endpoint_url,
+        repository_endpoint_url,
+        profile,
+        config_file,
+        dry_run,
+        sys_prefix,
+        user_home,
+        owner,
+        state_file,
     );
     // The fast path reads three small files and makes no network call: run it with the GIL held.
-    let (r, fresh) = match crate::lifetime::fast_path(&opts, min_remaining).map_err(|e| to_py_err(py, e))? {
-        Some(r) => (r, false),
-        None => (run(py, async move { crate::login::login(&opts).await })?, true),
-    };
+    let (r, fresh) =
+        match crate::lifetime::fast_path(&opts, min_remaining).map_err(|e| to_py_err(py, e))? {
+            Some(r) => (r, false),
+            None => (
+                run(py, async move { crate::login::login(&opts).await })?,
+                true,
+            ),
+        };
     let d = login_dict(py, r)?;
     d.set_item("fresh", fresh)?;
     Ok(d)
@@ -410,18 +496,40 @@ fn start_refresh<'py>(
         if v.is_finite() && v >= min {
             Ok(Duration::from_secs_f64(v))
         } else {
-            Err(to_py_err(py, Error::invalid(name, format!("{v} is not a number of seconds >= {min}"), format!("pass {name}={min} or more"))))
+            Err(to_py_err(
+                py,
+                Error::invalid(
+                    name,
+                    format!("{v} is not a number of seconds >= {min}"),
+                    format!("pass {name}={min} or more"),
+                ),
+            ))
         }
     };
     let mut ropts = crate::refresh::RefreshOptions::new(login_options(
-        domain, repository, domain_owner, region, tool, duration_seconds, endpoint_url, repository_endpoint_url, profile,
-        config_file, false, sys_prefix, user_home, owner, state_file,
+        domain,
+        repository,
+        domain_owner,
+        region,
+        tool,
+        duration_seconds,
+        endpoint_url,
+        repository_endpoint_url,
+        profile,
+        config_file,
+        false,
+        sys_prefix,
+        user_home,
+        owner,
+        state_file,
     ));
     ropts.every = every.map(|e| secs("every", e, 1.0)).transpose()?;
     ropts.backoff_base = secs("backoff_base", backoff_base, 0.1)?;
     ropts.backoff_cap = secs("backoff_cap", backoff_cap, 0.1)?;
     // Stopping a previous refresher waits for it: without the GIL (its log calls may want it).
-    let info = py.detach(move || crate::refresh::start(ropts)).map_err(|e| to_py_err(py, e))?;
+    let info = py
+        .detach(move || crate::refresh::start(ropts))
+        .map_err(|e| to_py_err(py, e))?;
     refresher_dict(py, &info)
 }
 
@@ -550,7 +658,11 @@ fn diagnose(
     if !timeout.is_finite() || timeout <= 0.0 {
         return Err(to_py_err(
             py,
-            Error::invalid("timeout", format!("{timeout} is not a positive number of seconds"), "pass timeout=3.0"),
+            Error::invalid(
+                "timeout",
+                format!("{timeout} is not a positive number of seconds"),
+                "pass timeout=3.0",
+            ),
         ));
     }
     let opts = crate::diagnose::Options {
@@ -591,7 +703,9 @@ fn diagnose(
                     }
                 }
             }
-            Ok(DiagnoseEvent::Done(r)) => return r.map(|rep| rep.to_json()).map_err(|e| to_py_err(py, e)),
+            Ok(DiagnoseEvent::Done(r)) => {
+                return r.map(|rep| rep.to_json()).map_err(|e| to_py_err(py, e))
+            }
             Err(RecvTimeoutError::Timeout) => {
                 if let Err(sig) = py.check_signals() {
                     handle.abort();
@@ -599,7 +713,9 @@ fn diagnose(
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
-                return Err(PyRuntimeError::new_err("ca_login: the diagnosis stopped unexpectedly (a bug)"))
+                return Err(PyRuntimeError::new_err(
+                    "ca_login: the diagnosis stopped unexpectedly (a bug)",
+                ))
             }
         }
     }
