@@ -146,12 +146,11 @@ def _result_json(r: ca_login.LoginResult) -> dict:
     }
 
 
-def cmd_login(args: argparse.Namespace) -> int:
-    if args.if_expiring_within is not None:
-        return _cmd_ensure_login(args)
-    r = ca_login._core.login(
-        args.domain,
-        args.repository,
+def _login_kwargs(args: argparse.Namespace) -> dict:
+    """`login`'s flags as keyword arguments of `_core.login` / `_core.ensure_login`."""
+    return dict(
+        domain=args.domain,
+        repository=args.repository,
         domain_owner=args.domain_owner,
         region=args.region,
         duration_seconds=args.duration_seconds,
@@ -162,45 +161,27 @@ def cmd_login(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         **_sagemaker.core_target(args.user, sys.prefix),
     )
-    result = ca_login._to_result(r)
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    """`ca-login login`; with --if-expiring-within, only when the recorded token is close to expiring."""
+    if args.if_expiring_within is None:
+        result = ca_login._to_result(ca_login._core.login(**_login_kwargs(args)))
+        extra = {}
+    else:
+        from ._lifetime import _ensured
+
+        d = ca_login._core.ensure_login(**_login_kwargs(args), min_remaining=args.if_expiring_within)
+        result = _ensured(d)
+        extra = {"fresh": result.fresh}
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
-        print(json.dumps(_result_json(result), indent=2))
+        print(json.dumps({**_result_json(result), **extra}, indent=2))
     else:
         print(result)
         if result.dry_run:
             print(f"\n--- {result.config_file} would read (token masked):\n{result.preview}", end="")
-    return EXIT_OK
-
-
-# Token lifetime (issue 5) ----------------------------------------------------------------------------------
-
-
-def _cmd_ensure_login(args: argparse.Namespace) -> int:
-    from ._lifetime import _ensured
-
-    d = ca_login._core.ensure_login(
-        args.domain,
-        args.repository,
-        domain_owner=args.domain_owner,
-        region=args.region,
-        duration_seconds=args.duration_seconds,
-        endpoint_url=args.endpoint_url,
-        repository_endpoint_url=args.repository_endpoint_url,
-        profile=args.profile,
-        config_file=args.config_file,
-        dry_run=args.dry_run,
-        min_remaining=args.if_expiring_within,
-        **_sagemaker.core_target(args.user, sys.prefix),
-    )
-    result = _ensured(d)
-    for w in result.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    if args.json:
-        print(json.dumps({**_result_json(result), "fresh": result.fresh}, indent=2))
-    else:
-        print(result)
     return EXIT_OK
 
 
