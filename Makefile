@@ -11,7 +11,6 @@ PIPENV := env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_C
 
 $(VENV)/.deps: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIPENV) $(PY) -m pip install --quiet --upgrade pip
 	$(PIPENV) $(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
