@@ -56,17 +56,6 @@ pub fn is_our_index_url(url: &str, repository_endpoint: &str) -> bool {
     without_userinfo(url).is_some() && without_userinfo(url) == without_userinfo(&expected)
 }
 
-/// Whether `url` looks like a CodeArtifact pip index URL with a token (`aws:TOKEN@…/pypi/…/simple/`).
-fn looks_like_codeartifact(url: &str) -> bool {
-    let Ok(parsed) = url::Url::parse(url) else {
-        return false;
-    };
-    parsed.username() == "aws"
-        && parsed.password().is_some_and(|p| !p.is_empty())
-        && parsed.path().contains("/pypi/")
-        && parsed.path().trim_end_matches('/').ends_with("/simple")
-}
-
 /// Whether the text has, in `[global]`, a `# ca-login:` comment line directly above an `index-url` line.
 fn has_our_comment_above_index_url(text: &str) -> bool {
     let mut section = String::new();
@@ -383,7 +372,7 @@ pub fn logout(tool: &str, config_file: Option<&Path>, target: &Target) -> Result
             let ours = match &entry {
                 Some(e) => is_our_index_url(&current, &e.repository_endpoint),
                 None => {
-                    looks_like_codeartifact(&current)
+                    crate::secret::carries_codeartifact_token(&current)
                         && has_our_comment_above_index_url(&doc.render())
                 }
             };
@@ -462,8 +451,10 @@ mod tests {
             EP
         ));
         assert!(!is_our_index_url("https://pypi.org/simple", EP));
-        assert!(looks_like_codeartifact(&url));
-        assert!(!looks_like_codeartifact("https://user:pw@mirror/simple/"));
+        assert!(crate::secret::carries_codeartifact_token(&url));
+        assert!(!crate::secret::carries_codeartifact_token(
+            "https://user:pw@mirror/simple/"
+        ));
     }
 
     #[test]

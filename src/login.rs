@@ -145,6 +145,8 @@ pub fn prepare(opts: &LoginOptions) -> Result<(Settings, PathBuf)> {
     let file = target_file(opts.config_file.as_deref(), &opts.target);
     // A file pip itself could not parse is an error that leaves it untouched: find out before any network call.
     pipconf::read_document(&file)?;
+    // So is a state file we could not read or update (corrupt, or left by root in the user's home).
+    state::load(&state_path(&opts.target))?;
     Ok((settings, file))
 }
 
@@ -215,21 +217,25 @@ pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
         endpoint
     );
     let index_url = Secret::new(settings::index_url(&endpoint, token.expose())?);
-    finish(
-        opts,
-        &settings,
-        &aws.region,
-        &file,
-        endpoint,
-        index_url,
-        expires_at,
-        started,
-    )
+    // Files are written under a lock that may wait for another process: off the async workers.
+    let (opts, region) = (opts.clone(), aws.region.clone());
+    tokio::task::spawn_blocking(move || {
+        finish(
+            &opts, &settings, &region, &file, endpoint, index_url, expires_at, started,
+        )
+    })
     .await
+    .map_err(|e| Error::Service {
+        host: "localhost".into(),
+        code: "Internal".into(),
+        status: 0,
+        message: format!("writing pip's config stopped: {e}"),
+        hint: "this is a bug in ca_login; please report it".into(),
+    })?
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn finish(
+fn finish(
     opts: &LoginOptions,
     settings: &Settings,
     region: &str,
@@ -255,6 +261,9 @@ async fn finish(
         doc.set("global", "index-url", &masked, Some(&comment))?;
         preview = doc.render();
     } else {
+        let sp = state_path(&opts.target);
+        // Read before writing pip's config: a state file we cannot use stops the login with nothing changed.
+        let recorded = state::load(&sp)?.get(file).cloned();
         let mut previous: Option<String> = None;
         let outcome = pipconf::update_file(file, |doc| {
             previous = doc.get("global", "index-url");
@@ -264,15 +273,17 @@ async fn finish(
             pipconf::set_owner(file, uid, gid)?;
         }
         preview = outcome.new_text.replace(index_url.expose(), &masked);
-        let sp = state_path(&opts.target);
-        let old = state::load(&sp)?;
-        let existing = old.get(file);
-        let (previous_index_url, had_previous) = match existing {
+        let (previous_index_url, had_previous) = match recorded {
             // Keep what was there before our first login.
-            Some(e) => (e.previous_index_url.clone(), e.had_previous),
-            None => (previous.clone(), previous.is_some()),
+            Some(e) => (e.previous_index_url, e.had_previous),
+            // A CodeArtifact token URL (ours, or one `aws codeartifact login` wrote) is never stored, nor put back
+            // at logout: it is dead or soon will be. Any other index-url is kept, to restore at logout.
+            None => match previous {
+                Some(p) if crate::secret::carries_codeartifact_token(&p) => (None, false),
+                other => (other.clone(), other.is_some()),
+            },
         };
-        state::record(
+        let recorded = state::record(
             &sp,
             state::Entry {
                 tool: "pip".into(),
@@ -287,7 +298,19 @@ async fn finish(
                 previous_index_url,
                 had_previous,
             },
-        )?;
+        );
+        if let Err(e) = recorded {
+            // A login completes or leaves nothing behind: put pip's config back as it was.
+            match &outcome.previous_text {
+                Some(text) => {
+                    let _ = pipconf::write_atomic(file, text);
+                }
+                None => {
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            return Err(e);
+        }
         if let Some((uid, gid)) = opts.target.owner {
             pipconf::set_owner(&sp, uid, gid)?;
         }
@@ -300,7 +323,7 @@ async fn finish(
     };
     log::debug!("login done in {:.1} ms", ms(started));
     for w in &warnings {
-        log::warn!("{w}");
+        log::info!("{w}");
     }
     Ok(LoginResult {
         repository_endpoint: endpoint,

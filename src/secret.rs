@@ -53,6 +53,18 @@ pub fn mask_url(url: &str) -> String {
     )
 }
 
+/// Whether `url` is a CodeArtifact pip index URL carrying a token (`aws:TOKEN@…/pypi/…/simple/`), whoever wrote
+/// it (we, or `aws codeartifact login`). Such a URL is never stored, restored or shown.
+pub fn carries_codeartifact_token(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return false;
+    };
+    parsed.username() == "aws"
+        && parsed.password().is_some_and(|p| !p.is_empty())
+        && parsed.path().contains("/pypi/")
+        && parsed.path().trim_end_matches('/').ends_with("/simple")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +76,23 @@ mod tests {
         assert_eq!(format!("{s:?}"), "Secret(****)");
         assert!(!format!("{s:#?}").contains("secret-token"));
         assert_eq!(s.expose(), "eyJ2ZXIiOjEsImlzdSI6MTY.secret-token");
+    }
+
+    #[test]
+    fn codeartifact_token_urls_are_recognised() {
+        assert!(carries_codeartifact_token(
+            "https://aws:tok@d-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/r/simple/"
+        ));
+        assert!(carries_codeartifact_token(
+            "http://aws:tok@127.0.0.1:8080/pypi/isolatedsm/simple/"
+        ));
+        assert!(!carries_codeartifact_token(
+            "https://user:pw@mirror.example/simple/"
+        ));
+        assert!(!carries_codeartifact_token(
+            "https://d.codeartifact.us-west-2.amazonaws.com/pypi/r/simple/"
+        ));
+        assert!(!carries_codeartifact_token("not a url"));
     }
 
     #[test]
