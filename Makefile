@@ -14,11 +14,14 @@ $(VENV)/.deps: requirements-dev.txt
 	$(PIPENV) $(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# Tools the network-namespace tests need (Debian): nftables for the "security group" rules.
+# Tools the tests need (Debian): nftables for the namespace lab's "security group" rules, shellcheck for the
+# lifecycle script, openssl for the stand-in's test CA, venv support for the test venvs.
 system-deps:
 	@command -v nft >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
 	@command -v ip >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; }
 	@command -v shellcheck >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
+	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
 
 # Build the extension (release) into the venv.
 dev: $(VENV)/.deps
