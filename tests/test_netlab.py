@@ -129,8 +129,8 @@ def test_block_port_reject_refuses_connection_although_server_listens(lab):
     start_http_server(lab, "endpoint", api, 443)
     lab.block_port(api, 443, mode="reject")
     probe = connect_from(lab, "notebook", api, 443)
+    # "refused" (a reset), not a time-out: the kind says it; no wall-clock bound needed.
     assert probe["kind"] == "refused", probe
-    assert probe["elapsed"] < 1.0
 
 
 def test_block_port_touches_only_that_address(lab):
