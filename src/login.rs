@@ -54,12 +54,6 @@ pub struct LoginResult {
     pub duration: Duration,
 }
 
-impl LoginResult {
-    pub fn index_url_masked(&self) -> String {
-        mask_url(self.index_url.expose())
-    }
-}
-
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }

@@ -1,6 +1,5 @@
 //! One tokio runtime per process, shared by every call and by the background refresher.
 
-use std::future::Future;
 use std::sync::OnceLock;
 
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -14,9 +13,4 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("cannot start the tokio runtime (out of threads?)")
     })
-}
-
-/// Run a future to completion on the shared runtime, from a thread that is not a runtime worker.
-pub fn block_on<F: Future>(fut: F) -> F::Output {
-    runtime().block_on(fut)
 }
