@@ -326,6 +326,13 @@ impl Recorder {
             .map(|g| g.iter().any(|c| c.name == name))
             .unwrap_or(false)
     }
+    /// Whether a check called `name` was recorded as failing.
+    fn failed(&self, name: &str) -> bool {
+        self.checks
+            .lock()
+            .map(|g| g.iter().any(|c| c.name == name && c.status == Status::Fail))
+            .unwrap_or(false)
+    }
     fn take(&self) -> (Vec<Check>, Vec<String>) {
         let checks = self.checks.lock().map(|g| g.clone()).unwrap_or_default();
         let secrets = self.secrets.lock().map(|g| g.clone()).unwrap_or_default();
@@ -460,8 +467,10 @@ fn layer_of(name: &str) -> Layer {
 
 async fn run_all(settings: &Settings, opts: &Options, budget: Budget, rec: Arc<Recorder>) {
     let ctx = config::setup(settings, &budget, &rec).await;
+    // Tells the API checks that the api host's DNS/TCP/TLS checks are in (see `api::run`).
+    let (api_probed, api_probe_rx) = tokio::sync::watch::channel(false);
     let api_probe = async {
-        match &ctx.api_url {
+        let probe = match &ctx.api_url {
             Some(url) => net::probe_host(url, Which::Api, &ctx, &budget, &rec).await,
             None => {
                 for (name, layer) in [
@@ -480,9 +489,11 @@ async fn run_all(settings: &Settings, opts: &Options, budget: Budget, rec: Arc<R
                     chain: Vec::new(),
                 }
             }
-        }
+        };
+        let _ = api_probed.send(true);
+        probe
     };
-    let calls = api::run(settings, &ctx, &budget, &rec);
+    let calls = api::run(settings, &ctx, &budget, &rec, api_probe_rx);
     let (_api_probe, outcome) = tokio::join!(api_probe, calls);
     pip::run(settings, &opts.target, &ctx, &outcome, &budget, &rec).await;
 }
