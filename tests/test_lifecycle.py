@@ -34,6 +34,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="makes a throwaway use
 
 FAKE_CRONTAB = r"""#!/bin/bash
 # A stand-in for crontab(1): `-u USER -l` prints, `-u USER -` replaces USER's table ($FAKE_CRONTAB_DIR/USER).
+# FAKE_CRONTAB_LIST_ERROR=TEXT: `-l` fails with TEXT (a crontab that exists but cannot be read).
 user=$(id -un); list=0
 while [ $# -gt 0 ]; do
   case $1 in -u) user=$2; shift 2 ;; -l) list=1; shift ;; -) shift ;; *) echo "usage" >&2; exit 2 ;; esac
@@ -41,6 +42,7 @@ done
 id "$user" >/dev/null 2>&1 || { echo "crontab: user $user unknown" >&2; exit 1; }
 f="$FAKE_CRONTAB_DIR/$user"
 if [ "$list" = 1 ]; then
+  [ -n "${FAKE_CRONTAB_LIST_ERROR:-}" ] && { echo "$FAKE_CRONTAB_LIST_ERROR" >&2; exit 1; }
   [ -f "$f" ] || { echo "no crontab for $user" >&2; exit 1; }
   cat "$f"
 else
@@ -227,14 +229,38 @@ def _generate(*args: str) -> str:
     return r.stdout
 
 
+def _pid_in(pidfile: Path):
+    return int(pidfile.read_text()) if pidfile.exists() else None
+
+
+def _job_processes(marker: str) -> list[str]:
+    """The live processes whose environment holds CAL_TEST_JOB=marker (all that a script run started inherit
+    it, through runuser and timeout too), as "PID COMMAND LINE"."""
+    want = f"CAL_TEST_JOB={marker}".encode()
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if want not in (d / "environ").read_bytes().split(b"\0"):
+                continue
+            if (d / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        found.append(f"{d.name} {cmd}")
+    return found
+
+
 class ScriptRun:
     def __init__(self, sb: Sandbox, proc: subprocess.CompletedProcess, stderr_file: Path):
         self.sb = sb
         self.returncode = proc.returncode
         self.stdout = proc.stdout
         self.stderr_file = stderr_file
-        pidfile = sb.work / "background.pid"
-        self.bg_pid = int(pidfile.read_text()) if pidfile.exists() else None
+        self.bg_pid = _pid_in(sb.work / "background.pid")
+        self.refresh_pid = _pid_in(sb.work / "refresh.pid")
 
     def bg_running(self) -> bool:
         if self.bg_pid is None:
@@ -259,11 +285,13 @@ class ScriptRun:
         return False
 
     def kill_background(self):
-        if self.bg_pid and self.bg_running():
-            try:
-                os.killpg(self.bg_pid, signal.SIGKILL)  # `timeout` leads its own process group
-            except ProcessLookupError:
-                pass
+        # the background's `timeout` leads its own process group; the refresh loop its own session
+        for pid in (self.bg_pid, self.refresh_pid or _pid_in(self.sb.work / "refresh.pid")):
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     @property
     def stderr(self) -> str:
@@ -278,7 +306,9 @@ class ScriptRun:
 def run_script(sandbox, request):
     runs: list[ScriptRun] = []
 
-    def run(script: str, user, **overrides) -> ScriptRun:
+    def run(script: str, user, pipes: bool = False, **overrides) -> ScriptRun:
+        """Run `script` as root; `pipes`: stdout and stderr are pipes, and this returns once both are closed
+        (as SageMaker's capture would), else stderr goes to a file (returns when the script exits)."""
         path = sandbox.base / "on-start.sh"
         path.write_text(script)
         env = {
@@ -304,18 +334,18 @@ def run_script(sandbox, request):
         env.update({k: str(v) for k, v in overrides.items()})
         err = sandbox.base / f"stderr-{len(runs)}.txt"
         with open(err, "w") as ef:
-            # stderr to a file, not a pipe: the background keeps its copy of stderr open; SageMaker waits
-            # only for the script, and so does this test.
             proc = subprocess.run(
                 ["bash", str(path)],
                 env=env,
                 cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=ef,
+                stderr=subprocess.PIPE if pipes else ef,
                 text=True,
                 timeout=90,
             )
+            if pipes:
+                ef.write(proc.stderr)
         r = ScriptRun(sandbox, proc, err)
         runs.append(r)
         return r
@@ -621,7 +651,9 @@ def test_script_installs_configures_logs_the_user_in_and_schedules_the_refresh(
     assert cli_path.exists()
     r = subprocess.run([str(sandbox.env("python3") / "bin" / "python"), "-c", "import ca_login"], timeout=60)
     assert r.returncode == 0, "the kernel env cannot import ca_login"
-    assert "login done" in run.log and "login done" in run.stderr
+    # the background's output goes to the log only (CAL_BG_STDERR=0); stderr says where to look
+    assert "login done" in run.log and "login done" not in run.stderr
+    assert f"log: {sandbox.log}" in run.stderr
     for name, text in (("log", run.log), ("stderr", run.stderr), ("stdout", run.stdout)):
         leaked = _leaks(conf, text)
         assert not leaked, f"the token leaked into the script's {name}"
@@ -680,9 +712,13 @@ def test_script_installs_configures_logs_the_user_in_and_schedules_the_refresh(
 
 
 @needs_root
-def test_script_returns_at_once_and_keeps_the_setup_when_the_endpoint_never_answers(
+def test_script_returns_and_closes_its_output_while_the_login_waits_on_an_endpoint_that_never_answers(
     hang_server, nb_user, sandbox, run_script, ca_wheel
 ):
+    """The endpoint accepts connections and never answers (not dropped packets: a client gets past connect;
+    traffic stays on loopback). The script returns with its local set-up done and its stdout and stderr closed
+    (SageMaker reads them until they close) while the login is still waiting in the background; the
+    background then gives up on its own and says what to do."""
     url = f"http://127.0.0.1:{hang_server.port}"
     _stage_wheel(sandbox, ca_wheel)
     script = _generate(
@@ -698,7 +734,8 @@ def test_script_returns_at_once_and_keeps_the_setup_when_the_endpoint_never_answ
         url,
     )
     # bounded by run()'s generous 90 s subprocess timeout; no timing assert
-    run = run_script(script, nb_user, CAL_STEP_TIMEOUT="20", **_aws_env(url))
+    run = run_script(script, nb_user, pipes=True, CAL_STEP_TIMEOUT="20", **_aws_env(url))
+    assert run.bg_running(), f"the pipes stayed open until the background ended:\n{run.log[-3000:]}"
     assert run.returncode == 0, run.stderr
     ids = (nb_user.pw_uid, nb_user.pw_gid)
     # the local set-up is done before the script returns; the login is still trying in the background
@@ -737,9 +774,12 @@ def test_script_with_an_s3_wheel_downloads_installs_and_configures_in_the_backgr
         f"s3://my-bucket/w/{ca_wheel.name}",
     )
     env = {"CAL_WHEEL": f"s3://my-bucket/w/{ca_wheel.name}", "CAL_AWS": str(aws), "FAKE_S3_DIR": str(s3)}
-    run = run_script(script, nb_user, **env, **_aws_env(standin))
+    run = run_script(script, nb_user, CAL_BG_STDERR=1, **env, **_aws_env(standin))
     assert run.returncode == 0, run.stderr
     assert run.wait_background(150), f"background still running:\n{run.log[-3000:]}"
+    assert "login done" in run.log and "login done" in run.stderr, (
+        "CAL_BG_STDERR=1: background output on stderr"
+    )
     conf = sandbox.home / ".config" / "pip" / "pip.conf"
     assert conf.exists(), run.log[-3000:]
     assert _owner_mode(conf) == (nb_user.pw_uid, nb_user.pw_gid, 0o600)
@@ -784,3 +824,106 @@ def test_script_logs_in_an_envs_own_site_pip_conf_too_and_keeps_other_cron_lines
     assert run2.wait_background(150)
     assert len([ln for ln in _cron_lines(sandbox, nb_user) if ln.endswith("# ca-login")]) == 2
     assert re.search(r"^0 1 \* \* \* /usr/bin/true # mine$", "\n".join(_cron_lines(sandbox, nb_user)), re.M)
+
+
+SLOW_AWS = r"""#!/bin/bash
+# `aws s3 cp` that would take a minute (its child `sleep` does the waiting).
+echo started >"$FAKE_S3_DIR/started-$(id -un)"
+sleep 60
+"""
+
+SLOW_PYTHON = r"""#!/bin/bash
+# an env's python whose `-m pip install` would take a minute.
+echo started >"$FAKE_S3_DIR/started-$(id -un)"
+sleep 60
+"""
+
+
+@needs_root
+@pytest.mark.parametrize("slow", ["s3-download", "pip-run-as-the-user"])
+def test_the_outer_bound_ends_the_background_and_every_process_it_started(slow, nb_user, sandbox, run_script):
+    """CAL_BG_TIMEOUT (here 3 s) bounds all the background work, a step under its own longer bound
+    (CAL_STEP_TIMEOUT 60 s) included: a step that would take a minute (the S3 download; pip in an env owned by
+    the user, so run through runuser) is gone with its children by the outer bound + 5 s to kill + a generous
+    grace. Checked by which processes are left (each carries a marker in its environment), not by timing."""
+    marker = uuid.uuid4().hex
+    s3 = sandbox.base / "s3"
+    (s3 / "my-bucket").mkdir(parents=True)
+    s3.chmod(0o777)  # the user's step writes its "started" note here
+    wheel = "ca_login-0.1.0-cp39-abi3-manylinux2014_x86_64.whl"
+    (s3 / "my-bucket" / wheel).write_text("not read: the step never gets that far\n")
+    aws = sandbox.bin / "aws"
+    aws.write_text(SLOW_AWS if slow == "s3-download" else FAKE_AWS)
+    aws.chmod(0o755)
+    cli_env = sandbox.env("JupyterSystemEnv")
+    expect_user = "root"
+    if slow == "pip-run-as-the-user":
+        cli_env = sandbox.base / "user-env"
+        (cli_env / "bin").mkdir(parents=True)
+        (cli_env / "bin" / "python").write_text(SLOW_PYTHON)
+        (cli_env / "bin" / "python").chmod(0o755)
+        for p in (cli_env, cli_env / "bin", cli_env / "bin" / "python"):
+            os.chown(p, nb_user.pw_uid, nb_user.pw_gid)
+        expect_user = nb_user.pw_name
+    script = _generate(
+        "--domain", "mydomain", "--repository", "isolatedsm", "--wheel", f"s3://my-bucket/{wheel}"
+    )
+    env = {
+        "CAL_WHEEL": f"s3://my-bucket/{wheel}",
+        "CAL_AWS": str(aws),
+        "FAKE_S3_DIR": str(s3),
+        "CAL_CLI_ENV": str(cli_env),
+        "CAL_BG_TIMEOUT": "3",
+        "CAL_STEP_TIMEOUT": "60",
+        "CAL_TEST_JOB": marker,
+    }
+    try:
+        run = run_script(script, nb_user, **env)
+        assert run.returncode == 0, run.stderr
+        deadline = time.monotonic() + 3 + 5 + 20  # still well before the step's minute is up
+        left = _job_processes(marker)
+        while left and time.monotonic() < deadline:
+            time.sleep(0.5)
+            left = _job_processes(marker)
+        assert not left, "processes of the background outlived its bound:\n" + "\n".join(left)
+        assert (s3 / f"started-{expect_user}").exists(), (
+            f"the slow step never ran as {expect_user}:\n{run.log}"
+        )
+        assert "background: started (at most 3s)" in run.log
+    finally:
+        for line in _job_processes(marker):
+            try:
+                os.kill(int(line.split()[0]), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@needs_root
+def test_script_leaves_a_crontab_it_cannot_read_untouched_and_refreshes_from_a_loop(
+    standin, nb_user, sandbox, run_script, ca_wheel
+):
+    table = sandbox.cron_dir / nb_user.pw_name
+    table.write_text("0 1 * * * /usr/bin/true # mine\n")
+    _stage_wheel(sandbox, ca_wheel)
+    script = _generate(
+        "--domain",
+        standin.domain,
+        "--domain-owner",
+        standin.owner,
+        "--repository",
+        "isolatedsm",
+        "--region",
+        standin.region,
+        "--endpoint-url",
+        standin.api_url,
+    )
+    error = "crontab: cannot open /var/spool/cron: Permission denied"
+    run = run_script(script, nb_user, FAKE_CRONTAB_LIST_ERROR=error, **_aws_env(standin))
+    assert run.returncode == 0, run.stderr
+    assert table.read_text() == "0 1 * * * /usr/bin/true # mine\n"
+    assert f"cannot read {nb_user.pw_name}'s crontab" in run.stderr and error in run.stderr, run.stderr
+    assert "hint:" in run.stderr
+    assert run.refresh_pid, "no refresh loop was started"
+    os.kill(run.refresh_pid, 0)  # the loop is running (the fixture ends it)
+    assert run.wait_background(150), run.log[-3000:]
+    assert (sandbox.home / ".config" / "pip" / "pip.conf").exists(), run.log[-3000:]

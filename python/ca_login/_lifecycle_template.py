@@ -8,9 +8,12 @@ TEMPLATE = r"""#!/bin/bash
 # user's ca-login config (so `ca_login.login()` in a cell needs no arguments), logs that user's pip in to
 # CodeArtifact (files owned by the user, mode 0600) and schedules a refresh before the token expires (the
 # user's crontab). It never holds up the start and always exits 0: network work (S3 download, login) runs
-# in the background, bounded by `timeout`; all output goes to $CAL_LOG and to stderr (CloudWatch:
-# /aws/sagemaker/NotebookInstances, stream NAME/LifecycleConfigOnStart). `ca-login status` and
-# `ca-login diagnose` in a terminal show the outcome.
+# in the background, each step bounded by CAL_STEP_TIMEOUT and all of it (every process it starts) by
+# CAL_BG_TIMEOUT (+5 s to kill). The script's own output goes to $CAL_LOG and to stderr (CloudWatch:
+# /aws/sagemaker/NotebookInstances, stream NAME/LifecycleConfigOnStart); the background's goes to $CAL_LOG
+# only (CAL_BG_STDERR=0, the default), so that no pipe of SageMaker's stays open after the script exits;
+# CAL_BG_STDERR=1 copies it to stderr too. `ca-login status` and `ca-login diagnose` in a terminal show the
+# outcome.
 #
 # pip files: every env of the user reads ~/.config/pip/pip.conf, so one login covers them all; an env with its
 # own site file (ENV/pip.conf) would override it, so each such file is logged in (and refreshed) too.
@@ -34,7 +37,7 @@ set -uo pipefail
 : "${CAL_BG_TIMEOUT:=240}"                # bound for all background work (the start limit is 300 s)
 : "${CAL_LOGIN_ATTEMPTS:=3}"
 : "${CAL_RETRY_SLEEP:=10}"
-: "${CAL_BG_STDERR:=1}"                   # 1: background output to stderr too; 0: to $CAL_LOG only
+: "${CAL_BG_STDERR:=0}"                   # 0: background output to $CAL_LOG only; 1: to stderr too
 : "${CAL_DOMAIN:=@@S_DOMAIN@@}"
 : "${CAL_DOMAIN_OWNER:=@@S_DOMAIN_OWNER@@}"
 : "${CAL_REPOSITORY:=@@S_REPOSITORY@@}"
@@ -65,7 +68,7 @@ wheel_file() {
   case "$CAL_WHEEL" in
     s3://*)
       f="$CAL_WORK/${CAL_WHEEL##*/}"
-      if ! timeout "$CAL_STEP_TIMEOUT" "$CAL_AWS" s3 cp --only-show-errors "$CAL_WHEEL" "$f" >&2; then
+      if ! timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_AWS" s3 cp --only-show-errors "$CAL_WHEEL" "$f" >&2; then
         log "error: cannot download $CAL_WHEEL (within ${CAL_STEP_TIMEOUT}s)"
         log "hint: the subnet needs an S3 gateway endpoint and the role s3:GetObject;" \
           "or put the wheel on the persistent volume"
@@ -92,8 +95,8 @@ install_into() {
     log "skip $env: no bin/python"
     return 0
   fi
-  if as_owner "$env" timeout "$CAL_STEP_TIMEOUT" "$env/bin/python" -m pip install --no-index --no-deps \
-      --no-cache-dir --disable-pip-version-check --no-input --quiet "$wheel" >&2; then
+  if as_owner "$env" timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$env/bin/python" -m pip install --no-index \
+      --no-deps --no-cache-dir --disable-pip-version-check --no-input --quiet "$wheel" >&2; then
     log "installed ca_login into $env"
   else
     log "error: pip could not install $wheel into $env (output above)"
@@ -139,7 +142,8 @@ configure_user() {
 refresh_once() {
   local f
   while IFS= read -r f; do
-    timeout "$CAL_STEP_TIMEOUT" "$CAL_CLI" login --if-expiring-within "$CAL_REFRESH_WITHIN" --config-file "$f"
+    timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_CLI" login --if-expiring-within "$CAL_REFRESH_WITHIN" \
+      --config-file "$f"
   done < <(pip_files)
 }
 
@@ -154,9 +158,10 @@ refresh_loop() {
   done
 }
 
-# The user's crontab gets one line per pip file (marked `# ca-login`; other lines stay); without cron, a loop.
+# The user's crontab gets one line per pip file (marked `# ca-login`; other lines stay); without cron, or
+# when the crontab cannot be read (anything but "no crontab for USER"), a loop and the crontab left as it is.
 schedule_refresh() {
-  local lines="" f q cli cur
+  local lines="" f q cli cur err="$CAL_WORK/crontab.err"
   local cron=("$CAL_CRONTAB")
   [ "$(id -u)" = 0 ] && cron+=(-u "$CAL_USER")
   printf -v cli '%q' "$CAL_CLI"
@@ -165,15 +170,19 @@ schedule_refresh() {
     lines+="$CAL_SCHEDULE timeout $CAL_STEP_TIMEOUT $cli login --if-expiring-within $CAL_REFRESH_WITHIN"
     lines+=" --config-file $q >>\$HOME/.ca-login-refresh.log 2>&1 # ca-login"$'\n'
   done < <(pip_files)
-  if command -v "$CAL_CRONTAB" >/dev/null 2>&1; then
-    cur=$("${cron[@]}" -l 2>/dev/null | grep -v '# ca-login$')
+  if ! command -v "$CAL_CRONTAB" >/dev/null 2>&1; then
+    log "no crontab command; refreshing from a background loop every ${CAL_LOOP_SECONDS}s instead"
+  elif ! cur=$("${cron[@]}" -l 2>"$err") && ! grep -q 'no crontab for' "$err"; then
+    log "error: cannot read $CAL_USER's crontab, so it is left as it is: $(tr '\n' ' ' <"$err" | head -c 300)"
+    log "hint: check \`crontab -l -u $CAL_USER\` as root; until then a background loop refreshes every" \
+      "${CAL_LOOP_SECONDS}s"
+  else
+    cur=$(printf '%s\n' "$cur" | grep -v '# ca-login$')
     if printf '%s' "${cur:+$cur$'\n'}$lines" | "${cron[@]}" -; then
       log "refresh scheduled in $CAL_USER's crontab ($CAL_SCHEDULE, renews under ${CAL_REFRESH_WITHIN}s left)"
       return 0
     fi
     log "crontab failed for $CAL_USER; refreshing from a background loop instead"
-  else
-    log "no crontab command; refreshing from a background loop every ${CAL_LOOP_SECONDS}s instead"
   fi
   export -f log pip_files refresh_once refresh_loop
   export "${!CAL_@}"
@@ -186,7 +195,7 @@ login_all() {
   local f n rc=0
   while IFS= read -r f; do
     for ((n = 1; n <= CAL_LOGIN_ATTEMPTS; n++)); do
-      if timeout "$CAL_STEP_TIMEOUT" "$CAL_CLI" login --user "$CAL_USER" --config-file "$f" >&2; then
+      if timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_CLI" login --user "$CAL_USER" --config-file "$f" >&2; then
         continue 2
       fi
       log "login for $f failed (attempt $n of $CAL_LOGIN_ATTEMPTS)"
@@ -239,6 +248,8 @@ main() {
   export -f log as_owner wheel_file install_into kernel_envs pip_files configure_user refresh_once \
     refresh_loop schedule_refresh login_all setup_cli background
   export "${!CAL_@}"
+  # At the bound, timeout kills its whole process group; the steps inside run `timeout --foreground` so that
+  # they stay in it (a plain `timeout` makes a group of its own, which the outer kill would not reach).
   if [ "$CAL_BG_STDERR" = 1 ]; then
     nohup timeout -k 5 "$CAL_BG_TIMEOUT" bash -c background </dev/null >&2 &
   else
