@@ -327,14 +327,16 @@ def test_without_privileges_lab_raises_a_clear_error_with_a_hint():
         "except netlab.NetlabError as e:\n"
         "    print(e); sys.exit(3)\n"
     )
-    proc = subprocess.run(
+    with subprocess.Popen(
         [sys.executable, "-c", script, os.path.dirname(os.path.abspath(__file__))],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=20,
         env=netlab.minimal_env(),
         preexec_fn=_drop_namespace_capabilities,
-    )
-    assert proc.returncode == 3, proc.stderr[-1000:]
-    assert "ip netns add" in proc.stdout and "hint:" in proc.stdout
+    ) as proc:
+        stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 3, stderr[-1000:]
+    assert "ip netns add" in stdout and "hint:" in stdout
+    # nothing of that process's lab is left (names carry the owner's pid)
     assert [n for n in netlab._iter_lab_names() if n.startswith(f"cal-{proc.pid}-")] == []
