@@ -12,11 +12,24 @@ Fixtures
   boto_client           factory: boto_client(service, standin=..., **kw) -> boto3 client, no retries
   pip_venv              PipVenv (session base venv; demo packages and site pip.conf removed after each test)
   isolated_env          factory: isolated_env(**extra) -> minimal env dict (PATH, HOME, LANG) for subprocesses
+
+Token-safe assertions (import them: `from conftest import assert_no_token, ...`)
+  pytest prints both operands of `assert tok not in text` and `assert a == b` (and the repr of a CompletedProcess,
+  args and output included) when they fail, even with a message, and the arguments of every helper frame in the
+  traceback. These helpers compute a bool first and hide their frame (__tracebackhide__), so a failure names what
+  failed and never shows a token:
+  assert_no_token(token, *texts, what=)   no text holds the token; the failure says which one (by position)
+  assert_same_secret(a, b, what=)          two secret strings (URLs with a token) are equal; shows masked forms, hashes
+  assert_exit(proc, code, *tokens, what=)  exit status is `code`; else shows its output, URL passwords and tokens masked
+  redacted(text, *tokens)                  text with URL passwords, token-shaped strings and `tokens` replaced by ****
+  pytest_runtest_makereport                the safety net: failure reports pass through redacted()
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -46,6 +59,69 @@ SCRUB_NAMES = (
     "CA_LOGIN_CONFIG",
 )
 DEMO_PACKAGES = ("ca-demo-pkg", "ca-demo-app")
+
+
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^@/\s]+@")
+# CodeArtifact's tokens and the stand-in's have a JWT's shape: base64url("{...") . base64url . base64url;
+# any part of one, from its start (pytest cuts long reprs short)
+_TOKEN_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]*)*")
+
+
+def redacted(text: str, *tokens: str) -> str:
+    """`text` with every URL password (`scheme://user:****@`), every token-shaped string and each of `tokens`
+    replaced by ****."""
+    for tok in tokens:
+        if tok:
+            text = text.replace(tok, "****")
+    return _TOKEN_SHAPE.sub("****", _URL_PASSWORD.sub(r"\1****@", text))
+
+
+def fingerprint(secret: str) -> str:
+    """A short hash that tells two secrets apart in a failure message without showing either."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def assert_no_token(token: str, *texts: str, what: str = "text") -> None:
+    """Fail if any of `texts` holds `token`; the message names the text by position, never the token."""
+    __tracebackhide__ = True  # pytest would print this frame's arguments: the token
+    has_token = bool(token)
+    assert has_token, "assert_no_token got an empty token (it would be found in every text)"
+    for i, t in enumerate(texts):
+        found = token in t  # a bool first: pytest would print both operands of `token in t`
+        assert not found, f"{what} #{i} contains the token"
+
+
+def assert_same_secret(a: str, b: str, what: str = "secret") -> None:
+    """`a == b` for strings holding a token (index URLs): a failure shows masked forms and hashes only."""
+    __tracebackhide__ = True  # pytest would print this frame's arguments: the token
+    same = a == b
+    assert same, f"{what} differ: {redacted(a)} ({fingerprint(a)}) != {redacted(b)} ({fingerprint(b)})"
+
+
+def assert_exit(proc: subprocess.CompletedProcess, code: int, *tokens: str, what: str = "process") -> None:
+    """`proc.returncode == code`; the message shows the tail of its output with URL passwords and `tokens` masked
+    (pytest would print the CompletedProcess: its arguments and output, tokens included)."""
+    __tracebackhide__ = True  # pytest would print this frame's arguments: the process and the tokens
+    rc = proc.returncode
+    ok = rc == code
+    out = redacted(f"{proc.stdout or ''}\n{proc.stderr or ''}", *tokens)
+    assert ok, f"{what} exited {rc}, expected {code}; output (secrets masked):\n{out[-3000:]}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Safety net under the helpers above: a failure report (traceback, captured output and logs) never shows
+    a URL password or a token-shaped string, whatever assert or exception produced it."""
+    outcome = yield
+    rep = outcome.get_result()
+    if not rep.failed:
+        return
+    if rep.longrepr is not None:
+        text = str(rep.longrepr)
+        clean = redacted(text)
+        if clean != text:  # keep pytest's own (coloured) rendering when there is nothing to mask
+            rep.longrepr = clean
+    rep.sections = [(title, redacted(body)) for title, body in rep.sections]
 
 
 def _scrubbed(name: str) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import ca_login
 import pytest
+from conftest import assert_exit, assert_no_token, assert_same_secret
 from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, StandIn
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
@@ -60,12 +61,6 @@ def token_of(result) -> str:
     return url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
 
 
-def assert_no_token(token: str, *texts: str) -> None:
-    for i, t in enumerate(texts):
-        # Never print the token in a failure message: say only which text held it.
-        assert not any([token in t]), f"text #{i} contains the token"  # any(): pytest shows no operands
-
-
 def wait_until_expired(expires_at: datetime) -> None:
     delay = (expires_at - datetime.now(timezone.utc)).total_seconds() + 1.1
     assert delay < TTL + 5, "the token lives longer than this test expects"
@@ -100,6 +95,7 @@ def test_status_is_missing_before_login_valid_after_and_expired_once_the_token_d
     assert timedelta(0) < st.remaining <= timedelta(seconds=TTL)
     assert st.index_url_is_ours and st.file_holds_ours
     assert str(st.file) in st.index_url_source
+    assert_no_token(token_of(r), st.index_url, what="status index_url")  # first: the assert below prints it
     assert st.index_url == str(r.index_url)  # masked
     assert "OK" in str(st) and "valid" in st._repr_html_()
 
@@ -141,7 +137,9 @@ def test_ensure_login_makes_no_call_while_valid_and_one_after_expiry(lib_env, _c
     for _ in range(5):
         again = ca_login.ensure_login(DOMAIN, REPO, min_remaining=0, **login_args())
         assert not again.fresh
-        assert again.index_url.get_secret_value() == first.index_url.get_secret_value()
+        assert_same_secret(
+            again.index_url.get_secret_value(), first.index_url.get_secret_value(), "index URLs"
+        )
         assert again.expires_at == first.expires_at
     assert token_calls(lib_env) == 1, "ensure_login called CodeArtifact while the token was valid"
     assert "still valid" in str(again)
@@ -318,6 +316,9 @@ def test_logout_restores_the_file_byte_for_byte(lib_env, conf, original):
     )  # the second login keeps the first "before"
     assert conf.read_text() != original
     out = ca_login.logout(config_file=conf)
+    # first: the comparison below prints the file
+    assert_no_token(token_of(r1), conf.read_text(), what="pip.conf after logout")
+    assert_no_token(token_of(r2), conf.read_text(), what="pip.conf after logout")
     assert conf.read_bytes() == original.encode()
     assert out.action == ("restored" if "index-url" in original else "removed")
     assert out.had_state
@@ -372,31 +373,48 @@ def cli(env, *args, timeout=60):
     )
 
 
+def conf_token(conf: Path) -> str:
+    return conf.read_text().split("aws:", 1)[1].split("@", 1)[0]
+
+
 def test_cli_status_login_if_expiring_and_logout(standin, aws_env, tmp_path):
     standin.set_fault("token-ttl", seconds=TTL)
     conf = tmp_path / "pip.conf"
     conf.write_text(WITH_PREVIOUS)
     aws_env = {**aws_env, "PIP_CONFIG_FILE": str(conf)}  # pip reads it: status says whether ours wins
     target = ["--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO, "--config-file", str(conf)]
-    outputs = []
+    tokens: list[str] = []
+
+    def no_token(proc, what):
+        __tracebackhide__ = True  # pytest would print this frame's arguments (the process and its output)
+        # before any assert that prints the process or its output
+        for tok in tokens:
+            assert_no_token(tok, proc.stdout, proc.stderr, what=f"{what} output")
 
     st = cli(aws_env, "status", "--config-file", str(conf))
     assert st.returncode == 1, st.stdout + st.stderr
     assert "MISSING" in st.stdout
 
     first = cli(aws_env, "-v", "login", *target, "--if-expiring-within", "0")
-    assert first.returncode == 0, first.stderr
+    assert_exit(first, 0, what="login")
+    tokens.append(conf_token(conf))
+    no_token(first, "login")
     assert token_calls(standin) == 1
     second = cli(aws_env, "-v", "login", *target, "--if-expiring-within", "0", "--json")
+    no_token(second, "login --json")
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["fresh"] is False
     assert token_calls(standin) == 1, (
         "login --if-expiring-within called CodeArtifact while the token was valid"
     )
     third = cli(aws_env, "login", *target, "--if-expiring-within", "3600")
-    assert third.returncode == 0 and token_calls(standin) == 2
+    assert_exit(third, 0, *tokens, what="login --if-expiring-within 3600")
+    tokens.append(conf_token(conf))
+    no_token(third, "login --if-expiring-within 3600")
+    assert token_calls(standin) == 2
 
     st = cli(aws_env, "status", "--config-file", str(conf), "--json")
+    no_token(st, "status --json")
     assert st.returncode == 0, st.stdout + st.stderr
     doc = json.loads(st.stdout)
     assert doc["state"] == "valid" and doc["valid"] is True
@@ -404,24 +422,27 @@ def test_cli_status_login_if_expiring_and_logout(standin, aws_env, tmp_path):
     assert doc["repository_endpoint"] == standin.repository_endpoint(REPO)
     assert doc["index_url_is_ours"] is True and "PIP_CONFIG_FILE" in doc["index_url_source"]
     assert doc["index_url"].startswith("http://aws:****@")
-    outputs += [first.stdout, first.stderr, second.stdout, second.stderr, third.stdout, st.stdout]
 
-    token = conf.read_text().split("aws:", 1)[1].split("@", 1)[0]
     wait_until_expired(datetime.fromisoformat(doc["expires_at"]))
     dead = cli(aws_env, "status", "--config-file", str(conf))
+    no_token(dead, "status")
     assert dead.returncode == 1 and "EXPIRED" in dead.stdout
     dead_json = cli(aws_env, "status", "--config-file", str(conf), "--json")
+    no_token(dead_json, "status --json")
     assert dead_json.returncode == 1 and json.loads(dead_json.stdout)["state"] == "expired"
 
     out = cli(aws_env, "-v", "logout", "--config-file", str(conf))
+    no_token(out, "logout")
     assert out.returncode == 0, out.stderr
     assert "restored" in out.stdout
+    for tok in tokens:
+        # first: the diff below prints it
+        assert_no_token(tok, conf.read_text(), what="pip.conf after logout")
     assert conf.read_text() == WITH_PREVIOUS
     gone = cli(aws_env, "status", "--config-file", str(conf))
+    no_token(gone, "status")
     assert gone.returncode == 1 and "MISSING" in gone.stdout
-    outputs += [dead.stdout, dead.stderr, dead_json.stdout, out.stdout, out.stderr, gone.stdout]
-    assert len(token) > 20
-    assert_no_token(token, *outputs)
+    assert all(len(tok) > 20 for tok in tokens)
 
 
 def test_refresher_logs_at_debug_never_show_the_token(standin, aws_env, tmp_path):
@@ -439,9 +460,11 @@ def test_refresher_logs_at_debug_never_show_the_token(standin, aws_env, tmp_path
     )
     env = {**aws_env, "PIP_CONFIG_FILE": str(conf)}
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr[-3000:]
+    assert_exit(p, 0, what="the refresher's interpreter")
+    token = conf_token(conf)
+    size = len(token)  # not in the assert: pytest would print len(token)
+    assert size > 20
+    # first: the assert below prints stderr
+    assert_no_token(token, p.stdout, p.stderr, what="refresher output")
     assert "renewed" in p.stderr
-    token = conf.read_text().split("aws:", 1)[1].split("@", 1)[0]
-    assert len(token) > 20
-    assert_no_token(token, p.stdout, p.stderr)
     assert os.environ.get("AWS_ACCESS_KEY_ID") is None  # the test process itself stays scrubbed

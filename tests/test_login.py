@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ca_login
 import pytest
+from conftest import assert_exit, assert_no_token, assert_same_secret, redacted
 from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
@@ -43,12 +44,6 @@ def token_of(result) -> str:
     return url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
 
 
-def assert_no_token(token: str, *texts: str) -> None:
-    for i, t in enumerate(texts):
-        # Never print the token in a failure message: say only which text held it.
-        assert token not in t, f"text #{i} contains the token"
-
-
 def api_calls(standin, op=None):
     return [
         c
@@ -71,17 +66,20 @@ def test_login_writes_user_pip_conf_and_real_pip_installs_through_it(
     text = r.config_file.read_text()
     parser = configparser.RawConfigParser()
     parser.read_string(text)
-    assert parser.get("global", "index-url") == r.index_url.get_secret_value()
-    assert r.index_url.get_secret_value().endswith("/pypi/isolatedsm/simple/")
+    url = r.index_url.get_secret_value()
+    assert_same_secret(parser.get("global", "index-url"), url, "pip.conf's index-url and the result's")
+    ends_right = url.endswith("/pypi/isolatedsm/simple/")
+    assert ends_right, f"index URL {r.index_url.masked} does not end with /pypi/isolatedsm/simple/"
     assert "# ca-login: token for mydomain/isolatedsm expires" in text
     assert oct(r.config_file.stat().st_mode & 0o777) == "0o600"
 
     out = pip_venv.run(
         ["install", "--no-input", "--no-cache-dir", "ca-demo-app"], pip_venv.env(isolated_env())
     )
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    # first: the asserts below print it
+    assert_no_token(token_of(r), out.stdout, out.stderr, what="pip output")
+    assert_exit(out, 0, what="pip install")
     assert "Successfully installed" in out.stdout and "ca-demo-pkg" in out.stdout
-    assert_no_token(token_of(r), out.stdout, out.stderr)
 
 
 def test_login_keeps_every_other_line_of_an_existing_pip_conf(lib_env, pip_venv, isolated_env, tmp_path):
@@ -107,19 +105,24 @@ def test_login_keeps_every_other_line_of_an_existing_pip_conf(lib_env, pip_venv,
     url = r.index_url.get_secret_value()
     expected_lines = [ln for ln in original.splitlines() if not ln.startswith("index-url")]
     got_lines = [ln for ln in after.splitlines() if not ln.startswith(("index-url", "# ca-login:"))]
+    # the diff prints them
+    assert_no_token(token_of(r), *got_lines, what="pip.conf line (other than index-url)")
     assert got_lines == expected_lines
-    assert f"index-url = {url}" in after.splitlines()
+    has_ours = f"index-url = {url}" in after.splitlines()
+    assert has_ours, f"pip.conf has no line `index-url = {r.index_url.masked}`"
     # pip itself reads it, and installs through it (extra-index-url points nowhere: pip just warns).
     env = pip_venv.env(isolated_env(PIP_CONFIG_FILE=str(conf), PIP_RETRIES="0", PIP_TIMEOUT="2"))
     out = pip_venv.run(["install", "--no-input", "--no-cache-dir", "ca-demo-pkg"], env)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert_no_token(token_of(r), out.stdout, out.stderr, what="pip output")
+    assert_exit(out, 0, what="pip install")
 
 
 def test_login_result_and_logs_never_show_the_token(lib_env, caplog):
     caplog.set_level(logging.DEBUG)
     r = do_login()
     tok = token_of(r)
-    assert len(tok) > 20
+    size = len(tok)  # not in the assert: pytest would print len(tok)
+    assert size > 20
     assert "****" in str(r.index_url) and "****" in repr(r.index_url)
     assert_no_token(
         tok, str(r), repr(r), r._repr_html_(), r.preview, caplog.text, str(r.index_url), repr(r.index_url)
@@ -168,10 +171,11 @@ def test_dry_run_writes_nothing_and_masks_the_token(lib_env, tmp_path):
     conf = tmp_path / "pip.conf"
     conf.write_text("[global]\ntimeout = 5\n")
     r = do_login(config_file=conf, dry_run=True)
+    # first: the asserts below print the file and the preview
+    assert_no_token(token_of(r), conf.read_text(), r.preview, str(r))
     assert conf.read_text() == "[global]\ntimeout = 5\n"
     assert r.dry_run
     assert "index-url = http://aws:****@" in r.preview and "timeout = 5" in r.preview
-    assert_no_token(token_of(r), r.preview, str(r))
 
 
 def test_login_warns_when_pip_index_url_variable_overrides(lib_env, monkeypatch):
@@ -390,13 +394,18 @@ def test_eight_processes_logging_in_at_once_leave_a_valid_file(standin, aws_env,
         for _ in range(8)
     ]
     outs = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 8, [o[1][-500:] for o in outs]
+    assert [p.returncode for p in procs] == [0] * 8, [redacted(o[1][-500:]) for o in outs]
+    # pip.conf holds a token: bools and counts first, so a failure never prints the file
+    text = conf.read_text()
     parser = configparser.RawConfigParser()
-    parser.read_string(conf.read_text())
+    parser.read_string(text)
     assert parser.get("global", "timeout") == "9"
-    assert parser.get("global", "index-url").endswith("/pypi/isolatedsm/simple/")
-    assert conf.read_text().startswith("# keep me\n")
-    assert conf.read_text().count("# ca-login:") == 1
+    ends_right = parser.get("global", "index-url").endswith("/pypi/isolatedsm/simple/")
+    assert ends_right, "pip.conf's index-url does not end with /pypi/isolatedsm/simple/"
+    keeps_head = text.startswith("# keep me\n")
+    assert keeps_head, "pip.conf no longer starts with the line `# keep me`"
+    comments = text.count("# ca-login:")
+    assert comments == 1, f"pip.conf has {comments} `# ca-login:` comment lines, expected 1"
     assert not [p for p in tmp_path.iterdir() if p.name not in ("pip.conf", ".pip.conf.ca-login.lock")]
 
 
@@ -421,15 +430,15 @@ def test_cli_login_json_prints_masked_url_and_expiry(standin, aws_env, tmp_path)
         text=True,
         timeout=60,
     )
-    assert out.returncode == 0, out.stderr
+    assert_exit(out, 0, what="ca-login login --json")
+    parser = configparser.RawConfigParser()
+    parser.read_string(conf.read_text())
+    tok = parser.get("global", "index-url").split("aws:", 1)[1].split("@", 1)[0]
+    assert_no_token(tok, out.stdout, out.stderr, what="ca-login output")  # first: the asserts below print it
     data = json.loads(out.stdout)
     assert data["config_file"] == str(conf)
     assert data["index_url"].startswith("http://aws:****@127.0.0.1:")
     assert datetime.fromisoformat(data["expires_at"]) > datetime.now(timezone.utc)
-    parser = configparser.RawConfigParser()
-    parser.read_string(conf.read_text())
-    tok = parser.get("global", "index-url").split("aws:", 1)[1].split("@", 1)[0]
-    assert_no_token(tok, out.stdout, out.stderr)
 
 
 def test_python_dash_m_runs_the_cli(standin, aws_env, tmp_path):
@@ -453,7 +462,9 @@ def test_python_dash_m_runs_the_cli(standin, aws_env, tmp_path):
         text=True,
         timeout=60,
     )
-    assert out.returncode == 0, out.stderr
+    assert_exit(out, 0, what="python -m ca_login login")
+    tok = (tmp_path / "p.conf").read_text().split("aws:", 1)[1].split("@", 1)[0]
+    assert_no_token(tok, out.stdout, out.stderr, what="ca-login output")  # first: the asserts below print it
     assert "Logged pip in to CodeArtifact mydomain/isolatedsm (us-west-2)" in out.stdout
     assert "expires:" in out.stdout and "aws:****@" in out.stdout
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import assert_exit, assert_no_token, assert_same_secret
+
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent))
 
 LOGIN = [
@@ -45,28 +47,28 @@ def test_aws_codeartifact_login_configures_pip_which_installs_the_demo_wheel(
 ):
     env = pip_venv.env(aws_env)  # the CLI runs `pip config set` with the first pip on PATH
     r = _aws(LOGIN, env)
-    assert r.returncode == 0, r.stderr
-    assert "Successfully configured pip to use AWS CodeArtifact repository" in r.stdout
-    assert "Login expires in 12 hours" in r.stdout
-    assert len(_issued_tokens(standin)) == 1
-    assert [c["operation"] for c in standin.calls] == ["GetAuthorizationToken", "GetRepositoryEndpoint"]
-
+    assert_exit(r, 0, what="aws codeartifact login")
     conf = Path(env["HOME"]) / ".config" / "pip" / "pip.conf"
     if not conf.exists():
         conf = pip_venv.dir / "pip.conf"
     text = conf.read_text()
     index = text.split("index-url = ", 1)[1].split()[0]
     token = index.split("aws:", 1)[1].split("@", 1)[0]
-    assert standin.token_state(token) == "valid"
-    assert index == standin.index_url(token)
-    assert token not in r.stdout + r.stderr, "the AWS CLI printed the token"
+    assert_no_token(token, r.stdout, r.stderr, what="AWS CLI output")  # first: the asserts below print it
+    assert "Successfully configured pip to use AWS CodeArtifact repository" in r.stdout
+    assert "Login expires in 12 hours" in r.stdout
+    assert len(_issued_tokens(standin)) == 1
+    assert [c["operation"] for c in standin.calls] == ["GetAuthorizationToken", "GetRepositoryEndpoint"]
+    state = standin.token_state(token)  # not in the assert: pytest may print the call
+    assert state == "valid"
+    assert_same_secret(index, standin.index_url(token), "pip.conf's index-url and the stand-in's")
 
     # pip with nothing but the config the CLI wrote (no --index-url)
     pip_env = pip_venv.env(isolated_env(PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1"))
     pip_env["HOME"] = env["HOME"]
     r = pip_venv.run(["install", "--no-input", "--retries", "0", "ca-demo-app"], env=pip_env)
-    assert r.returncode == 0, (r.stdout + r.stderr).replace(token, "<token>")
-    assert token not in r.stdout + r.stderr, "pip printed the token"
+    assert_no_token(token, r.stdout, r.stderr, what="pip output")
+    assert_exit(r, 0, token, what="pip install")
     repo_calls = [c for c in standin.calls if c["operation"] == "repository"]
     assert repo_calls and all(c["token_state"] == "valid" for c in repo_calls)
     out = subprocess.run(
