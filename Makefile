@@ -59,6 +59,7 @@ bench: setup
 	$(PY) benchmarks/login_vs_cli.py
 	$(PY) benchmarks/ensure_login_fastpath.py
 	$(PY) benchmarks/standin_load.py
+	$(PY) benchmarks/interrupt_latency.py
 	$(PY) benchmarks/diagnose_vs_cli.py
 
 fmt:

@@ -541,9 +541,11 @@ def test_keyboard_interrupt_stops_a_hanging_login(standin, aws_env, tmp_path):
     p.send_signal(signal.SIGINT)
     t0 = time.monotonic()
     out, _ = p.communicate(timeout=20)
+    # Exit 42 means KeyboardInterrupt reached the caller: had the interrupt been ignored, login would have ended
+    # with EndpointUnreachable (exit 1) after its time-outs (two attempts of 5 s read). The generous bound below only
+    # says it did not wait those out; the sub-second figure is printed by benchmarks/interrupt_latency.py.
     assert p.returncode == 42 and "interrupted" in out
-    # it stopped well before the network time-outs (5 s read, 6 s attempt) would have ended it
-    assert time.monotonic() - t0 < 4
+    assert time.monotonic() - t0 < 8
 
 
 def test_login_does_not_hold_the_gil(lib_env):
