@@ -129,7 +129,9 @@ pub async fn load(settings: &Settings, t: &Timeouts) -> Result<Aws> {
             // As the AWS CLI does: a CA bundle replaces the system's trust store.
             tls::TrustStore::empty().with_pem_certificate(pem)
         }
-        None => tls::TrustStore::default(),
+        None => tls::TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(native_roots_pem().to_vec()),
     };
     let tls_context = tls::TlsContext::builder()
         .with_trust_store(trust)
@@ -206,6 +208,55 @@ fn with_endpoint(mut aws: Aws, settings: &Settings) -> Aws {
     aws.api_host = host_of(&url);
     aws.api_url = url;
     aws
+}
+
+/// Where Linux distributions keep the system's trust anchors as one PEM bundle (Debian/Ubuntu, Amazon Linux/RHEL,
+/// Alpine/Arch, Fedora's extracted form).
+const SYSTEM_BUNDLES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+];
+
+/// The system's trust anchors as PEM, read once per process. Each HTTPS connector the SDK builds would otherwise
+/// read the whole certificate folder again (hundreds of small files, three times in a cold login). One bundle file
+/// is read when there is one (`SSL_CERT_FILE`, else the distribution's); otherwise, or with `SSL_CERT_DIR` set,
+/// the same search as rustls-native-certs.
+pub fn native_roots_pem() -> &'static [u8] {
+    static PEM: OnceLock<Vec<u8>> = OnceLock::new();
+    PEM.get_or_init(|| {
+        let is_pem = |b: &Vec<u8>| b.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----");
+        if std::env::var_os("SSL_CERT_DIR").is_none() {
+            let candidates = std::env::var_os("SSL_CERT_FILE")
+                .map(|f| vec![std::path::PathBuf::from(f)])
+                .unwrap_or_else(|| {
+                    SYSTEM_BUNDLES
+                        .iter()
+                        .map(std::path::PathBuf::from)
+                        .collect()
+                });
+            for path in candidates {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    if is_pem(&bytes) {
+                        return bytes;
+                    }
+                }
+            }
+        }
+        use base64::Engine as _;
+        let mut out = Vec::new();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+            out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+            for chunk in b64.as_bytes().chunks(64) {
+                out.extend_from_slice(chunk);
+                out.push(b'\n');
+            }
+            out.extend_from_slice(b"-----END CERTIFICATE-----\n");
+        }
+        out
+    })
 }
 
 /// `host[:port]` of a URL, for messages.

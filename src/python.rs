@@ -245,7 +245,8 @@ pub(crate) fn login_dict<'py>(py: Python<'py>, r: LoginResult) -> PyResult<Bound
         },
     )?;
     d.set_item("expires_at", r.expires_at)?;
-    d.set_item("config_file", r.config_file.clone())?;
+    // As str: converting a PathBuf makes pyo3 import pathlib, a third of a cold login.
+    d.set_item("config_file", r.config_file.as_os_str())?;
     d.set_item("tool", &r.tool)?;
     d.set_item("domain", &r.domain)?;
     d.set_item("domain_owner", &r.domain_owner)?;
@@ -566,7 +567,8 @@ fn logout<'py>(
         .detach(move || crate::lifetime::logout(&tool, config_file.as_deref(), &t))
         .map_err(|e| to_py_err(py, e))?;
     let d = PyDict::new(py);
-    d.set_item("config_file", r.config_file.clone())?;
+    // As str: converting a PathBuf makes pyo3 import pathlib, a third of a cold login.
+    d.set_item("config_file", r.config_file.as_os_str())?;
     d.set_item("action", r.action.as_str())?;
     d.set_item("restored_index_url", &r.restored_index_url)?;
     d.set_item("had_state", r.had_state)?;
