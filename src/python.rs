@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
-use pyo3::exceptions::{PyException, PyKeyboardInterrupt, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyException, PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
@@ -259,84 +261,108 @@ pub(crate) fn login_dict<'py>(py: Python<'py>, r: LoginResult) -> PyResult<Bound
     Ok(d)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn login_options(
-    domain: Option<String>,
-    repository: Option<String>,
+/// `login`'s keyword arguments (after `domain` and `repository`), shared by `login`, `ensure_login` and
+/// `start_refresh`: one list, read from the call's `**kwargs`.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct LoginKw {
+    #[pyo3(default)]
     domain_owner: Option<String>,
+    #[pyo3(default)]
     region: Option<String>,
     tool: String,
+    #[pyo3(default)]
     duration_seconds: Option<i64>,
+    #[pyo3(default)]
     endpoint_url: Option<String>,
+    #[pyo3(default)]
     repository_endpoint_url: Option<String>,
+    #[pyo3(default)]
     profile: Option<String>,
+    #[pyo3(default)]
     config_file: Option<PathBuf>,
+    #[pyo3(default)]
     dry_run: bool,
+    #[pyo3(default)]
     sys_prefix: Option<PathBuf>,
+    #[pyo3(default)]
     user_home: Option<PathBuf>,
+    #[pyo3(default)]
     owner: Option<(u32, u32)>,
+    #[pyo3(default)]
     state_file: Option<PathBuf>,
-) -> LoginOptions {
-    LoginOptions {
+}
+
+const LOGIN_KW: [&str; 13] = [
+    "domain_owner",
+    "region",
+    "tool",
+    "duration_seconds",
+    "endpoint_url",
+    "repository_endpoint_url",
+    "profile",
+    "config_file",
+    "dry_run",
+    "sys_prefix",
+    "user_home",
+    "owner",
+    "state_file",
+];
+
+/// Build the core's options from `domain`, `repository` and `**kw`; an unknown keyword is a TypeError, as Python
+/// raises for a function that spells its parameters out.
+fn login_options(
+    py: Python<'_>,
+    func: &str,
+    domain: Option<String>,
+    repository: Option<String>,
+    kw: Option<&Bound<'_, PyDict>>,
+) -> PyResult<LoginOptions> {
+    let kw = match kw {
+        Some(d) => d.copy()?,
+        None => PyDict::new(py),
+    };
+    for key in kw.keys() {
+        let key: String = key.extract()?;
+        if !LOGIN_KW.contains(&key.as_str()) {
+            return Err(PyTypeError::new_err(format!(
+                "{func}() got an unexpected keyword argument '{key}'"
+            )));
+        }
+    }
+    if !kw.contains("tool")? {
+        kw.set_item("tool", "pip")?;
+    }
+    let k: LoginKw = kw.extract()?;
+    Ok(LoginOptions {
         args: Args {
             domain,
             repository,
-            domain_owner,
-            region,
-            duration_seconds,
-            endpoint_url,
-            repository_endpoint_url,
-            profile,
+            domain_owner: k.domain_owner,
+            region: k.region,
+            duration_seconds: k.duration_seconds,
+            endpoint_url: k.endpoint_url,
+            repository_endpoint_url: k.repository_endpoint_url,
+            profile: k.profile,
         },
-        tool,
-        config_file,
-        dry_run,
-        target: target(sys_prefix, user_home, owner, state_file),
+        tool: k.tool,
+        config_file: k.config_file,
+        dry_run: k.dry_run,
+        target: target(k.sys_prefix, k.user_home, k.owner, k.state_file),
         timeouts: None,
-    }
+    })
 }
 
 #[pyfunction]
-#[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, tool="pip".to_string(),
-    duration_seconds=None, endpoint_url=None, repository_endpoint_url=None, profile=None, config_file=None,
-    dry_run=false, sys_prefix=None, user_home=None, owner=None, state_file=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (domain=None, repository=None, **kw))]
 fn login<'py>(
     py: Python<'py>,
     domain: Option<String>,
     repository: Option<String>,
-    domain_owner: Option<String>,
-    region: Option<String>,
-    tool: String,
-    duration_seconds: Option<i64>,
-    endpoint_url: Option<String>,
-    repository_endpoint_url: Option<String>,
-    profile: Option<String>,
-    config_file: Option<PathBuf>,
-    dry_run: bool,
-    sys_prefix: Option<PathBuf>,
-    user_home: Option<PathBuf>,
-    owner: Option<(u32, u32)>,
-    state_file: Option<PathBuf>,
+    kw: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
-    let opts = login_options(
-        domain,
-        repository,
-        domain_owner,
-        region,
-        tool,
-        duration_seconds,
-        endpoint_url,
-        repository_endpoint_url,
-        profile,
-        config_file,
-        dry_run,
-        sys_prefix,
-        user_home,
-        owner,
-        state_file,
-    );
+    let opts = login_options(py, "login", domain, repository, kw)?;
     // Bad input gets its error here, before any network call and with the GIL held (it is quick).
     crate::login::prepare(&opts).map_err(|e| to_py_err(py, e))?;
     let r = run(py, async move { crate::login::login(&opts).await })?;
@@ -412,47 +438,16 @@ fn status<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, tool="pip".to_string(),
-    duration_seconds=None, endpoint_url=None, repository_endpoint_url=None, profile=None, config_file=None,
-    dry_run=false, sys_prefix=None, user_home=None, owner=None, state_file=None, min_remaining=3600))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (domain=None, repository=None, *, min_remaining=3600, **kw))]
 fn ensure_login<'py>(
     py: Python<'py>,
     domain: Option<String>,
     repository: Option<String>,
-    domain_owner: Option<String>,
-    region: Option<String>,
-    tool: String,
-    duration_seconds: Option<i64>,
-    endpoint_url: Option<String>,
-    repository_endpoint_url: Option<String>,
-    profile: Option<String>,
-    config_file: Option<PathBuf>,
-    dry_run: bool,
-    sys_prefix: Option<PathBuf>,
-    user_home: Option<PathBuf>,
-    owner: Option<(u32, u32)>,
-    state_file: Option<PathBuf>,
     min_remaining: i64,
+    kw: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
-    let opts = login_options(
-        domain,
-        repository,
-        domain_owner,
-        region,
-        tool,
-        duration_seconds,
-        endpoint_url,
-        repository_endpoint_url,
-        profile,
-        config_file,
-        dry_run,
-        sys_prefix,
-        user_home,
-        owner,
-        state_file,
-    );
+    let opts = login_options(py, "ensure_login", domain, repository, kw)?;
     // The fast path reads three small files and makes no network call: run it with the GIL held.
     let (r, fresh) =
         match crate::lifetime::fast_path(&opts, min_remaining).map_err(|e| to_py_err(py, e))? {
@@ -468,29 +463,15 @@ fn ensure_login<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, tool="pip".to_string(),
-    duration_seconds=None, endpoint_url=None, repository_endpoint_url=None, profile=None, config_file=None,
-    sys_prefix=None, user_home=None, owner=None, state_file=None, every=None, backoff_base=2.0, backoff_cap=300.0))]
-#[allow(clippy::too_many_arguments, clippy::result_large_err)]
+#[pyo3(signature = (domain=None, repository=None, *, every=None, backoff_base=2.0, backoff_cap=300.0, **kw))]
 fn start_refresh<'py>(
     py: Python<'py>,
     domain: Option<String>,
     repository: Option<String>,
-    domain_owner: Option<String>,
-    region: Option<String>,
-    tool: String,
-    duration_seconds: Option<i64>,
-    endpoint_url: Option<String>,
-    repository_endpoint_url: Option<String>,
-    profile: Option<String>,
-    config_file: Option<PathBuf>,
-    sys_prefix: Option<PathBuf>,
-    user_home: Option<PathBuf>,
-    owner: Option<(u32, u32)>,
-    state_file: Option<PathBuf>,
     every: Option<f64>,
     backoff_base: f64,
     backoff_cap: f64,
+    kw: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
     let secs = |name: &'static str, v: f64, min: f64| {
@@ -507,23 +488,9 @@ fn start_refresh<'py>(
             ))
         }
     };
-    let mut ropts = crate::refresh::RefreshOptions::new(login_options(
-        domain,
-        repository,
-        domain_owner,
-        region,
-        tool,
-        duration_seconds,
-        endpoint_url,
-        repository_endpoint_url,
-        profile,
-        config_file,
-        false,
-        sys_prefix,
-        user_home,
-        owner,
-        state_file,
-    ));
+    let mut opts = login_options(py, "start_refresh", domain, repository, kw)?;
+    opts.dry_run = false; // a refresher that writes nothing would be no refresher
+    let mut ropts = crate::refresh::RefreshOptions::new(opts);
     ropts.every = every.map(|e| secs("every", e, 1.0)).transpose()?;
     ropts.backoff_base = secs("backoff_base", backoff_base, 0.1)?;
     ropts.backoff_cap = secs("backoff_cap", backoff_cap, 0.1)?;
