@@ -45,7 +45,7 @@ test-rust:
 test-python: setup
 	$(PY) -m pytest -q
 
-test: test-rust test-python
+test: lint test-rust test-python
 
 lint: $(VENV)/.deps
 	cargo fmt --check
