@@ -213,6 +213,17 @@ def _to_result(d: dict) -> LoginResult:
     )
 
 
+def _core_args(params: dict) -> dict:
+    """A public function's parameters (its ``locals()`` on entry) as keyword arguments of the matching ``_core``
+    function, which reads login's arguments from one list: paths as str, and this interpreter's ``sys.prefix``
+    (it decides which pip config file is the default)."""
+    args = dict(params)
+    if args.get("config_file") is not None:
+        args["config_file"] = os.fspath(args["config_file"])
+    args["sys_prefix"] = sys.prefix
+    return args
+
+
 def _warn(result: LoginResult, stacklevel: int = 3) -> None:
     for w in result.warnings:
         warnings.warn(w, LoginWarning, stacklevel=stacklevel)
@@ -253,20 +264,7 @@ def login(
         EndpointUnreachable, AccessDenied, NotFound, CredentialsError, Throttled, ConfigError, ServiceError.
         Each message ends with a ``hint:`` line; ``cause`` holds the same code ``diagnose()`` uses.
     """
-    d = _core.login(
-        domain,
-        repository,
-        domain_owner=domain_owner,
-        region=region,
-        tool=tool,
-        duration_seconds=duration_seconds,
-        endpoint_url=endpoint_url,
-        repository_endpoint_url=repository_endpoint_url,
-        profile=profile,
-        config_file=None if config_file is None else str(config_file),
-        dry_run=dry_run,
-        sys_prefix=sys.prefix,
-    )
+    d = _core.login(**_core_args(locals()))
     result = _to_result(d)
     _warn(result)
     return result

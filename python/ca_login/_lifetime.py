@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from . import LoginResult, _core, _to_result, _warn
+from . import LoginResult, _core, _core_args, _to_result, _warn
 from ._display import human_delta, login_text
 
 _STATE_TEXT = {
@@ -316,21 +316,8 @@ def ensure_login(
     ``config_file``, ...). Returns an :class:`EnsuredLogin` (a ``LoginResult``) whose ``fresh`` says whether a
     login happened. The check takes well under 5 ms (``benchmarks/ensure_login_fastpath.py``).
     """
-    d = _core.ensure_login(
-        domain,
-        repository,
-        domain_owner=domain_owner,
-        region=region,
-        tool=tool,
-        duration_seconds=duration_seconds,
-        endpoint_url=endpoint_url,
-        repository_endpoint_url=repository_endpoint_url,
-        profile=profile,
-        config_file=None if config_file is None else str(config_file),
-        sys_prefix=sys.prefix,
-        dry_run=dry_run,
-        min_remaining=int(min_remaining),
-    )
+    min_remaining = int(min_remaining)
+    d = _core.ensure_login(**_core_args(locals()))
     result = _ensured(d)
     _warn(result)
     return result
@@ -362,20 +349,7 @@ def start_refresh(
     here, before anything runs in the background. :func:`status` shows it and its last result.
     """
     global _atexit_registered
-    d = _core.start_refresh(
-        domain,
-        repository,
-        domain_owner=domain_owner,
-        region=region,
-        tool=tool,
-        duration_seconds=duration_seconds,
-        endpoint_url=endpoint_url,
-        repository_endpoint_url=repository_endpoint_url,
-        profile=profile,
-        config_file=None if config_file is None else str(config_file),
-        sys_prefix=sys.prefix,
-        every=every,
-    )
+    d = _core.start_refresh(**_core_args(locals()))
     if not _atexit_registered:
         atexit.register(_core.stop_refresh)
         _atexit_registered = True
