@@ -99,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logout", help="put back the index-url from before the first login; forget the token")
     p.add_argument("--config-file", help="pip config file (default: the one `login` writes)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--user", metavar="NAME", help="as root: log NAME out, changing NAME's files with NAME's ids")
+    p.add_argument(
+        "--user", metavar="NAME", help="as root: log NAME out, changing NAME's files with NAME's ids"
+    )
     p.set_defaults(func=cmd_logout)
     # SageMaker (issue 6) ---------------------------------------------------------------------------------
     p = sub.add_parser("configure", help="write the ca-login config, so login() needs no arguments")
@@ -194,7 +196,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         from ca_login import _core
         from ca_login._lifetime import Status
 
-        st = Status._from(_core.status("pip", args.config_file, **_sagemaker.core_target(args.user, sys.prefix)))
+        st = Status._from(
+            _core.status("pip", args.config_file, **_sagemaker.core_target(args.user, sys.prefix))
+        )
     else:
         st = ca_login.status(config_file=args.config_file)
     if args.json:
