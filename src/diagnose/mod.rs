@@ -8,6 +8,9 @@
 //!
 //! Files: `config.rs` (settings, credentials, identity), `dns.rs`, `net.rs` (TCP, proxies), `tls.rs`, `api.rs`,
 //! `repo.rs` (an HTTP GET of the simple index with the token), `pip.rs`.
+//!
+//! When the caller names packages, a last layer (`package.rs`, with `pep440.rs` for versions and specifiers) says
+//! why pip would find no matching distribution for each.
 
 // `Error` is the crate's one (large) error enum; boxing it is the lead's call, for the whole crate.
 #![allow(clippy::result_large_err)]

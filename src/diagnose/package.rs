@@ -131,7 +131,8 @@ fn complete(buf: &[u8]) -> bool {
     if header(&head, "transfer-encoding")
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
     {
-        return dechunk(&buf[end..]).is_ok();
+        // Decode only once the last chunk may be in (a large page arrives in many reads).
+        return buf.ends_with(b"0\r\n\r\n") && dechunk(&buf[end..]).is_ok();
     }
     false
 }
