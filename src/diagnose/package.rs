@@ -1133,7 +1133,11 @@ async fn check_one(
             )
         }
     };
-    let head = format!("{head}: {form} page, {} files", files.len());
+    let head = format!(
+        "{head}: {form} page, {} file{}",
+        files.len(),
+        if files.len() == 1 { "" } else { "s" }
+    );
     let py = &interp.python_version;
     let spec = if req.specifiers.is_empty() {
         String::new()
