@@ -721,3 +721,107 @@ pub async fn get_repository_endpoint(
         hint: "run ca_login.diagnose()".into(),
     })
 }
+
+// diagnose's package layer (issue 12): what the repository knows about one package and where it reads from.
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A package's origin restrictions: (publish, upstream), each "ALLOW" or "BLOCK".
+pub async fn describe_package_origin(
+    client: &aws_sdk_codeartifact::Client,
+    t: &Timeouts,
+    ctx: &CallContext<'_>,
+    package: &str,
+) -> Result<Option<(String, String)>> {
+    let s = ctx.settings;
+    let out = call(t, ctx, || {
+        let mut req = client
+            .describe_package()
+            .domain(&s.domain.value)
+            .repository(&s.repository.value)
+            .format(aws_sdk_codeartifact::types::PackageFormat::Pypi)
+            .package(package);
+        if let Some(o) = &s.domain_owner {
+            req = req.domain_owner(&o.value);
+        }
+        req.send()
+    })
+    .await?;
+    Ok(out
+        .package
+        .and_then(|p| p.origin_configuration)
+        .and_then(|c| c.restrictions)
+        .map(|r| {
+            (
+                r.publish.as_str().to_string(),
+                r.upstream.as_str().to_string(),
+            )
+        }))
+}
+
+/// A package's versions in this repository with their status (Published, Unlisted, Archived, Disposed, ...):
+/// the first page (up to 1,000 versions).
+pub async fn list_package_versions(
+    client: &aws_sdk_codeartifact::Client,
+    t: &Timeouts,
+    ctx: &CallContext<'_>,
+    package: &str,
+) -> Result<Vec<(String, String)>> {
+    let s = ctx.settings;
+    let out = call(t, ctx, || {
+        let mut req = client
+            .list_package_versions()
+            .domain(&s.domain.value)
+            .repository(&s.repository.value)
+            .format(aws_sdk_codeartifact::types::PackageFormat::Pypi)
+            .package(package)
+            .max_results(1000);
+        if let Some(o) = &s.domain_owner {
+            req = req.domain_owner(&o.value);
+        }
+        req.send()
+    })
+    .await?;
+    Ok(out
+        .versions
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| (v.version, v.status.as_str().to_string()))
+        .collect())
+}
+
+/// A repository's upstream repositories and external connections (`public:pypi`).
+pub async fn describe_repository_sources(
+    client: &aws_sdk_codeartifact::Client,
+    t: &Timeouts,
+    ctx: &CallContext<'_>,
+    repository: &str,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let s = ctx.settings;
+    let out = call(t, ctx, || {
+        let mut req = client
+            .describe_repository()
+            .domain(&s.domain.value)
+            .repository(repository);
+        if let Some(o) = &s.domain_owner {
+            req = req.domain_owner(&o.value);
+        }
+        req.send()
+    })
+    .await?;
+    let repo = out
+        .repository
+        .unwrap_or_else(|| aws_sdk_codeartifact::types::RepositoryDescription::builder().build());
+    let upstreams = repo
+        .upstreams
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|u| u.repository_name)
+        .collect();
+    let external = repo
+        .external_connections
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.external_connection_name)
+        .collect();
+    Ok((upstreams, external))
+}

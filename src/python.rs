@@ -647,7 +647,7 @@ enum DiagnoseEvent {
 #[pyfunction]
 #[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, endpoint_url=None,
     repository_endpoint_url=None, profile=None, timeout=3.0, sys_prefix=None, user_home=None, state_file=None,
-    on_check=None))]
+    on_check=None, packages=None, python_version=None, tags=None))]
 #[allow(clippy::too_many_arguments)]
 fn diagnose(
     py: Python<'_>,
@@ -663,6 +663,9 @@ fn diagnose(
     user_home: Option<PathBuf>,
     state_file: Option<PathBuf>,
     on_check: Option<Py<PyAny>>,
+    packages: Option<Vec<String>>,
+    python_version: Option<String>,
+    tags: Option<Vec<String>>,
 ) -> PyResult<String> {
     ensure_logging(py);
     if !timeout.is_finite() || timeout <= 0.0 {
@@ -688,6 +691,11 @@ fn diagnose(
         },
         target: target(sys_prefix, user_home, None, state_file),
         timeout: Duration::from_secs_f64(timeout.min(3600.0)),
+        packages: packages.unwrap_or_default(),
+        interpreter: python_version.map(|v| crate::diagnose::package::Interpreter {
+            python_version: v,
+            tags: tags.unwrap_or_default(),
+        }),
     };
     crate::diagnose::prepare(&opts).map_err(|e| to_py_err(py, e))?;
     let (tx, rx) = mpsc::channel::<DiagnoseEvent>();

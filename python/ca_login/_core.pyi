@@ -152,4 +152,7 @@ def diagnose(
     user_home: Optional[_Path] = None,
     state_file: Optional[_Path] = None,
     on_check: Optional[Callable[[dict[str, Any]], None]] = None,
+    packages: Optional[list[str]] = None,
+    python_version: Optional[str] = None,
+    tags: Optional[list[str]] = None,
 ) -> str: ...

@@ -145,11 +145,60 @@ class Diagnosis:
         )
 
 
-def _run(on_check=None, **kwargs) -> Diagnosis:
+def _interpreter_tags() -> list[str]:
+    """The wheel tags this interpreter takes, most preferred first: pip's own ``sys_tags()`` when pip is
+    importable, else ``packaging.tags``, else a fallback (CPython's cpXY / abi3 / none tags and pyXY tags on
+    this platform, manylinux levels up to this machine's glibc, then ``any``)."""
+    try:
+        from pip._vendor.packaging import tags
+    except ImportError:
+        try:
+            from packaging import tags  # type: ignore[no-redef]
+        except ImportError:
+            return _fallback_tags()
+    return [str(t) for t in tags.sys_tags()]
+
+
+def _fallback_tags() -> list[str]:
+    import platform
+    import sys
+    import sysconfig
+
+    major, minor = sys.version_info[:2]
+    plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    plats = [plat]
+    libc, ver = platform.libc_ver()
+    if plat.startswith("linux_") and libc == "glibc" and ver.count(".") >= 1:
+        arch = plat[len("linux_") :]
+        glibc_minor = int(ver.split(".")[1])
+        plats = [f"manylinux_2_{m}_{arch}" for m in range(glibc_minor, 4, -1)] + plats
+        aliases = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+        plats += [f"{a}_{arch}" for m, a in aliases.items() if m <= glibc_minor]
+    out = []
+    if platform.python_implementation() == "CPython":
+        cp = f"cp{major}{minor}"
+        for p in plats:
+            out.append(f"{cp}-{cp}-{p}")
+            out += [f"cp{major}{m}-abi3-{p}" for m in range(minor, 1, -1)]
+            out.append(f"{cp}-none-{p}")
+    for p in plats:
+        out += [f"py{major}{minor}-none-{p}", f"py{major}-none-{p}"]
+        out += [f"py{major}{m}-none-{p}" for m in range(minor - 1, -1, -1)]
+    out += [f"py{major}{minor}-none-any", f"py{major}-none-any"]
+    out += [f"py{major}{m}-none-any" for m in range(minor - 1, -1, -1)]
+    return out
+
+
+def _run(on_check=None, packages: Optional[list[str]] = None, **kwargs) -> Diagnosis:
+    import platform
     import sys
 
     from . import _core
 
+    if packages:
+        kwargs.update(
+            packages=list(packages), python_version=platform.python_version(), tags=_interpreter_tags()
+        )
     text = _core.diagnose(sys_prefix=sys.prefix, on_check=on_check, **kwargs)
     return Diagnosis.from_json(text)
 
@@ -164,6 +213,8 @@ def diagnose(
     repository_endpoint_url: Optional[str] = None,
     profile: Optional[str] = None,
     timeout: float = 3.0,
+    package: Optional[str] = None,
+    packages: Optional[list[str]] = None,
 ) -> Diagnosis:
     """Find which piece between this interpreter's pip and CodeArtifact is broken, and the exact fix.
 
@@ -174,7 +225,12 @@ def diagnose(
     GetRepositoryEndpoint; a read of the repository's simple index with the token; pip's own configuration
     (which file wins, the recorded token's expiry, ``PIP_*`` overrides, proxies, pip's trusted CAs).
 
-    Args: as for ``login()``; ``timeout`` bounds each check (seconds).
+    Args: as for ``login()``; ``timeout`` bounds each check (seconds). ``package`` (a PEP 508 requirement such
+    as ``"pandas==2.2.3"``) or ``packages`` (several) add the package layer: once the repository read passes, it
+    reads each project's page and says whether pip would find a file for this interpreter, and if not, why
+    (package-not-found, package-origin-blocked, package-version-not-found, package-version-unavailable,
+    package-no-compatible-file, package-all-yanked). Markers after ``;`` are not evaluated. With packages the
+    run's bound grows by one more run bound (9.5 s at the default ``timeout``).
 
     Returns:
         A ``Diagnosis``: ``ok``; ``verdict`` (the first failing layer: ``layer``, ``cause``, ``summary``,
@@ -202,4 +258,5 @@ def diagnose(
         repository_endpoint_url=repository_endpoint_url,
         profile=profile,
         timeout=timeout,
+        packages=([package] if package else []) + list(packages or []),
     )

@@ -278,6 +278,13 @@ def _add_diagnose_parser(sub) -> None:
         "--timeout", type=float, default=3.0, metavar="SECONDS", help="bound of each check (default 3)"
     )
     p.add_argument("--json", action="store_true", help="print only the report as JSON (stable shape)")
+    p.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="REQ",
+        help="also say why pip cannot install REQ (a requirement such as 'pandas==2.2.3'); repeatable",
+    )
     p.set_defaults(func=cmd_diagnose)
 
 
@@ -299,6 +306,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         repository_endpoint_url=args.repository_endpoint_url,
         profile=args.profile,
         timeout=args.timeout,
+        packages=args.package,
     )
     if args.json:
         print(d.to_json(indent=2))

@@ -8,6 +8,9 @@
 //!
 //! Files: `config.rs` (settings, credentials, identity), `dns.rs`, `net.rs` (TCP, proxies), `tls.rs`, `api.rs`,
 //! `repo.rs` (an HTTP GET of the simple index with the token), `pip.rs`.
+//!
+//! When the caller names packages, a last layer (`package.rs`, with `pep440.rs` for versions and specifiers) says
+//! why pip would find no matching distribution for each.
 
 // `Error` is the crate's one (large) error enum; boxing it is the lead's call, for the whole crate.
 #![allow(clippy::result_large_err)]
@@ -26,6 +29,8 @@ pub mod api;
 pub mod config;
 pub mod dns;
 pub mod net;
+pub mod package;
+pub mod pep440;
 pub mod pip;
 pub mod repo;
 pub mod tls;
@@ -48,6 +53,7 @@ pub enum Layer {
     Api,
     Repository,
     Pip,
+    Package,
 }
 
 impl Layer {
@@ -62,6 +68,7 @@ impl Layer {
             Layer::Api => "api",
             Layer::Repository => "repository",
             Layer::Pip => "pip",
+            Layer::Package => "package",
         }
     }
 }
@@ -264,6 +271,10 @@ pub struct Options {
     pub target: Target,
     /// Bound of each check.
     pub timeout: Duration,
+    /// Requirements for the package layer (`pandas==2.2.3`); empty: no package layer.
+    pub packages: Vec<String>,
+    /// The interpreter pip runs in (needed with `packages`).
+    pub interpreter: Option<package::Interpreter>,
 }
 
 impl Default for Options {
@@ -272,6 +283,8 @@ impl Default for Options {
             args: Args::default(),
             target: Target::default(),
             timeout: DEFAULT_TIMEOUT,
+            packages: Vec::new(),
+            interpreter: None,
         }
     }
 }
@@ -333,6 +346,19 @@ impl Recorder {
             .map(|g| g.iter().any(|c| c.name == name && c.status == Status::Fail))
             .unwrap_or(false)
     }
+    /// Whether a check called `name` was recorded as passing.
+    fn passed(&self, name: &str) -> bool {
+        self.checks
+            .lock()
+            .map(|g| g.iter().any(|c| c.name == name && c.status == Status::Ok))
+            .unwrap_or(false)
+    }
+    fn count(&self, name: &str) -> usize {
+        self.checks
+            .lock()
+            .map(|g| g.iter().filter(|c| c.name == name).count())
+            .unwrap_or(0)
+    }
     fn take(&self) -> (Vec<Check>, Vec<String>) {
         let checks = self.checks.lock().map(|g| g.clone()).unwrap_or_default();
         let secrets = self.secrets.lock().map(|g| g.clone()).unwrap_or_default();
@@ -388,6 +414,7 @@ fn validate_timeout(t: Duration) -> Result<()> {
 /// Everything checked before the network: the settings resolve and validate, the time-out is sane.
 pub fn prepare(opts: &Options) -> Result<Settings> {
     validate_timeout(opts.timeout)?;
+    package::prepare(&opts.packages, opts.interpreter.as_ref())?;
     Settings::resolve(
         &opts.args,
         crate::login::ca_config_path(&opts.target).as_deref(),
@@ -430,7 +457,11 @@ pub async fn diagnose(opts: &Options, sink: Option<Sink>) -> Result<Report> {
     let settings = prepare(opts)?;
     let budget = Budget::new(opts.timeout);
     let rec = Arc::new(Recorder::new(sink));
-    let limit = overall_limit(opts.timeout) + Duration::from_millis(300);
+    let mut limit = overall_limit(opts.timeout) + Duration::from_millis(300);
+    if !opts.packages.is_empty() {
+        // The package layer gets a run bound of its own.
+        limit += overall_limit(opts.timeout);
+    }
     let run = run_all(&settings, opts, budget, rec.clone());
     if tokio::time::timeout(limit, run).await.is_err() {
         log::warn!("diagnose: the run hit its {} s bound", limit.as_secs_f32());
@@ -444,6 +475,13 @@ pub async fn diagnose(opts: &Options, sink: Option<Sink>) -> Result<Report> {
                 "not reached before the diagnosis's time limit",
             ));
         }
+    }
+    for text in opts.packages.iter().skip(rec.count(package::NAME)) {
+        rec.push(Check::skip(
+            package::NAME,
+            Layer::Package,
+            format!("{text}: not reached before the diagnosis's time limit"),
+        ));
     }
     let (checks, secrets) = rec.take();
     let mut report = Report::from_checks(checks);
@@ -496,6 +534,25 @@ async fn run_all(settings: &Settings, opts: &Options, budget: Budget, rec: Arc<R
     let calls = api::run(settings, &ctx, &budget, &rec, api_probe_rx);
     let (_api_probe, outcome) = tokio::join!(api_probe, calls);
     pip::run(settings, &opts.target, &ctx, &outcome, &budget, &rec).await;
+    if let (Ok(reqs), Some(interp)) = (
+        package::prepare(&opts.packages, opts.interpreter.as_ref()),
+        opts.interpreter.as_ref(),
+    ) {
+        let read_passed = rec.passed("repository-read");
+        let pbudget = Budget::new(opts.timeout);
+        package::run(
+            settings,
+            &ctx,
+            &outcome,
+            &reqs,
+            &opts.packages,
+            interp,
+            read_passed,
+            &pbudget,
+            &rec,
+        )
+        .await;
+    }
 }
 
 /// What the API and repository checks found, for the pip checks.

@@ -2,14 +2,17 @@
 
 Each fault has a default target. `operation=` narrows or widens it:
   GetAuthorizationToken, GetRepositoryEndpoint, GetCallerIdentity, all (= the two CodeArtifact operations),
-  repository (= /pypi/... requests), or a comma/plus separated list of these.
+  repository (= /pypi/... requests), DescribePackage, ListPackageVersions, DescribeRepository, or a comma/plus
+  separated list of these.
 Common params: first=N (the fault applies to the first N matching requests, then switches itself off).
 """
 
 from __future__ import annotations
 
 API_OPS = ("GetAuthorizationToken", "GetRepositoryEndpoint")
-TARGETS = (*API_OPS, "GetCallerIdentity", "repository")
+# The package layer's reads (diagnose(package=...)), targeted only when named.
+PACKAGE_OPS = ("DescribePackage", "ListPackageVersions", "DescribeRepository")
+TARGETS = (*API_OPS, "GetCallerIdentity", "repository", *PACKAGE_OPS)
 
 # policy type -> (implicit phrase, explicit phrase), as in the IAM User Guide's
 # "Troubleshoot access denied error messages" (note the guide's "sessions policy" spelling).

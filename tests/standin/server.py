@@ -70,6 +70,17 @@ class _Fault:
         return d
 
 
+# The package layer's operations (botocore's codeartifact model): (method, path) -> operation.
+_PACKAGE_OPS = {
+    ("GET", "/v1/package"): "DescribePackage",
+    ("POST", "/v1/package"): "PutPackageOriginConfiguration",
+    ("POST", "/v1/package/versions"): "ListPackageVersions",
+    ("POST", "/v1/package/versions/update_status"): "UpdatePackageVersionsStatus",
+    ("GET", "/v1/repository"): "DescribeRepository",
+    ("POST", "/v1/repository/external-connection"): "AssociateExternalConnection",
+}
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -194,6 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif raw_path == "/v1/repository/endpoint":
                 rec["operation"] = "GetRepositoryEndpoint"
                 st._api(self, "GetRepositoryEndpoint", raw_path, raw_query, body)
+            elif (self.command, raw_path) in _PACKAGE_OPS:
+                rec["operation"] = _PACKAGE_OPS[(self.command, raw_path)]
+                st._package_api(self, rec["operation"], raw_path, raw_query, body)
             elif raw_path.startswith(("/pypi/", "/npm/")):
                 rec["operation"] = "repository"
                 st._repository(self, raw_path)
@@ -244,6 +258,12 @@ class StandIn:
         extra_credentials: dict[str, str] | None = None,
         max_calls: int = 10000,
         verbose: bool = False,
+        public_packages_dir=None,
+        package_config: dict[str, dict[str, str]] | None = None,
+        repository_sources: dict[str, dict[str, list[str]]] | None = None,
+        version_status: dict[tuple[str, str], str] | None = None,
+        yanked: dict[str, str] | None = None,
+        simple_json: bool = True,
     ):
         self.host, self.port = host, port
         self.https, self.certs = https, certs
@@ -258,6 +278,24 @@ class StandIn:
         self.caller_arn = caller_arn or f"arn:aws:sts::{owner}:assumed-role/GeneralIsolatedNotebook/SageMaker"
         self.credentials = {access_key: secret_key, **(extra_credentials or {})}
         self.verbose = verbose
+        # The package layer (issue 12): files only "public PyPI" has (served through an external connection),
+        # per-package origin restrictions, each repository's upstreams and external connections (the seed's
+        # isolatedsm -> pypi-store -> public:pypi by default), version statuses other than Published, yanked
+        # files (file name -> reason), and whether project pages come as PEP 691 JSON when asked.
+        self.public_packages_dir = Path(public_packages_dir) if public_packages_dir else None
+        self.public_packages: dict = {}
+        self.package_config = {k: dict(v) for k, v in (package_config or {}).items()}
+        self.repository_sources = (
+            {k: {n: list(x) for n, x in v.items()} for k, v in repository_sources.items()}
+            if repository_sources is not None
+            else {
+                "isolatedsm": {"upstreams": ["pypi-store"], "external_connections": []},
+                "pypi-store": {"upstreams": [], "external_connections": ["public:pypi"]},
+            }
+        )
+        self.version_status = dict(version_status or {})
+        self.yanked = dict(yanked or {})
+        self.simple_json = simple_json
         self._faults: dict[str, _Fault] = {}
         self._lock = threading.Lock()
         self._calls: collections.deque = collections.deque(maxlen=max_calls)
@@ -280,6 +318,7 @@ class StandIn:
             self.packages_dir = Path(self._tmp) / "packages"
             build_demo_wheels(self.packages_dir)
         self.rescan()
+        self.rescan_public()
         cls = _Server6 if ":" in self.host else _Server
         srv = cls((self.host, self.port), _Handler)
         srv.standin = self
@@ -334,6 +373,9 @@ class StandIn:
     def _track(self, sock, add: bool):
         with self._lock:
             (self._conns.add if add else self._conns.discard)(sock)
+
+    def rescan_public(self):
+        self.public_packages = scan(self.public_packages_dir) if self.public_packages_dir else {}
 
     def rescan(self):
         self.packages = scan(self.packages_dir)
@@ -762,9 +804,9 @@ class StandIn:
         if len(rest) == 2 or (len(rest) == 3 and rest[2] == ""):
             if project != normalize(project) or len(rest) == 2:
                 return h._send(301, b"", [("Location", f"{base}/{normalize(project)}/")])
-            return self._simple_project(h, project)
+            return self._simple_project(h, project, repo)
         if len(rest) == 4:
-            for w in self.packages.get(normalize(project), []):
+            for w in self.files(repo, normalize(project)):
                 if w.version == rest[2] and w.filename == rest[3]:
                     return h._send(200, w.path.read_bytes(), [], "application/octet-stream")
         return self._repo_error(h, 404, "Not Found")
@@ -801,11 +843,36 @@ class StandIn:
         page = f'<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0"><title>Simple index</title></head><body>\n{links}</body></html>\n'  # noqa: E501
         h._send(200, page.encode(), [], "text/html; charset=utf-8")
 
-    def _simple_project(self, h: _Handler, project: str):
-        files = self.packages.get(project)
+    # --- the package layer's model -------------------------------------------------------------
+    def reaches_public(self, repo: str, depth: int = 0) -> bool:
+        src = self.repository_sources.get(repo, {})
+        if "public:pypi" in src.get("external_connections", []):
+            return True
+        return depth < 5 and any(self.reaches_public(u, depth + 1) for u in src.get("upstreams", []))
+
+    def restrictions(self, project: str) -> dict[str, str]:
+        return {"publish": "ALLOW", "upstream": "ALLOW", **self.package_config.get(project, {})}
+
+    def all_versions(self, repo: str, project: str) -> list:
+        """Every file the repository has or would fetch for `project`, whatever its version's status."""
+        files = list(self.packages.get(project, []))
+        if self.restrictions(project)["upstream"] == "ALLOW" and self.reaches_public(repo):
+            files += self.public_packages.get(project, [])
+        return files
+
+    def files(self, repo: str, project: str) -> list:
+        """The files pip sees: Published versions only."""
+        return [
+            w
+            for w in self.all_versions(repo, project)
+            if self.version_status.get((project, w.version), "Published") == "Published"
+        ]
+
+    def _simple_project(self, h: _Handler, project: str, repo: str = ""):
+        files = self.files(repo or self.repositories[0], project)
         if not files:
             return self._repo_error(h, 404, f"Package not found: {project}")
-        if self._wants_json(h.headers.get("Accept", "")):
+        if self.simple_json and self._wants_json(h.headers.get("Accept", "")):
             out = {
                 "meta": {"api-version": "1.0"},
                 "name": project,
@@ -814,19 +881,145 @@ class StandIn:
                         "filename": w.filename,
                         "url": f"{w.version}/{w.filename}",
                         "hashes": {"sha256": w.sha256},
+                        **({"requires-python": w.requires_python} if w.requires_python else {}),
+                        "yanked": self.yanked.get(w.filename, False),
                     }
                     for w in files
                 ],
             }
             return h._send(200, json.dumps(out).encode(), [], JSON_SIMPLE)
+
+        def extra(w) -> str:
+            out = ""
+            if w.requires_python:
+                out += f' data-requires-python="{html.escape(w.requires_python)}"'
+            if w.filename in self.yanked:
+                out += f' data-yanked="{html.escape(self.yanked[w.filename])}"'
+            return out
+
         links = "".join(
-            f'<a href="{w.version}/{w.filename}#sha256={w.sha256}">{w.filename}</a><br/>\n' for w in files
+            f'<a href="{w.version}/{w.filename}#sha256={w.sha256}"{extra(w)}>{w.filename}</a><br/>\n'
+            for w in files
         )
         page = (
             f'<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0">'
             f"<title>Links for {project}</title></head><body><h1>Links for {project}</h1>\n{links}</body></html>\n"
         )
         h._send(200, page.encode(), [], "text/html; charset=utf-8")
+
+    def _package_api(self, h: _Handler, op: str, raw_path: str, raw_query: str, body: bytes):
+        """DescribePackage, PutPackageOriginConfiguration, ListPackageVersions, UpdatePackageVersionsStatus,
+        DescribeRepository, AssociateExternalConnection (SigV4-checked; access-denied-* faults apply)."""
+        if self._network_faults(h, op):
+            return
+        v = sigv4.verify(
+            h.command,
+            raw_path,
+            raw_query,
+            h._lower_headers(),
+            body,
+            service="codeartifact",
+            region=self.region,
+            secrets=self.credentials,
+        )
+        h._rec["access_key"] = v.access_key
+        if not v.ok:
+            return self._error(h, 403, v.code, v.message)
+        q = dict(parse_qsl(raw_query, keep_blank_values=True))
+        domain, owner, repo = q.get("domain"), q.get("domain-owner") or self.owner, q.get("repository", "")
+        with self._lock:
+            denied = [n for n in self._faults if n.startswith("access-denied-")]
+        f = self._take(op, denied)
+        if f is not None:
+            h._rec["fault"] = f.name
+            resource = f"arn:aws:codeartifact:{self.region}:{owner}:repository/{domain}/{repo}"
+            msg = F.access_denied_message(
+                f.name,
+                f.params.get("arn", self.caller_arn),
+                f.params.get("action", f"codeartifact:{op}"),
+                resource,
+            )
+            return self._error(h, 403, "AccessDeniedException", msg)
+        if domain != self.domain or owner != self.owner:
+            return self._error(h, 404, "ResourceNotFoundException", f"Domain not found: {domain}")
+        if repo not in self.repository_sources and repo not in self.repositories:
+            return self._error(h, 404, "ResourceNotFoundException", f"Repository not found: {repo}")
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            return self._error(h, 400, "ValidationException", "the body is not JSON")
+
+        def reply(obj):
+            h._send(
+                200, json.dumps(obj).encode(), [("x-amzn-RequestId", str(uuid.uuid4()))], "application/json"
+            )
+
+        def describe(r: str) -> dict:
+            src = self.repository_sources.setdefault(r, {"upstreams": [], "external_connections": []})
+            return {
+                "name": r,
+                "domainName": self.domain,
+                "domainOwner": self.owner,
+                "arn": f"arn:aws:codeartifact:{self.region}:{self.owner}:repository/{self.domain}/{r}",
+                "upstreams": [{"repositoryName": u} for u in src.get("upstreams", [])],
+                "externalConnections": [
+                    {"externalConnectionName": e, "packageFormat": "pypi", "status": "AVAILABLE"}
+                    for e in src.get("external_connections", [])
+                ],
+            }
+
+        if op == "DescribeRepository":
+            return reply({"repository": describe(repo)})
+        if op == "AssociateExternalConnection":
+            src = self.repository_sources.setdefault(repo, {"upstreams": [], "external_connections": []})
+            conn = q.get("external-connection", "")
+            if conn not in src.setdefault("external_connections", []):
+                src["external_connections"].append(conn)
+            return reply({"repository": describe(repo)})
+        project = normalize(q.get("package", ""))
+        if op == "PutPackageOriginConfiguration":
+            r = data.get("restrictions", {})
+            self.package_config[project] = {
+                "publish": r.get("publish", "ALLOW"),
+                "upstream": r.get("upstream", "ALLOW"),
+            }
+            return reply({"originConfiguration": {"restrictions": self.restrictions(project)}})
+        known = project in self.package_config or bool(self.all_versions(repo, project))
+        if not known:
+            return self._error(h, 404, "ResourceNotFoundException", f"Package not found: {project}")
+        if op == "DescribePackage":
+            return reply(
+                {
+                    "package": {
+                        "format": "pypi",
+                        "name": project,
+                        "originConfiguration": {"restrictions": self.restrictions(project)},
+                    }
+                }
+            )
+        if op == "ListPackageVersions":
+            versions = sorted({w.version for w in self.all_versions(repo, project)})
+            return reply(
+                {
+                    "format": "pypi",
+                    "package": project,
+                    "versions": [
+                        {
+                            "version": ver,
+                            "revision": "standin",
+                            "status": self.version_status.get((project, ver), "Published"),
+                        }
+                        for ver in versions
+                    ],
+                }
+            )
+        # UpdatePackageVersionsStatus
+        target = data.get("targetStatus", "")
+        done = {}
+        for ver in data.get("versions", []):
+            self.version_status[(project, ver)] = target
+            done[ver] = {"revision": "standin", "status": target}
+        return reply({"successfulVersions": done, "failedVersions": {}})
 
     # --- control endpoint -----------------------------------------------------------------
     def _control(self, h: _Handler, raw_path: str, raw_query: str, body: bytes):

@@ -24,6 +24,7 @@ class Wheel:
     project: str  # normalized name
     version: str
     sha256: str
+    requires_python: str | None = None
 
     @property
     def filename(self) -> str:
@@ -42,8 +43,11 @@ def build_wheel(
     *,
     requires: tuple[str, ...] = (),
     summary: str = "",
+    tag: str = "py3-none-any",
+    requires_python: str = ">=3.7",
 ) -> Wheel:
-    """Write NAME-VERSION-py3-none-any.whl holding `files` (archive path -> text) into out_dir."""
+    """Write NAME-VERSION-TAG.whl (TAG py3-none-any unless given) holding `files` (archive path -> text) into
+    out_dir."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dist = re.sub(r"[-_.]+", "_", name)
@@ -53,20 +57,26 @@ def build_wheel(
         f"Name: {name}",
         f"Version: {version}",
         f"Summary: {summary or name + ' (test package of the CodeArtifact stand-in)'}",
-        "Requires-Python: >=3.7",
+        f"Requires-Python: {requires_python}",
     ]
     metadata += [f"Requires-Dist: {r}" for r in requires]
     entries = dict(files)
     entries[f"{dist_info}/METADATA"] = "\n".join(metadata) + "\n\n"
     entries[f"{dist_info}/WHEEL"] = (
-        "Wheel-Version: 1.0\nGenerator: standin-wheels\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        "Wheel-Version: 1.0\nGenerator: standin-wheels\nRoot-Is-Purelib: true\n"
+        + "".join(
+            f"Tag: {p}-{a}-{pl}\n"
+            for p in tag.split("-")[0].split(".")
+            for a in tag.split("-")[1].split(".")
+            for pl in tag.split("-")[2].split(".")
+        )
     )
     entries[f"{dist_info}/top_level.txt"] = "".join(
         t + "\n" for t in sorted({p.split("/")[0].removesuffix(".py") for p in files})
     )
     record_name = f"{dist_info}/RECORD"
     record_lines = []
-    path = out_dir / f"{dist}-{version}-py3-none-any.whl"
+    path = out_dir / f"{dist}-{version}-{tag}.whl"
     tmp = path.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for arc, text in entries.items():
@@ -81,7 +91,9 @@ def build_wheel(
         info.external_attr = 0o644 << 16
         zf.writestr(info, "\n".join(record_lines) + "\n")
     os.replace(tmp, path)
-    return Wheel(path, normalize(name), version, hashlib.sha256(path.read_bytes()).hexdigest())
+    return Wheel(
+        path, normalize(name), version, hashlib.sha256(path.read_bytes()).hexdigest(), requires_python
+    )
 
 
 DEMO_PKG_SOURCE = '''"""ca-demo-pkg: served by the CodeArtifact stand-in."""
@@ -137,6 +149,50 @@ def scan(directory) -> dict[str, list[Wheel]]:
                 continue
         else:
             continue
-        w = Wheel(p, normalize(name), version, hashlib.sha256(p.read_bytes()).hexdigest())
+        w = Wheel(
+            p, normalize(name), version, hashlib.sha256(p.read_bytes()).hexdigest(), _requires_python(p)
+        )
         out.setdefault(w.project, []).append(w)
     return out
+
+
+def _requires_python(path: Path) -> str | None:
+    """A wheel's Requires-Python (from its METADATA), else None."""
+    if path.suffix != ".whl":
+        return None
+    with zipfile.ZipFile(path) as zf:
+        for n in zf.namelist():
+            if n.endswith(".dist-info/METADATA"):
+                for line in zf.read(n).decode("utf-8", "replace").splitlines():
+                    if line.startswith("Requires-Python:"):
+                        return line.split(":", 1)[1].strip() or None
+                    if not line:
+                        break
+    return None
+
+
+def build_package_wheels(local_dir, public_dir, python: tuple[int, int]) -> dict[str, str]:
+    """The package layer's cases, relative to the interpreter `python` (major, minor) the tests run under.
+
+    In `local_dir` (stored in the repository): ca-nextpy-only 1.0 (py3) and 2.0 (only cpNEXT wheels), ca-newglibc
+    1.0 (py3) and 2.0 (manylinux_2_40 only), ca-newpython 1.0 and 2.0 (requires-python >= NEXT), ca-yanked-only 1.0
+    (to be yanked), ca-archived 1.0 and 2.0 (2.0 to be Archived). In `public_dir` (only on "public PyPI", reached
+    through an external connection): ca-public-only 1.0 and ca-blocked 1.0 (its origin to be set to
+    upstream=BLOCK). Returns the file names the caller marks (yanked, archived)."""
+    major, minor = python
+    nxt = f"cp{major}{minor + 1}"
+    mod = {"ca_pkg_case/__init__.py": "VALUE = 1\n"}
+    machine = os.uname().machine
+    b = build_wheel
+    b(local_dir, "ca-nextpy-only", "1.0", mod)
+    b(local_dir, "ca-nextpy-only", "2.0", mod, tag=f"{nxt}-{nxt}-manylinux_2_17_{machine}")
+    b(local_dir, "ca-newglibc", "1.0", mod)
+    b(local_dir, "ca-newglibc", "2.0", mod, tag=f"py3-none-manylinux_2_40_{machine}")
+    b(local_dir, "ca-newpython", "1.0", mod)
+    b(local_dir, "ca-newpython", "2.0", mod, requires_python=f">={major}.{minor + 1}")
+    yanked = b(local_dir, "ca-yanked-only", "1.0", mod)
+    b(local_dir, "ca-archived", "1.0", mod)
+    b(local_dir, "ca-archived", "2.0", mod)
+    b(public_dir, "ca-public-only", "1.0", mod)
+    b(public_dir, "ca-blocked", "1.0", mod)
+    return {"yanked": yanked.filename}
