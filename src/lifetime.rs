@@ -186,7 +186,7 @@ pub fn status(tool: &str, config_file: Option<&Path>, target: &Target) -> Result
         effective_source,
         effective_is_ours,
         no_index,
-        problems,
+        problems: problems.iter().map(|p| mask_url(p)).collect(),
     })
 }
 

@@ -253,7 +253,8 @@ fn finish(
             None => pipconf::Document::parse("", file)?,
         };
         doc.set("global", "index-url", &masked, Some(&comment))?;
-        preview = doc.render();
+        // Every password in the file, not only our token's.
+        preview = mask_url(&doc.render());
     } else {
         let sp = state_path(&opts.target);
         // Read before writing pip's config: a state file we cannot use stops the login with nothing changed.
@@ -266,7 +267,7 @@ fn finish(
         if let Some((uid, gid)) = opts.target.owner {
             pipconf::set_owner(file, uid, gid)?;
         }
-        preview = outcome.new_text.replace(index_url.expose(), &masked);
+        preview = mask_url(&outcome.new_text.replace(index_url.expose(), &masked));
         let (previous_index_url, had_previous) = match recorded {
             // Keep what was there before our first login.
             Some(e) => (e.previous_index_url, e.had_previous),
@@ -370,7 +371,7 @@ pub fn override_warnings(file: &Path, target: &Target) -> Vec<String> {
             "cannot work out pip's effective configuration: {e}"
         )),
     }
-    out
+    out.iter().map(|w| mask_url(w)).collect()
 }
 
 /// "environment variable PIP_INDEX_URL", "[install] in /etc/pip.conf (global)".

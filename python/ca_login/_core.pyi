@@ -150,4 +150,8 @@ def diagnose(
     user_home: Optional[_Path] = None,
     state_file: Optional[_Path] = None,
     on_check: Optional[Callable[[dict[str, Any]], None]] = None,
+    face: str = "python",
 ) -> str: ...
+def mask_url(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``****``."""
+    ...

@@ -128,6 +128,9 @@ pub struct Check {
     pub summary: Option<String>,
     #[serde(skip)]
     pub remedy: Option<String>,
+    /// The AccessDenied this failure comes from: the verdict's commands are built from it.
+    #[serde(skip)]
+    pub denial: Option<crate::error::Denial>,
 }
 
 impl Check {
@@ -146,6 +149,7 @@ impl Check {
             cause: None,
             summary: None,
             remedy: None,
+            denial: None,
         }
     }
     pub fn ok(name: &'static str, layer: Layer, detail: impl Into<String>) -> Self {
@@ -177,14 +181,18 @@ impl Check {
     pub fn from_error(name: &'static str, layer: Layer, e: &Error) -> Self {
         let text = e.to_string();
         let first = text.split("\nhint: ").next().unwrap_or(&text).to_string();
-        Check::fail(
+        let mut c = Check::fail(
             name,
             layer,
             first.clone(),
             e.cause(),
             first,
             e.hint().unwrap_or_default().to_string(),
-        )
+        );
+        if let Error::AccessDenied { denial, .. } = e {
+            c.denial = Some(denial.clone());
+        }
+        c
     }
     pub fn took(mut self, since: Instant) -> Self {
         self.duration_ms = since.elapsed().as_millis() as u64;
@@ -198,6 +206,10 @@ pub struct Verdict {
     pub cause: &'static str,
     pub summary: String,
     pub remedy: String,
+    /// The fix as commands to paste, in order (shell commands, then our login); empty when none fixes it.
+    pub commands: Vec<String>,
+    #[serde(skip)]
+    pub denial: Option<crate::error::Denial>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -219,6 +231,8 @@ impl Report {
                 cause: c.cause.unwrap_or("check-failed"),
                 summary: c.summary.clone().unwrap_or_else(|| c.detail.clone()),
                 remedy: c.remedy.clone().unwrap_or_default(),
+                commands: Vec::new(),
+                denial: c.denial.clone(),
             });
         Report {
             ok: verdict.is_none(),
@@ -230,6 +244,16 @@ impl Report {
     /// `{"ok", "verdict": {"layer", "cause", "summary", "remedy"} | null, "checks": [{"name", "layer", "status", "detail", "duration_ms"}]}`.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Fill the verdict's commands for `face` (CLI or Python) from its cause.
+    pub fn fill_commands(&mut self, settings: &Settings, region: &str, face: crate::remedy::Face) {
+        if let Some(v) = self.verdict.as_mut() {
+            v.commands = crate::remedy::verdict_steps(v.cause, v.denial.as_ref(), settings, region)
+                .iter()
+                .map(|st| crate::secret::mask_url(&st.render(face)))
+                .collect();
+        }
     }
 
     /// Replace every occurrence of each secret in every text field (belt and braces: no check prints one).
@@ -253,6 +277,7 @@ impl Report {
         if let Some(v) = self.verdict.as_mut() {
             clean(&mut v.summary);
             clean(&mut v.remedy);
+            v.commands.iter_mut().for_each(clean);
         }
     }
 }
@@ -262,6 +287,8 @@ impl Report {
 pub struct Options {
     pub args: Args,
     pub target: Target,
+    /// Who reads the verdict's commands.
+    pub face: crate::remedy::Face,
     /// Bound of each check.
     pub timeout: Duration,
 }
@@ -271,6 +298,7 @@ impl Default for Options {
         Options {
             args: Args::default(),
             target: Target::default(),
+            face: crate::remedy::Face::default(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -284,6 +312,7 @@ pub struct Recorder {
     checks: Mutex<Vec<Check>>,
     sink: Option<Sink>,
     secrets: Mutex<Vec<String>>,
+    region: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -298,6 +327,7 @@ impl Recorder {
             checks: Mutex::new(Vec::new()),
             sink,
             secrets: Mutex::new(Vec::new()),
+            region: Mutex::new(None),
         }
     }
     pub fn push(&self, mut c: Check) {
@@ -306,6 +336,9 @@ impl Recorder {
                 c.detail = c.detail.replace(s.as_str(), "****");
             }
         }
+        c.detail = crate::secret::mask_url(&c.detail);
+        c.summary = c.summary.as_deref().map(crate::secret::mask_url);
+        c.remedy = c.remedy.as_deref().map(crate::secret::mask_url);
         if let Some(sink) = &self.sink {
             sink(&c);
         }
@@ -447,6 +480,14 @@ pub async fn diagnose(opts: &Options, sink: Option<Sink>) -> Result<Report> {
     }
     let (checks, secrets) = rec.take();
     let mut report = Report::from_checks(checks);
+    let region = rec
+        .region
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+        .or_else(|| settings.region.as_ref().map(|r| r.value.clone()))
+        .unwrap_or_else(|| "REGION".into());
+    report.fill_commands(&settings, &region, opts.face);
     report.scrub(&secrets);
     Ok(report)
 }
@@ -467,6 +508,9 @@ fn layer_of(name: &str) -> Layer {
 
 async fn run_all(settings: &Settings, opts: &Options, budget: Budget, rec: Arc<Recorder>) {
     let ctx = config::setup(settings, &budget, &rec).await;
+    if let Ok(mut g) = rec.region.lock() {
+        g.clone_from(&ctx.region);
+    }
     // Tells the API checks that the api host's DNS/TCP/TLS checks are in (see `api::run`).
     let (api_probed, api_probe_rx) = tokio::sync::watch::channel(false);
     let api_probe = async {
