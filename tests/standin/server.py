@@ -669,7 +669,12 @@ class StandIn:
         if f is not None:
             h._rec["fault"] = "expiration"
             value = f.params.get("value", "absent")
-            bad = {"past": round(now - 3600, 3), "far": round(now + 2 * 86400, 3), "nan": "NaN", "text": "soon"}
+            bad = {
+                "past": round(now - 3600, 3),
+                "far": round(now + 2 * 86400, 3),
+                "nan": "NaN",
+                "text": "soon",
+            }
             if value == "absent":
                 del out["expiration"]
             elif value in bad:
