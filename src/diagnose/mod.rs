@@ -241,7 +241,7 @@ impl Report {
         }
     }
 
-    /// `{"ok", "verdict": {"layer", "cause", "summary", "remedy"} | null, "checks": [{"name", "layer", "status", "detail", "duration_ms"}]}`.
+    /// `{"ok", "verdict": {"layer", "cause", "summary", "remedy", "commands"} | null, "checks": [{"name", "layer", "status", "detail", "duration_ms"}]}`.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
     }
@@ -645,7 +645,7 @@ mod tests {
             .keys()
             .map(|k| k.as_str())
             .collect();
-        assert_eq!(verdict, ["cause", "layer", "remedy", "summary"]);
+        assert_eq!(verdict, ["cause", "commands", "layer", "remedy", "summary"]);
         assert_eq!(v["verdict"]["layer"], "api");
         for check in v["checks"].as_array().expect("checks") {
             let keys: Vec<&str> = check
