@@ -648,6 +648,11 @@ pub fn service_error(
             message: message.to_string(),
             hint: if status >= 500 {
                 "CodeArtifact had an internal error; try again in a minute".into()
+            } else if (200..300).contains(&status) {
+                format!(
+                    "{} answered 200 with something that is not a valid {} response; another server or a proxy may answer for it: check endpoint_url, HTTPS_PROXY and NO_PROXY",
+                    ctx.host, ctx.operation
+                )
             } else {
                 format!(
                     "CodeArtifact at {} rejected the request: check the domain, owner and repository it names (aws codeartifact list-domains --region {})",

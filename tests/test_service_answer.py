@@ -22,8 +22,8 @@ BAD_ANSWERS = [
     ("expiration", {"value": "far"}, "longer than CodeArtifact's 12 hours"),
     ("expiration", {"value": "43800"}, "longer than CodeArtifact's 12 hours"),
     ("expiration", {"value": "absent"}, "no expiration"),
-    ("expiration", {"value": "nan"}, ""),
-    ("expiration", {"value": "text"}, ""),
+    ("expiration", {"value": "nan"}, "not a valid GetAuthorizationToken response"),
+    ("expiration", {"value": "text"}, "not a valid GetAuthorizationToken response"),
 ]
 
 
