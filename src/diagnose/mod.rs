@@ -623,6 +623,62 @@ mod tests {
     }
 
     #[test]
+    fn verdict_commands_are_rendered_for_the_face_and_masked() {
+        use crate::settings::{Source, Sourced};
+        let arg = |v: &str| Sourced {
+            value: v.to_string(),
+            source: Source::Argument,
+        };
+        let settings = Settings {
+            domain: arg("mydomain"),
+            repository: arg("r"),
+            domain_owner: Some(arg("111122223333")),
+            region: None,
+            duration_seconds: None,
+            endpoint_url: Some(arg("https://user:s3cret@vpce.example")),
+            repository_endpoint_url: None,
+            profile: None,
+        };
+        let e = Error::AccessDenied {
+            denial: crate::error::Denial {
+                policy_type: Some(crate::error::PolicyType::IdentityBased),
+                principal: Some("arn:aws:sts::111122223333:assumed-role/R1/S".into()),
+                ..Default::default()
+            },
+            message: "denied".into(),
+            hint: "h".into(),
+        };
+        let mut cli = Report::from_checks(vec![Check::from_error(
+            "get-authorization-token",
+            Layer::Api,
+            &e,
+        )]);
+        let mut py = cli.clone();
+        cli.fill_commands(&settings, "us-west-2", crate::remedy::Face::Cli);
+        py.fill_commands(&settings, "us-west-2", crate::remedy::Face::Python);
+        let (cli, py) = (cli.verdict.unwrap().commands, py.verdict.unwrap().commands);
+        assert!(
+            cli[0].starts_with("aws iam put-role-policy --role-name R1 "),
+            "{cli:?}"
+        );
+        assert_eq!(cli[0], py[0]);
+        assert!(
+            cli[1].starts_with("ca-login login --domain mydomain"),
+            "{cli:?}"
+        );
+        assert!(
+            py[1].starts_with("ca_login.login(domain=\"mydomain\""),
+            "{py:?}"
+        );
+        for c in cli.iter().chain(&py) {
+            assert!(!c.contains("s3cret"), "{c}");
+        }
+        let mut ok = Report::from_checks(vec![Check::ok("settings", Layer::Config, "fine")]);
+        ok.fill_commands(&settings, "us-west-2", crate::remedy::Face::Cli);
+        assert!(ok.verdict.is_none());
+    }
+
+    #[test]
     fn json_has_exactly_the_documented_shape() {
         let mut failing = c(
             "get-authorization-token",
