@@ -160,10 +160,36 @@ fn role_or_lookup(denial: &Denial, steps: &mut Vec<Step>) -> String {
     }
 }
 
+/// ` --domain-owner ACCOUNT` when the owner is known; CodeArtifact's default otherwise (the caller's account).
+fn owner_flag(s: &Settings) -> String {
+    s.domain_owner
+        .as_ref()
+        .map_or_else(String::new, |o| format!(" --domain-owner {}", o.value))
+}
+
 /// The fix for an AccessDenied, as steps (the same fix [`access_denied`] describes in words).
 pub fn access_denied_steps(denial: &Denial, s: &Settings, region: &str) -> Vec<Step> {
+    // No domain owner given: it is the caller's account, which the denial's principal names.
+    let with_owner;
+    let s = match (
+        &s.domain_owner,
+        denial.principal.as_deref().and_then(account_of),
+    ) {
+        (None, Some(account)) => {
+            with_owner = Settings {
+                domain_owner: Some(crate::settings::Sourced {
+                    value: account.to_string(),
+                    source: crate::settings::Source::AwsDefaultChain,
+                }),
+                ..s.clone()
+            };
+            &with_owner
+        }
+        _ => s,
+    };
     let mut steps = Vec::new();
     let o = owner(s).to_string();
+    let of = owner_flag(s);
     let d = &s.domain.value;
     let account = denial
         .principal
@@ -218,18 +244,18 @@ pub fn access_denied_steps(denial: &Denial, s: &Settings, region: &str) -> Vec<S
                 .is_none_or(|a| a.contains("GetAuthorizationToken"));
             if token {
                 steps.push(Step::Shell(format!(
-                    "aws codeartifact get-domain-permissions-policy --region {region} --domain {d} --domain-owner {o} --query policy.document --output text"
+                    "aws codeartifact get-domain-permissions-policy --region {region} --domain {d}{of} --query policy.document --output text"
                 )));
                 steps.push(Step::Shell(format!(
-                    "aws codeartifact put-domain-permissions-policy --region {region} --domain {d} --domain-owner {o} --policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"{role}\"}},\"Action\":\"codeartifact:GetAuthorizationToken\",\"Resource\":\"*\"}}]}}'"
+                    "aws codeartifact put-domain-permissions-policy --region {region} --domain {d}{of} --policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"{role}\"}},\"Action\":\"codeartifact:GetAuthorizationToken\",\"Resource\":\"*\"}}]}}'"
                 )));
             } else {
                 let r = &s.repository.value;
                 steps.push(Step::Shell(format!(
-                    "aws codeartifact get-repository-permissions-policy --region {region} --domain {d} --domain-owner {o} --repository {r} --query policy.document --output text"
+                    "aws codeartifact get-repository-permissions-policy --region {region} --domain {d}{of} --repository {r} --query policy.document --output text"
                 )));
                 steps.push(Step::Shell(format!(
-                    "aws codeartifact put-repository-permissions-policy --region {region} --domain {d} --domain-owner {o} --repository {r} --policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"{role}\"}},\"Action\":[\"codeartifact:ReadFromRepository\",\"codeartifact:GetRepositoryEndpoint\"],\"Resource\":\"*\"}}]}}'"
+                    "aws codeartifact put-repository-permissions-policy --region {region} --domain {d}{of} --repository {r} --policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"{role}\"}},\"Action\":[\"codeartifact:ReadFromRepository\",\"codeartifact:GetRepositoryEndpoint\"],\"Resource\":\"*\"}}]}}'"
                 )));
             }
         }
@@ -296,13 +322,17 @@ pub fn verdict_steps(
     s: &Settings,
     region: &str,
 ) -> Vec<Step> {
-    let o = owner(s);
     match cause {
-        c if c.starts_with("access-denied") => denial.map_or_else(Vec::new, |d| access_denied_steps(d, s, region)),
-        "domain-not-found" => vec![Step::Shell(format!("aws codeartifact list-domains --region {region}"))],
+        c if c.starts_with("access-denied") => {
+            denial.map_or_else(Vec::new, |d| access_denied_steps(d, s, region))
+        }
+        "domain-not-found" => vec![Step::Shell(format!(
+            "aws codeartifact list-domains --region {region}"
+        ))],
         "repository-not-found" => vec![Step::Shell(format!(
-            "aws codeartifact list-repositories-in-domain --region {region} --domain {} --domain-owner {o}",
-            s.domain.value
+            "aws codeartifact list-repositories-in-domain --region {region} --domain {}{}",
+            s.domain.value,
+            owner_flag(s)
         ))],
         "api-dns-failed" => unreachable_steps(NetFailure::Dns, s, region),
         "api-endpoint-unreachable" => unreachable_steps(NetFailure::Timeout, s, region),
@@ -617,6 +647,38 @@ mod tests {
         }
         for t in &texts {
             assert!(!t.contains("diagnose"), "{t}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_domain_owner_is_the_callers_account_never_a_placeholder() {
+        let s = Settings {
+            domain_owner: None,
+            ..settings()
+        };
+        let d = denial(
+            Some(PolicyType::ResourceBased),
+            "codeartifact:GetAuthorizationToken",
+            Some(ROLE_SESSION),
+        );
+        let steps: Vec<String> = access_denied_steps(&d, &s, "us-west-2")
+            .iter()
+            .map(|st| st.render(Face::Cli))
+            .collect();
+        assert!(
+            steps[1].contains(" --domain-owner 444455556666 "),
+            "{steps:?}"
+        );
+        let repo = verdict_steps("repository-not-found", None, &s, "us-west-2");
+        assert_eq!(
+            repo,
+            [Step::Shell(
+                "aws codeartifact list-repositories-in-domain --region us-west-2 --domain mydomain"
+                    .into()
+            )]
+        );
+        for st in steps {
+            assert!(!st.contains("ACCOUNT_ID"), "{st}");
         }
     }
 
