@@ -563,7 +563,7 @@ where
                     code: "ClientError".into(),
                     status: 0,
                     message: short_chain(&text),
-                    hint: "run ca_login.diagnose()".into(),
+                    hint: format!("check endpoint_url, HTTPS_PROXY and NO_PROXY for {}, then log in again: ca-login login (Python: ca_login.login())", ctx.host),
                 }
             }
         }
@@ -648,8 +648,16 @@ pub fn service_error(
             message: message.to_string(),
             hint: if status >= 500 {
                 "CodeArtifact had an internal error; try again in a minute".into()
+            } else if (200..300).contains(&status) {
+                format!(
+                    "{} answered 200 with something that is not a valid {} response; another server or a proxy may answer for it: check endpoint_url, HTTPS_PROXY and NO_PROXY",
+                    ctx.host, ctx.operation
+                )
             } else {
-                "run ca_login.diagnose() for details".into()
+                format!(
+                    "CodeArtifact at {} rejected the request: check the domain, owner and repository it names (aws codeartifact list-domains --region {})",
+                    ctx.host, ctx.region
+                )
             },
         },
     }
@@ -673,24 +681,15 @@ pub async fn get_token(
         req.send()
     })
     .await?;
-    let token = out.authorization_token.ok_or_else(|| Error::Service {
-        host: ctx.host.to_string(),
-        code: "EmptyResponse".into(),
-        status: 200,
-        message: "GetAuthorizationToken returned no token".into(),
-        hint: "a proxy may be rewriting the answer; run ca_login.diagnose()".into(),
-    })?;
-    let expires = out
-        .expiration
-        .map(|d| d.secs())
-        .ok_or_else(|| Error::Service {
-            host: ctx.host.to_string(),
-            code: "EmptyResponse".into(),
-            status: 200,
-            message: "GetAuthorizationToken returned no expiration".into(),
-            hint: "run ca_login.diagnose()".into(),
-        })?;
-    Ok((Secret::new(token), expires))
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    check_token_answer(
+        ctx.host,
+        out.authorization_token,
+        out.expiration.map(|d| d.secs()),
+        now,
+    )
 }
 
 /// GetRepositoryEndpoint for `format` ("pypi").
@@ -713,13 +712,194 @@ pub async fn get_repository_endpoint(
         req.send()
     })
     .await?;
-    out.repository_endpoint.ok_or_else(|| Error::Service {
-        host: ctx.host.to_string(),
-        code: "EmptyResponse".into(),
+    check_endpoint_answer(ctx.host, out.repository_endpoint)
+}
+
+/// A token lives at most 12 hours; 5 minutes more allow for a clock that runs behind the service's.
+const LONGEST_TOKEN_SECS: i64 = 12 * 3600 + 5 * 60;
+
+fn bad_answer(host: &str, operation: &str, what: String) -> Error {
+    Error::Service {
+        host: host.to_string(),
+        code: "InvalidResponse".into(),
         status: 200,
-        message: "GetRepositoryEndpoint returned no endpoint".into(),
-        hint: "run ca_login.diagnose()".into(),
-    })
+        message: format!("{operation} on {host} answered {what}; nothing was written"),
+        hint: format!(
+            "another server or a proxy may answer for {host}; check endpoint_url, HTTPS_PROXY and NO_PROXY, then try again: ca-login login (Python: ca_login.login())"
+        ),
+    }
+}
+
+/// Check GetAuthorizationToken's answer before anything is written: a token that is not empty and an
+/// expiration (epoch seconds) after `now` and at most 12 h 5 min ahead.
+pub fn check_token_answer(
+    host: &str,
+    token: Option<String>,
+    expiration: Option<i64>,
+    now: i64,
+) -> Result<(Secret, i64)> {
+    const OP: &str = "GetAuthorizationToken";
+    let token = match token {
+        Some(t) if !t.trim().is_empty() => t,
+        _ => return Err(bad_answer(host, OP, "an empty token".into())),
+    };
+    let Some(expires) = expiration else {
+        return Err(bad_answer(host, OP, "no expiration".into()));
+    };
+    if expires <= now {
+        return Err(bad_answer(
+            host,
+            OP,
+            format!("a token that expired {} s ago", now - expires),
+        ));
+    }
+    if expires - now > LONGEST_TOKEN_SECS {
+        return Err(bad_answer(
+            host,
+            OP,
+            format!(
+                "a token valid for {} s, longer than CodeArtifact's 12 hours",
+                expires - now
+            ),
+        ));
+    }
+    Ok((Secret::new(token), expires))
+}
+
+/// Check GetRepositoryEndpoint's answer: an https URL with a host and no userinfo (http only on loopback).
+pub fn check_endpoint_answer(host: &str, endpoint: Option<String>) -> Result<String> {
+    const OP: &str = "GetRepositoryEndpoint";
+    let Some(endpoint) = endpoint.filter(|e| !e.trim().is_empty()) else {
+        return Err(bad_answer(host, OP, "no endpoint".into()));
+    };
+    let Ok(url) = url::Url::parse(&endpoint) else {
+        return Err(bad_answer(host, OP, "an endpoint that is not a URL".into()));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad_answer(
+            host,
+            OP,
+            "an endpoint URL carrying a user name or password".into(),
+        ));
+    }
+    let Some(ep_host) = url.host() else {
+        return Err(bad_answer(
+            host,
+            OP,
+            "an endpoint URL without a host".into(),
+        ));
+    };
+    let loopback = match ep_host {
+        url::Host::Ipv4(a) => a.is_loopback(),
+        url::Host::Ipv6(a) => a.is_loopback(),
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+    };
+    match url.scheme() {
+        "https" => Ok(endpoint),
+        "http" if loopback => Ok(endpoint),
+        scheme => Err(bad_answer(
+            host,
+            OP,
+            format!("an endpoint URL with scheme {scheme:?} (pip must fetch over https)",),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+    const HOST: &str = "api.codeartifact.us-west-2.amazonaws.com";
+
+    fn message(e: Error) -> String {
+        match e {
+            Error::Service {
+                host,
+                message,
+                hint,
+                code,
+                ..
+            } => {
+                assert_eq!(host, HOST);
+                assert_eq!(code, "InvalidResponse");
+                assert!(hint.contains("ca-login login"), "{hint}");
+                message
+            }
+            other => panic!("not a service error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn token_answer_within_twelve_hours_is_accepted() {
+        let (tok, exp) =
+            check_token_answer(HOST, Some("tok".into()), Some(NOW + 43_200), NOW).unwrap();
+        assert_eq!((tok.expose(), exp), ("tok", NOW + 43_200));
+        assert!(check_token_answer(HOST, Some("t".into()), Some(NOW + 43_500), NOW).is_ok());
+    }
+
+    #[test]
+    fn empty_or_missing_token_is_a_service_error_naming_the_host() {
+        for token in [None, Some(String::new()), Some("  ".into())] {
+            let m = message(check_token_answer(HOST, token, Some(NOW + 60), NOW).unwrap_err());
+            assert!(m.contains("empty token") && m.contains(HOST), "{m}");
+        }
+    }
+
+    #[test]
+    fn expiration_past_now_absent_or_too_far_is_refused() {
+        let past =
+            message(check_token_answer(HOST, Some("t".into()), Some(NOW - 5), NOW).unwrap_err());
+        assert!(past.contains("expired 5 s ago"), "{past}");
+        let now = message(check_token_answer(HOST, Some("t".into()), Some(NOW), NOW).unwrap_err());
+        assert!(now.contains("expired 0 s ago"), "{now}");
+        let far = message(
+            check_token_answer(HOST, Some("t".into()), Some(NOW + 43_501), NOW).unwrap_err(),
+        );
+        assert!(far.contains("longer than"), "{far}");
+        let absent = message(check_token_answer(HOST, Some("t".into()), None, NOW).unwrap_err());
+        assert!(absent.contains("no expiration"), "{absent}");
+    }
+
+    #[test]
+    fn https_endpoint_and_loopback_http_are_accepted() {
+        for ep in [
+            "https://d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/r/",
+            "http://127.0.0.1:8080/pypi/r/",
+            "http://[::1]:8080/pypi/r/",
+            "http://localhost:8080/pypi/r/",
+        ] {
+            assert_eq!(check_endpoint_answer(HOST, Some(ep.into())).unwrap(), ep);
+        }
+    }
+
+    #[test]
+    fn endpoint_without_https_host_or_with_userinfo_is_refused() {
+        let cases = [
+            (
+                Some("http://d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/r/"),
+                "scheme \"http\"",
+            ),
+            (Some("ftp://127.0.0.1/pypi/r/"), "scheme \"ftp\""),
+            (
+                Some("https://aws:secretpw@host.example/pypi/r/"),
+                "user name or password",
+            ),
+            (
+                Some("https://someone@host.example/pypi/r/"),
+                "user name or password",
+            ),
+            (Some("file:///etc/passwd"), "without a host"),
+            (Some("not a url"), "not a URL"),
+            (Some(""), "no endpoint"),
+            (None, "no endpoint"),
+        ];
+        for (ep, want) in cases {
+            let m = message(check_endpoint_answer(HOST, ep.map(String::from)).unwrap_err());
+            assert!(m.contains(want), "{ep:?}: {m}");
+            assert!(!m.contains("secretpw"), "{m}");
+        }
+    }
 }
 
 // diagnose's package layer (issue 12): what the repository knows about one package and where it reads from.

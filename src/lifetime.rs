@@ -203,7 +203,7 @@ fn status_here(config_file: Option<&Path>, target: &Target) -> Result<Status> {
         effective_source,
         effective_is_ours,
         no_index,
-        problems,
+        problems: problems.iter().map(|p| mask_url(p)).collect(),
         state_unreadable,
     })
 }

@@ -270,7 +270,8 @@ fn finish(
             None => pipconf::Document::parse("", file)?,
         };
         doc.set("global", "index-url", &masked, Some(&comment))?;
-        preview = doc.render();
+        // Every password in the file, not only our token's.
+        preview = mask_url(&doc.render());
     } else {
         let sp = state_path(&opts.target);
         // A state file we cannot read as ours is logged and replaced (state::record).
@@ -280,7 +281,7 @@ fn finish(
             previous = doc.get("global", "index-url");
             doc.set("global", "index-url", index_url.expose(), Some(&comment))
         })?;
-        preview = outcome.new_text.replace(index_url.expose(), &masked);
+        preview = mask_url(&outcome.new_text.replace(index_url.expose(), &masked));
         let (previous_index_url, had_previous) = match recorded {
             // Keep what was there before our first login.
             Some(e) => (e.previous_index_url, e.had_previous),
@@ -379,7 +380,7 @@ pub fn override_warnings(file: &Path, target: &Target) -> Vec<String> {
             "cannot work out pip's effective configuration: {e}"
         )),
     }
-    out
+    out.iter().map(|w| mask_url(w)).collect()
 }
 
 /// "environment variable PIP_INDEX_URL", "[install] in /etc/pip.conf (global)".

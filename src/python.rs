@@ -129,7 +129,7 @@ fn ensure_logging(py: Python<'_>) {
             .filter_target("rustls".to_string(), log::LevelFilter::Warn)
             .filter_target("hyper".to_string(), log::LevelFilter::Warn)
             .filter_target("hyper_util".to_string(), log::LevelFilter::Warn);
-        if log::set_boxed_logger(Box::new(UserThreadAware(logger))).is_ok() {
+        if log::set_boxed_logger(Box::new(UserThreadAware(MaskingLogger(logger)))).is_ok() {
             log::set_max_level(log::LevelFilter::Debug);
         }
     }
@@ -137,7 +137,7 @@ fn ensure_logging(py: Python<'_>) {
 
 /// Python's logging, except on a thread acting for another user: that thread never calls into Python, its
 /// records are buffered and replayed on the calling thread ([`crate::files::user::capture`]).
-struct UserThreadAware(pyo3_log::Logger);
+struct UserThreadAware(MaskingLogger);
 
 impl log::Log for UserThreadAware {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
@@ -153,6 +153,36 @@ impl log::Log for UserThreadAware {
     fn flush(&self) {
         self.0.flush();
     }
+}
+
+/// pyo3-log behind [`mask_url`]: no log record reaches Python with a URL's password in it, whichever crate
+/// wrote it.
+struct MaskingLogger(pyo3_log::Logger);
+
+impl log::Log for MaskingLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.0.enabled(metadata)
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        let text = mask_url(&record.args().to_string());
+        self.0.log(
+            &log::Record::builder()
+                .args(format_args!("{text}"))
+                .metadata(record.metadata().clone())
+                .module_path(record.module_path())
+                .file(record.file())
+                .line(record.line())
+                .build(),
+        );
+    }
+    fn flush(&self) {
+        self.0.flush()
+    }
+}
+
+/// Every text of the core's that becomes a Python string, masked.
+fn masked_all(v: &[String]) -> Vec<String> {
+    v.iter().map(|t| mask_url(t)).collect()
 }
 
 /// The one conversion from the core's error to a Python exception.
@@ -174,13 +204,13 @@ fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let module = py.import("ca_login._core")?;
         let cls = module.getattr(class)?;
-        let exc = cls.call1((e.to_string(),))?;
+        let exc = cls.call1((mask_url(&e.to_string()),))?;
         exc.setattr("cause", e.cause())?;
-        exc.setattr("hint", e.hint())?;
+        exc.setattr("hint", e.hint().map(mask_url))?;
         match &e {
             Error::InvalidInput { field, .. } => exc.setattr("field", *field)?,
             Error::Config { path, .. } => exc.setattr("path", path.clone())?,
-            Error::Unreachable { host, .. } => exc.setattr("host", host)?,
+            Error::Unreachable { host, .. } => exc.setattr("host", mask_url(host))?,
             Error::AccessDenied { denial, .. } => {
                 exc.setattr("action", denial.action.clone())?;
                 exc.setattr("resource", denial.resource.clone())?;
@@ -204,7 +234,7 @@ fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
             } => {
                 exc.setattr("code", code)?;
                 exc.setattr("status", *status)?;
-                exc.setattr("host", host)?;
+                exc.setattr("host", mask_url(host))?;
             }
             _ => {}
         }
@@ -269,7 +299,7 @@ fn target(
 
 pub(crate) fn login_dict<'py>(py: Python<'py>, r: LoginResult) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("repository_endpoint", &r.repository_endpoint)?;
+    d.set_item("repository_endpoint", mask_url(&r.repository_endpoint))?;
     d.set_item(
         "index_url",
         SecretUrl {
@@ -285,8 +315,8 @@ pub(crate) fn login_dict<'py>(py: Python<'py>, r: LoginResult) -> PyResult<Bound
     d.set_item("repository", &r.repository)?;
     d.set_item("region", &r.region)?;
     d.set_item("dry_run", r.dry_run)?;
-    d.set_item("preview", &r.preview)?;
-    d.set_item("warnings", &r.warnings)?;
+    d.set_item("preview", mask_url(&r.preview))?;
+    d.set_item("warnings", masked_all(&r.warnings))?;
     d.set_item("duration_ms", r.duration.as_secs_f64() * 1000.0)?;
     Ok(d)
 }
@@ -418,7 +448,7 @@ fn refresher_dict<'py>(py: Python<'py>, i: &crate::refresh::Info) -> PyResult<Bo
     d.set_item("consecutive_failures", i.consecutive_failures)?;
     d.set_item("last_run_at", i.last_run_at)?;
     d.set_item("last_ok", i.last_ok)?;
-    d.set_item("last_result", &i.last_result)?;
+    d.set_item("last_result", i.last_result.as_deref().map(mask_url))?;
     d.set_item("last_error_cause", &i.last_error_cause)?;
     d.set_item("next_run_at", i.next_run_at)?;
     d.set_item("expires_at", i.expires_at)?;
@@ -460,11 +490,14 @@ fn status<'py>(
     d.set_item("expires_at", e.map(|e| e.expires_at))?;
     d.set_item("issued_at", e.map(|e| e.issued_at))?;
     d.set_item("file_holds_ours", s.file_holds_ours)?;
-    d.set_item("effective_index_url", &s.effective_index_url)?;
+    d.set_item(
+        "effective_index_url",
+        s.effective_index_url.as_deref().map(mask_url),
+    )?;
     d.set_item("effective_source", &s.effective_source)?;
     d.set_item("effective_is_ours", s.effective_is_ours)?;
     d.set_item("no_index", s.no_index)?;
-    d.set_item("problems", &s.problems)?;
+    d.set_item("problems", masked_all(&s.problems))?;
     match crate::refresh::info() {
         Some(i) => d.set_item("refresher", refresher_dict(py, &i)?)?,
         None => d.set_item("refresher", py.None())?,
@@ -573,10 +606,13 @@ fn logout<'py>(
     // As str: converting a PathBuf makes pyo3 import pathlib, a third of a cold login.
     d.set_item("config_file", r.config_file.as_os_str())?;
     d.set_item("action", r.action.as_str())?;
-    d.set_item("restored_index_url", &r.restored_index_url)?;
+    d.set_item(
+        "restored_index_url",
+        r.restored_index_url.as_deref().map(mask_url),
+    )?;
     d.set_item("had_state", r.had_state)?;
     d.set_item("stopped_refresher", r.stopped_refresher)?;
-    d.set_item("message", &r.message)?;
+    d.set_item("message", mask_url(&r.message))?;
     Ok(d)
 }
 
@@ -632,7 +668,7 @@ fn check_dict<'py>(py: Python<'py>, c: &crate::diagnose::Check) -> PyResult<Boun
     d.set_item("name", c.name)?;
     d.set_item("layer", c.layer.as_str())?;
     d.set_item("status", c.status.as_str())?;
-    d.set_item("detail", &c.detail)?;
+    d.set_item("detail", mask_url(&c.detail))?;
     d.set_item("duration_ms", c.duration_ms)?;
     Ok(d)
 }
@@ -647,7 +683,7 @@ enum DiagnoseEvent {
 #[pyfunction]
 #[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, endpoint_url=None,
     repository_endpoint_url=None, profile=None, timeout=3.0, sys_prefix=None, user_home=None, state_file=None,
-    on_check=None, packages=None, python_version=None, tags=None))]
+    on_check=None, packages=None, python_version=None, tags=None, face="python"))]
 #[allow(clippy::too_many_arguments)]
 fn diagnose(
     py: Python<'_>,
@@ -666,8 +702,19 @@ fn diagnose(
     packages: Option<Vec<String>>,
     python_version: Option<String>,
     tags: Option<Vec<String>>,
+    face: &str,
 ) -> PyResult<String> {
     ensure_logging(py);
+    let Some(face) = crate::remedy::Face::parse(face) else {
+        return Err(to_py_err(
+            py,
+            Error::invalid(
+                "face",
+                format!("{:?} is not a face", mask_url(face)),
+                "pass face=\"python\" or face=\"cli\"",
+            ),
+        ));
+    };
     if !timeout.is_finite() || timeout <= 0.0 {
         return Err(to_py_err(
             py,
@@ -690,6 +737,7 @@ fn diagnose(
             profile,
         },
         target: target(sys_prefix, user_home, None, state_file),
+        face,
         timeout: Duration::from_secs_f64(timeout.min(3600.0)),
         packages: packages.unwrap_or_default(),
         interpreter: python_version.map(|v| crate::diagnose::package::Interpreter {
@@ -722,7 +770,9 @@ fn diagnose(
                 }
             }
             Ok(DiagnoseEvent::Done(r)) => {
-                return r.map(|rep| rep.to_json()).map_err(|e| to_py_err(py, e))
+                return r
+                    .map(|rep| mask_url(&rep.to_json()))
+                    .map_err(|e| to_py_err(py, e))
             }
             Err(RecvTimeoutError::Timeout) => {
                 if let Err(sig) = py.check_signals() {
@@ -737,6 +787,14 @@ fn diagnose(
             }
         }
     }
+}
+
+/// `_core.mask_url(text)`: `text` with the password of every URL in it replaced by `****` (the core's one
+/// masking function).
+#[pyfunction]
+#[pyo3(name = "mask_url")]
+fn mask_url_py(text: &str) -> String {
+    mask_url(text)
 }
 
 #[pymodule]
@@ -755,6 +813,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(logout, m)?)?;
     // diagnose (issue 4).
     m.add_function(wrap_pyfunction!(diagnose, m)?)?;
+    m.add_function(wrap_pyfunction!(mask_url_py, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Secrets: a type whose `Debug` and `Display` print masked, and URL masking.
+//! Secrets: a type whose `Debug` and `Display` print masked, and URL masking (the one masking function).
 
 use std::fmt;
 
@@ -28,29 +28,96 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Replace the password of a URL's userinfo with `****` (`https://aws:TOKEN@host/` -> `https://aws:****@host/`).
-/// Works on text that is not a valid URL too, and never returns the password.
-pub fn mask_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_string();
-    };
-    let userinfo = &authority[..at];
-    let masked_userinfo = match userinfo.find(':') {
+/// Mask the userinfo of every URL in `text`, wherever it sits: one URL, a list separated by spaces, commas or
+/// newlines, an INI file's `extra-index-url` lines, `PIP_EXTRA_INDEX_URL` with several token URLs, a proxy
+/// (`http://user:pass@proxy:3128`, also without a scheme: `user:pass@proxy:3128`), an error message.
+/// `https://aws:TOKEN@host/` -> `https://aws:****@host/`; a user without a password (`https://TOKEN@host/`) is
+/// masked whole. Never returns a password; text without userinfo comes back unchanged. The one masking function:
+/// every text we print goes through it.
+pub fn mask_url(text: &str) -> String {
+    if !text.contains('@') {
+        return text.to_string();
+    }
+    mask_bare_userinfo(&mask_scheme_urls(text))
+}
+
+/// Where a URL's authority (`user:pass@host:port`) ends in running text.
+fn ends_authority(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`' | '\\')
+}
+
+/// Where a `user:pass` written without a scheme starts (scanning back from its `@`).
+fn starts_bare_userinfo(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '/' | '@' | '"' | '\'' | '<' | '>' | '`' | '(' | '\\')
+}
+
+fn masked_userinfo(userinfo: &str) -> String {
+    match userinfo.find(':') {
         Some(colon) => format!("{}:****", &userinfo[..colon]),
         None => "****".to_string(),
-    };
-    format!(
-        "{}{}{}",
-        &url[..scheme_end + 3],
-        masked_userinfo,
-        &rest[at..]
-    )
+    }
+}
+
+/// Every `SCHEME://userinfo@host`: the userinfo ends at the last `@` before the authority ends (a password
+/// holding an unencoded `@` is masked whole).
+fn mask_scheme_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(i) = text[search..].find("://") {
+        let start = search + i + 3;
+        let rest = &text[start..];
+        let len = rest.find(ends_authority).unwrap_or(rest.len());
+        if let Some(at) = rest[..len].rfind('@') {
+            if at > 0 {
+                out.push_str(&text[copied..start]);
+                out.push_str(&masked_userinfo(&rest[..at]));
+                copied = start + at;
+            }
+        }
+        search = start + len;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// `user:pass@host` without a scheme (`HTTPS_PROXY=user:pass@proxy:3128`): a `:` before an `@` that a host
+/// follows. Already masked userinfo (`aws:****@`) is left as it is.
+fn mask_bare_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (first_at, _) in text.match_indices('@') {
+        if first_at < copied {
+            continue;
+        }
+        // A password holding an unencoded '@': the userinfo ends at the last '@' before the authority ends.
+        let tail = &text[first_at + 1..];
+        let seg = tail.find(ends_authority).unwrap_or(tail.len());
+        let at = tail[..seg]
+            .rfind('@')
+            .map_or(first_at, |i| first_at + 1 + i);
+        let host_follows = text[at + 1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '[');
+        let before = &text[copied..first_at];
+        let start = before.rfind(starts_bare_userinfo).map_or(copied, |i| {
+            copied + i + before[i..].chars().next().map_or(1, char::len_utf8)
+        });
+        let candidate = &text[start..first_at];
+        let Some(colon) = candidate.find(':') else {
+            continue;
+        };
+        let password = &candidate[colon + 1..];
+        if !host_follows || password.is_empty() || password == "****" {
+            continue;
+        }
+        out.push_str(&text[copied..start + colon + 1]);
+        out.push_str("****");
+        copied = at;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Whether `url` is a CodeArtifact pip index URL carrying a token (`aws:TOKEN@…/pypi/…/simple/`), whoever wrote
@@ -116,5 +183,89 @@ mod tests {
         assert_eq!(mask_url("not a url"), "not a url");
         // A password holding '@' (percent-encoding forgotten): everything before the last '@' is masked.
         assert_eq!(mask_url("https://aws:a@b@host/"), "https://aws:****@host/");
+    }
+    #[test]
+    fn mask_url_masks_every_url_in_a_list() {
+        let env = "https://aws:tokA@d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/a/simple/ https://aws:tokB@d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/b/simple/";
+        let m = mask_url(env);
+        assert!(!m.contains("tokA") && !m.contains("tokB"), "{m}");
+        assert_eq!(m.matches("aws:****@").count(), 2, "{m}");
+        let commas = mask_url("https://u:pw1@h1,https://u:pw2@h2:8443");
+        assert_eq!(commas, "https://u:****@h1,https://u:****@h2:8443");
+        let lines = mask_url("index-url = https://aws:tokC@h/simple/\nextra-index-url =\n    http://bob:pw3@mirror:8080/simple/\n");
+        assert!(!lines.contains("tokC") && !lines.contains("pw3"), "{lines}");
+        assert!(
+            lines.contains("http://bob:****@mirror:8080/simple/"),
+            "{lines}"
+        );
+    }
+
+    #[test]
+    fn mask_url_handles_at_in_password_ipv6_and_percent_encoding() {
+        assert_eq!(
+            mask_url("https://aws:p@ss@w@rd@host:443/x"),
+            "https://aws:****@host:443/x"
+        );
+        assert_eq!(
+            mask_url("http://aws:tok@[::1]:8080/pypi/r/"),
+            "http://aws:****@[::1]:8080/pypi/r/"
+        );
+        assert_eq!(
+            mask_url("https://us%40er:p%40ss%3Aw@host/"),
+            "https://us%40er:****@host/"
+        );
+        // Only the password after the first ':' of userinfo counts; a ':' inside it is masked too.
+        assert_eq!(
+            mask_url("https://aws:a:b:c@host/"),
+            "https://aws:****@host/"
+        );
+    }
+
+    #[test]
+    fn mask_url_masks_proxy_userinfo_without_a_scheme() {
+        assert_eq!(
+            mask_url("proxy:pa55w0rd@proxy.corp:3128"),
+            "proxy:****@proxy.corp:3128"
+        );
+        assert_eq!(
+            mask_url("HTTPS_PROXY=alice:s3cret@10.0.0.1:3128 is set"),
+            "HTTPS_PROXY=alice:****@10.0.0.1:3128 is set"
+        );
+        assert_eq!(
+            mask_url("through 'bob:pw@[fd00::1]:3128'"),
+            "through 'bob:****@[fd00::1]:3128'"
+        );
+        assert_eq!(mask_url("u:p@ss@proxy.corp:3128"), "u:****@proxy.corp:3128");
+    }
+
+    #[test]
+    fn mask_url_leaves_text_without_userinfo_unchanged() {
+        for t in [
+            "",
+            "no url here",
+            "mail alice@example.com about it",
+            "https://host/a@b",
+            "arn:aws:sts::111122223333:assumed-role/R/S",
+            "https://aws:****@host/ already masked",
+            "https://****@host/",
+        ] {
+            assert_eq!(mask_url(t), t);
+        }
+    }
+
+    #[test]
+    fn mask_url_output_never_contains_the_password() {
+        let secrets = ["T0k-3n.x_y", "p@ss", "a:b", "%40%3A"];
+        for pw in secrets {
+            for shape in [
+                format!("https://aws:{pw}@host/pypi/r/simple/"),
+                format!("error: connect to http://u:{pw}@proxy:3128 failed"),
+                format!("u:{pw}@proxy.corp:3128"),
+                format!("[\"https://aws:{pw}@h/\", \"http://aws:{pw}@[::1]:1/\"]"),
+            ] {
+                let m = mask_url(&shape);
+                assert!(!m.contains(pw), "{shape} -> {m}");
+            }
+        }
     }
 }

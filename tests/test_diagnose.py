@@ -19,7 +19,7 @@ DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west
 ROLE = "GeneralIsolatedNotebook"
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
 CHECK_KEYS = {"name", "layer", "status", "detail", "duration_ms"}
-VERDICT_KEYS = {"layer", "cause", "summary", "remedy"}
+VERDICT_KEYS = {"layer", "cause", "summary", "remedy", "commands"}
 LAYERS = ["config", "credentials", "identity", "dns", "tcp", "tls", "api", "repository", "pip"]
 
 
@@ -151,7 +151,7 @@ def test_settings_check_says_where_each_value_came_from(lib_env):
         ("access-denied-scp", "access-denied-scp", "service control policy"),
         ("access-denied-permissions-boundary", "access-denied-permissions-boundary", f"--role-name {ROLE}"),
         ("access-denied-session", "access-denied-session-policy", "session policy"),
-        ("access-denied-resource", "access-denied-resource-policy", "put-repository-permissions-policy"),
+        ("access-denied-resource", "access-denied-resource-policy", "put-domain-permissions-policy"),
         ("access-denied-no-reason", "access-denied", "names no policy"),
     ],
 )

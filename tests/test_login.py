@@ -215,10 +215,10 @@ POLICY_FAULTS = [
         "access-denied-resource-explicit",
         "resource-based",
         "access-denied-resource-policy",
-        "put-repository-permissions-policy",
+        "put-domain-permissions-policy",
     ),
     ("access-denied-session-explicit", "session", "access-denied-session-policy", "session policy"),
-    ("access-denied-no-reason", None, "access-denied", "diagnose"),
+    ("access-denied-no-reason", None, "access-denied", "names no policy"),
 ]
 
 
@@ -282,7 +282,7 @@ def test_hanging_endpoint_gives_up_with_endpoint_unreachable(lib_env):
     # Behaviour, not a benchmark: it gives up by itself (the documented bound is 15 s).
     assert time.monotonic() - t0 < 30
     assert ei.value.cause == "api-endpoint-unreachable"
-    assert "diagnose" in str(ei.value)
+    assert "create-vpc-endpoint" in str(ei.value)
 
 
 def test_missing_credentials_raise_credentials_error(lib_env, monkeypatch):

@@ -30,7 +30,7 @@ from conftest import assert_exit, assert_no_token
 pytestmark = pytest.mark.netns
 
 CHECK_KEYS = {"name", "layer", "status", "detail", "duration_ms"}
-VERDICT_KEYS = {"layer", "cause", "summary", "remedy"}
+VERDICT_KEYS = {"layer", "cause", "summary", "remedy", "commands"}
 
 
 @pytest.fixture(scope="module")

@@ -155,4 +155,8 @@ def diagnose(
     packages: Optional[list[str]] = None,
     python_version: Optional[str] = None,
     tags: Optional[list[str]] = None,
+    face: str = "python",
 ) -> str: ...
+def mask_url(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``****``."""
+    ...

@@ -45,9 +45,16 @@ class Verdict:
     cause: str
     summary: str
     remedy: str
+    commands: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, str]:
-        return {"layer": self.layer, "cause": self.cause, "summary": self.summary, "remedy": self.remedy}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "cause": self.cause,
+            "summary": self.summary,
+            "remedy": self.remedy,
+            "commands": list(self.commands),
+        }
 
 
 def format_check(c: Check) -> str:
@@ -81,7 +88,9 @@ class Diagnosis:
         v = d.get("verdict")
         return cls(
             ok=bool(d["ok"]),
-            verdict=None if v is None else Verdict(v["layer"], v["cause"], v["summary"], v["remedy"]),
+            verdict=None
+            if v is None
+            else Verdict(v["layer"], v["cause"], v["summary"], v["remedy"], tuple(v.get("commands", ()))),
             checks=tuple(
                 Check(c["name"], c["layer"], c["status"], c["detail"], int(c["duration_ms"]))
                 for c in d["checks"]

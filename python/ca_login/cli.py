@@ -307,11 +307,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         profile=args.profile,
         timeout=args.timeout,
         packages=args.package,
+        face="cli",
     )
     if args.json:
         print(d.to_json(indent=2))
     else:
         print(_diagnosis.format_verdict(d.ok, d.verdict))
+        if d.verdict is not None and d.verdict.commands:
+            print("  commands to paste, in order:")
+            for command in d.verdict.commands:
+                print(f"    {command}")
     return EXIT_OK if d.ok else EXIT_FAILED
 
 

@@ -135,6 +135,9 @@ pub struct Check {
     pub summary: Option<String>,
     #[serde(skip)]
     pub remedy: Option<String>,
+    /// The AccessDenied this failure comes from: the verdict's commands are built from it.
+    #[serde(skip)]
+    pub denial: Option<crate::error::Denial>,
 }
 
 impl Check {
@@ -153,6 +156,7 @@ impl Check {
             cause: None,
             summary: None,
             remedy: None,
+            denial: None,
         }
     }
     pub fn ok(name: &'static str, layer: Layer, detail: impl Into<String>) -> Self {
@@ -184,14 +188,18 @@ impl Check {
     pub fn from_error(name: &'static str, layer: Layer, e: &Error) -> Self {
         let text = e.to_string();
         let first = text.split("\nhint: ").next().unwrap_or(&text).to_string();
-        Check::fail(
+        let mut c = Check::fail(
             name,
             layer,
             first.clone(),
             e.cause(),
             first,
             e.hint().unwrap_or_default().to_string(),
-        )
+        );
+        if let Error::AccessDenied { denial, .. } = e {
+            c.denial = Some(denial.clone());
+        }
+        c
     }
     pub fn took(mut self, since: Instant) -> Self {
         self.duration_ms = since.elapsed().as_millis() as u64;
@@ -205,6 +213,10 @@ pub struct Verdict {
     pub cause: &'static str,
     pub summary: String,
     pub remedy: String,
+    /// The fix as commands to paste, in order (shell commands, then our login); empty when none fixes it.
+    pub commands: Vec<String>,
+    #[serde(skip)]
+    pub denial: Option<crate::error::Denial>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -226,6 +238,8 @@ impl Report {
                 cause: c.cause.unwrap_or("check-failed"),
                 summary: c.summary.clone().unwrap_or_else(|| c.detail.clone()),
                 remedy: c.remedy.clone().unwrap_or_default(),
+                commands: Vec::new(),
+                denial: c.denial.clone(),
             });
         Report {
             ok: verdict.is_none(),
@@ -234,9 +248,19 @@ impl Report {
         }
     }
 
-    /// `{"ok", "verdict": {"layer", "cause", "summary", "remedy"} | null, "checks": [{"name", "layer", "status", "detail", "duration_ms"}]}`.
+    /// `{"ok", "verdict": {"layer", "cause", "summary", "remedy", "commands"} | null, "checks": [{"name", "layer", "status", "detail", "duration_ms"}]}`.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Fill the verdict's commands for `face` (CLI or Python) from its cause.
+    pub fn fill_commands(&mut self, settings: &Settings, region: &str, face: crate::remedy::Face) {
+        if let Some(v) = self.verdict.as_mut() {
+            v.commands = crate::remedy::verdict_steps(v.cause, v.denial.as_ref(), settings, region)
+                .iter()
+                .map(|st| crate::secret::mask_url(&st.render(face)))
+                .collect();
+        }
     }
 
     /// Replace every occurrence of each secret in every text field (belt and braces: no check prints one).
@@ -260,6 +284,7 @@ impl Report {
         if let Some(v) = self.verdict.as_mut() {
             clean(&mut v.summary);
             clean(&mut v.remedy);
+            v.commands.iter_mut().for_each(clean);
         }
     }
 }
@@ -269,6 +294,8 @@ impl Report {
 pub struct Options {
     pub args: Args,
     pub target: Target,
+    /// Who reads the verdict's commands.
+    pub face: crate::remedy::Face,
     /// Bound of each check.
     pub timeout: Duration,
     /// Requirements for the package layer (`pandas==2.2.3`); empty: no package layer.
@@ -282,6 +309,7 @@ impl Default for Options {
         Options {
             args: Args::default(),
             target: Target::default(),
+            face: crate::remedy::Face::default(),
             timeout: DEFAULT_TIMEOUT,
             packages: Vec::new(),
             interpreter: None,
@@ -297,6 +325,7 @@ pub struct Recorder {
     checks: Mutex<Vec<Check>>,
     sink: Option<Sink>,
     secrets: Mutex<Vec<String>>,
+    region: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -311,6 +340,7 @@ impl Recorder {
             checks: Mutex::new(Vec::new()),
             sink,
             secrets: Mutex::new(Vec::new()),
+            region: Mutex::new(None),
         }
     }
     pub fn push(&self, mut c: Check) {
@@ -319,6 +349,9 @@ impl Recorder {
                 c.detail = c.detail.replace(s.as_str(), "****");
             }
         }
+        c.detail = crate::secret::mask_url(&c.detail);
+        c.summary = c.summary.as_deref().map(crate::secret::mask_url);
+        c.remedy = c.remedy.as_deref().map(crate::secret::mask_url);
         if let Some(sink) = &self.sink {
             sink(&c);
         }
@@ -485,6 +518,14 @@ pub async fn diagnose(opts: &Options, sink: Option<Sink>) -> Result<Report> {
     }
     let (checks, secrets) = rec.take();
     let mut report = Report::from_checks(checks);
+    let region = rec
+        .region
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+        .or_else(|| settings.region.as_ref().map(|r| r.value.clone()))
+        .unwrap_or_else(|| "REGION".into());
+    report.fill_commands(&settings, &region, opts.face);
     report.scrub(&secrets);
     Ok(report)
 }
@@ -505,6 +546,9 @@ fn layer_of(name: &str) -> Layer {
 
 async fn run_all(settings: &Settings, opts: &Options, budget: Budget, rec: Arc<Recorder>) {
     let ctx = config::setup(settings, &budget, &rec).await;
+    if let Ok(mut g) = rec.region.lock() {
+        g.clone_from(&ctx.region);
+    }
     // Tells the API checks that the api host's DNS/TCP/TLS checks are in (see `api::run`).
     let (api_probed, api_probe_rx) = tokio::sync::watch::channel(false);
     let api_probe = async {
@@ -636,6 +680,62 @@ mod tests {
     }
 
     #[test]
+    fn verdict_commands_are_rendered_for_the_face_and_masked() {
+        use crate::settings::{Source, Sourced};
+        let arg = |v: &str| Sourced {
+            value: v.to_string(),
+            source: Source::Argument,
+        };
+        let settings = Settings {
+            domain: arg("mydomain"),
+            repository: arg("r"),
+            domain_owner: Some(arg("111122223333")),
+            region: None,
+            duration_seconds: None,
+            endpoint_url: Some(arg("https://user:s3cret@vpce.example")),
+            repository_endpoint_url: None,
+            profile: None,
+        };
+        let e = Error::AccessDenied {
+            denial: crate::error::Denial {
+                policy_type: Some(crate::error::PolicyType::IdentityBased),
+                principal: Some("arn:aws:sts::111122223333:assumed-role/R1/S".into()),
+                ..Default::default()
+            },
+            message: "denied".into(),
+            hint: "h".into(),
+        };
+        let mut cli = Report::from_checks(vec![Check::from_error(
+            "get-authorization-token",
+            Layer::Api,
+            &e,
+        )]);
+        let mut py = cli.clone();
+        cli.fill_commands(&settings, "us-west-2", crate::remedy::Face::Cli);
+        py.fill_commands(&settings, "us-west-2", crate::remedy::Face::Python);
+        let (cli, py) = (cli.verdict.unwrap().commands, py.verdict.unwrap().commands);
+        assert!(
+            cli[0].starts_with("aws iam put-role-policy --role-name R1 "),
+            "{cli:?}"
+        );
+        assert_eq!(cli[0], py[0]);
+        assert!(
+            cli[1].starts_with("ca-login login --domain mydomain"),
+            "{cli:?}"
+        );
+        assert!(
+            py[1].starts_with("ca_login.login(domain=\"mydomain\""),
+            "{py:?}"
+        );
+        for c in cli.iter().chain(&py) {
+            assert!(!c.contains("s3cret"), "{c}");
+        }
+        let mut ok = Report::from_checks(vec![Check::ok("settings", Layer::Config, "fine")]);
+        ok.fill_commands(&settings, "us-west-2", crate::remedy::Face::Cli);
+        assert!(ok.verdict.is_none());
+    }
+
+    #[test]
     fn json_has_exactly_the_documented_shape() {
         let mut failing = c(
             "get-authorization-token",
@@ -658,7 +758,7 @@ mod tests {
             .keys()
             .map(|k| k.as_str())
             .collect();
-        assert_eq!(verdict, ["cause", "layer", "remedy", "summary"]);
+        assert_eq!(verdict, ["cause", "commands", "layer", "remedy", "summary"]);
         assert_eq!(v["verdict"]["layer"], "api");
         for check in v["checks"].as_array().expect("checks") {
             let keys: Vec<&str> = check

@@ -76,6 +76,12 @@ FAULTS.update(
         "repo-401": (("repository",), "repository answers 401 with WWW-Authenticate: Basic"),
         "repo-403": (("repository",), "repository answers 403"),
         "repo-404": (("repository",), "repository answers 404"),
+        "empty-token": (("GetAuthorizationToken",), "200 answer whose authorizationToken is an empty string"),
+        "expiration": (
+            ("GetAuthorizationToken",),
+            "200 answer with a bad `expiration`: value=past (an hour ago), far (two days ahead), nan, text, "
+            "absent (no field) or SECONDS (that many seconds from now)",
+        ),
         "token-ttl": (
             ("GetAuthorizationToken",),
             "tokens issued now are valid for seconds=S only; report=actual (default) puts that in `expiration`, "

@@ -704,6 +704,25 @@ class StandIn:
         token = self._issue(now + actual, domain, owner)
         h._rec["token_ttl"] = actual
         out = {"authorizationToken": token, "expiration": round(now + reported, 3)}
+        if self._take("GetAuthorizationToken", ("empty-token",)) is not None:
+            h._rec["fault"] = "empty-token"
+            out["authorizationToken"] = ""
+        f = self._take("GetAuthorizationToken", ("expiration",))
+        if f is not None:
+            h._rec["fault"] = "expiration"
+            value = f.params.get("value", "absent")
+            bad = {
+                "past": round(now - 3600, 3),
+                "far": round(now + 2 * 86400, 3),
+                "nan": "NaN",
+                "text": "soon",
+            }
+            if value == "absent":
+                del out["expiration"]
+            elif value in bad:
+                out["expiration"] = bad[value]
+            else:
+                out["expiration"] = round(now + float(value), 3)
         h._send(200, json.dumps(out).encode(), [("x-amzn-RequestId", str(uuid.uuid4()))], "application/json")
 
     # --- STS GetCallerIdentity (query protocol) -------------------------------------------
