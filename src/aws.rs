@@ -805,103 +805,6 @@ pub fn check_endpoint_answer(host: &str, endpoint: Option<String>) -> Result<Str
     }
 }
 
-#[cfg(test)]
-mod answer_tests {
-    use super::*;
-
-    const NOW: i64 = 1_800_000_000;
-    const HOST: &str = "api.codeartifact.us-west-2.amazonaws.com";
-
-    fn message(e: Error) -> String {
-        match e {
-            Error::Service {
-                host,
-                message,
-                hint,
-                code,
-                ..
-            } => {
-                assert_eq!(host, HOST);
-                assert_eq!(code, "InvalidResponse");
-                assert!(hint.contains("ca-login login"), "{hint}");
-                message
-            }
-            other => panic!("not a service error: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn token_answer_within_twelve_hours_is_accepted() {
-        let (tok, exp) =
-            check_token_answer(HOST, Some("tok".into()), Some(NOW + 43_200), NOW).unwrap();
-        assert_eq!((tok.expose(), exp), ("tok", NOW + 43_200));
-        assert!(check_token_answer(HOST, Some("t".into()), Some(NOW + 43_500), NOW).is_ok());
-    }
-
-    #[test]
-    fn empty_or_missing_token_is_a_service_error_naming_the_host() {
-        for token in [None, Some(String::new()), Some("  ".into())] {
-            let m = message(check_token_answer(HOST, token, Some(NOW + 60), NOW).unwrap_err());
-            assert!(m.contains("empty token") && m.contains(HOST), "{m}");
-        }
-    }
-
-    #[test]
-    fn expiration_past_now_absent_or_too_far_is_refused() {
-        let past =
-            message(check_token_answer(HOST, Some("t".into()), Some(NOW - 5), NOW).unwrap_err());
-        assert!(past.contains("expired 5 s ago"), "{past}");
-        let now = message(check_token_answer(HOST, Some("t".into()), Some(NOW), NOW).unwrap_err());
-        assert!(now.contains("expired 0 s ago"), "{now}");
-        let far = message(
-            check_token_answer(HOST, Some("t".into()), Some(NOW + 43_501), NOW).unwrap_err(),
-        );
-        assert!(far.contains("longer than"), "{far}");
-        let absent = message(check_token_answer(HOST, Some("t".into()), None, NOW).unwrap_err());
-        assert!(absent.contains("no expiration"), "{absent}");
-    }
-
-    #[test]
-    fn https_endpoint_and_loopback_http_are_accepted() {
-        for ep in [
-            "https://d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/r/",
-            "http://127.0.0.1:8080/pypi/r/",
-            "http://[::1]:8080/pypi/r/",
-            "http://localhost:8080/pypi/r/",
-        ] {
-            assert_eq!(check_endpoint_answer(HOST, Some(ep.into())).unwrap(), ep);
-        }
-    }
-
-    #[test]
-    fn endpoint_without_https_host_or_with_userinfo_is_refused() {
-        let cases = [
-            (
-                Some("http://d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/r/"),
-                "scheme \"http\"",
-            ),
-            (Some("ftp://127.0.0.1/pypi/r/"), "scheme \"ftp\""),
-            (
-                Some("https://aws:secretpw@host.example/pypi/r/"),
-                "user name or password",
-            ),
-            (
-                Some("https://someone@host.example/pypi/r/"),
-                "user name or password",
-            ),
-            (Some("file:///etc/passwd"), "without a host"),
-            (Some("not a url"), "not a URL"),
-            (Some(""), "no endpoint"),
-            (None, "no endpoint"),
-        ];
-        for (ep, want) in cases {
-            let m = message(check_endpoint_answer(HOST, ep.map(String::from)).unwrap_err());
-            assert!(m.contains(want), "{ep:?}: {m}");
-            assert!(!m.contains("secretpw"), "{m}");
-        }
-    }
-}
-
 // diagnose's package layer (issue 12): what the repository knows about one package and where it reads from.
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -1004,4 +907,101 @@ pub async fn describe_repository_sources(
         .filter_map(|c| c.external_connection_name)
         .collect();
     Ok((upstreams, external))
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+    const HOST: &str = "api.codeartifact.us-west-2.amazonaws.com";
+
+    fn message(e: Error) -> String {
+        match e {
+            Error::Service {
+                host,
+                message,
+                hint,
+                code,
+                ..
+            } => {
+                assert_eq!(host, HOST);
+                assert_eq!(code, "InvalidResponse");
+                assert!(hint.contains("ca-login login"), "{hint}");
+                message
+            }
+            other => panic!("not a service error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn token_answer_within_twelve_hours_is_accepted() {
+        let (tok, exp) =
+            check_token_answer(HOST, Some("tok".into()), Some(NOW + 43_200), NOW).unwrap();
+        assert_eq!((tok.expose(), exp), ("tok", NOW + 43_200));
+        assert!(check_token_answer(HOST, Some("t".into()), Some(NOW + 43_500), NOW).is_ok());
+    }
+
+    #[test]
+    fn empty_or_missing_token_is_a_service_error_naming_the_host() {
+        for token in [None, Some(String::new()), Some("  ".into())] {
+            let m = message(check_token_answer(HOST, token, Some(NOW + 60), NOW).unwrap_err());
+            assert!(m.contains("empty token") && m.contains(HOST), "{m}");
+        }
+    }
+
+    #[test]
+    fn expiration_past_now_absent_or_too_far_is_refused() {
+        let past =
+            message(check_token_answer(HOST, Some("t".into()), Some(NOW - 5), NOW).unwrap_err());
+        assert!(past.contains("expired 5 s ago"), "{past}");
+        let now = message(check_token_answer(HOST, Some("t".into()), Some(NOW), NOW).unwrap_err());
+        assert!(now.contains("expired 0 s ago"), "{now}");
+        let far = message(
+            check_token_answer(HOST, Some("t".into()), Some(NOW + 43_501), NOW).unwrap_err(),
+        );
+        assert!(far.contains("longer than"), "{far}");
+        let absent = message(check_token_answer(HOST, Some("t".into()), None, NOW).unwrap_err());
+        assert!(absent.contains("no expiration"), "{absent}");
+    }
+
+    #[test]
+    fn https_endpoint_and_loopback_http_are_accepted() {
+        for ep in [
+            "https://d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/r/",
+            "http://127.0.0.1:8080/pypi/r/",
+            "http://[::1]:8080/pypi/r/",
+            "http://localhost:8080/pypi/r/",
+        ] {
+            assert_eq!(check_endpoint_answer(HOST, Some(ep.into())).unwrap(), ep);
+        }
+    }
+
+    #[test]
+    fn endpoint_without_https_host_or_with_userinfo_is_refused() {
+        let cases = [
+            (
+                Some("http://d-1.d.codeartifact.us-west-2.amazonaws.com/pypi/r/"),
+                "scheme \"http\"",
+            ),
+            (Some("ftp://127.0.0.1/pypi/r/"), "scheme \"ftp\""),
+            (
+                Some("https://aws:secretpw@host.example/pypi/r/"),
+                "user name or password",
+            ),
+            (
+                Some("https://someone@host.example/pypi/r/"),
+                "user name or password",
+            ),
+            (Some("file:///etc/passwd"), "without a host"),
+            (Some("not a url"), "not a URL"),
+            (Some(""), "no endpoint"),
+            (None, "no endpoint"),
+        ];
+        for (ep, want) in cases {
+            let m = message(check_endpoint_answer(HOST, ep.map(String::from)).unwrap_err());
+            assert!(m.contains(want), "{ep:?}: {m}");
+            assert!(!m.contains("secretpw"), "{m}");
+        }
+    }
 }
