@@ -17,7 +17,8 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-use crate::error::{parse_denial, CredProblem, Error, Missing, NetFailure, Result};
+use crate::error::{parse_denial, CredProblem, Error, Missing, NetFailure, Phase, Result};
+use crate::http;
 use crate::remedy;
 use crate::secret::Secret;
 use crate::settings::Settings;
@@ -48,12 +49,13 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
-    /// All bounds scaled to one per-check time-out (diagnosis).
+    /// All bounds scaled to one per-check time-out (diagnosis), staggered so that the phase that hangs is the one
+    /// whose bound fires: connect at half of it, the HTTP answer at three quarters, the whole attempt at 90 %.
     pub fn single(t: Duration) -> Self {
         Timeouts {
-            connect: t,
-            read: t,
-            attempt: t,
+            connect: t.mul_f64(0.5),
+            read: t.mul_f64(0.75),
+            attempt: t.mul_f64(0.9),
             throttle_budget: Duration::ZERO,
             network_budget: Duration::ZERO,
         }
@@ -361,7 +363,8 @@ pub fn codeartifact(
     creds: Credentials,
 ) -> aws_sdk_codeartifact::Client {
     let mut b = aws_sdk_codeartifact::config::Builder::from(&aws.sdk)
-        .credentials_provider(SharedCredentialsProvider::new(creds));
+        .credentials_provider(SharedCredentialsProvider::new(creds))
+        .interceptor(http::AnswerCap);
     if let Some(u) = &settings.endpoint_url {
         b = b.endpoint_url(u.value.clone());
     }
@@ -407,7 +410,7 @@ where
                 );
                 return Ok(v);
             }
-            Err(e) => map_sdk_error(e, ctx, t),
+            Err(e) => tls_or_connect(map_sdk_error(e, ctx, t), ctx, t).await,
         };
         let wait = match &err {
             Error::Throttled { retry_after, .. } => {
@@ -443,6 +446,32 @@ where
     }
 }
 
+/// The SDK reports a TLS handshake that never finished as a connect time-out: one short TCP probe tells a
+/// dropped connection (the connect phase) from a listener that accepts and never completes TLS.
+async fn tls_or_connect(err: Error, ctx: &CallContext<'_>, t: &Timeouts) -> Error {
+    if !matches!(
+        err,
+        Error::Unreachable {
+            kind: NetFailure::Timeout,
+            phase: Phase::Connect,
+            ..
+        }
+    ) || !http::tcp_connects(ctx.host, http::PROBE_LIMIT.min(t.connect / 2)).await
+    {
+        return err;
+    }
+    unreachable_in(
+        NetFailure::NoResponse,
+        Phase::Tls,
+        format!(
+            "TCP to {} connects, but the TLS handshake did not finish within the connect time-out ({} s)",
+            http::with_port(ctx.host),
+            t.connect.as_secs_f32()
+        ),
+        ctx,
+    )
+}
+
 fn retry_after(resp: &HttpResponse) -> Option<Duration> {
     let v = resp.headers().get("retry-after")?;
     let secs: f64 = v.trim().parse().ok()?;
@@ -475,16 +504,22 @@ pub fn net_failure_kind(text: &str) -> NetFailure {
 }
 
 fn unreachable(kind: NetFailure, detail: String, ctx: &CallContext<'_>) -> Error {
+    let hp = http::with_port(ctx.host);
     let message = match kind {
         NetFailure::Dns => format!("the name does not resolve ({detail})"),
-        NetFailure::Timeout => format!("no answer on port 443 within the time-out ({detail})"),
-        NetFailure::Refused => "the connection was refused".to_string(),
+        NetFailure::Timeout => format!("no TCP connection to {hp} ({detail})"),
+        NetFailure::Refused => format!("the connection to {hp} was refused"),
         NetFailure::Tls => format!("the TLS certificate is not trusted ({detail})"),
-        NetFailure::Other => detail,
+        NetFailure::NoResponse | NetFailure::Other => detail,
     };
+    unreachable_in(kind, http::phase_of(kind), message, ctx)
+}
+
+fn unreachable_in(kind: NetFailure, phase: Phase, message: String, ctx: &CallContext<'_>) -> Error {
     Error::Unreachable {
         host: ctx.host.to_string(),
         kind,
+        phase,
         message,
         hint: remedy::unreachable_api(kind, ctx.region, ctx.host),
     }
@@ -499,6 +534,7 @@ pub fn map_sdk_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let too_large = matches!(err, SdkError::ResponseError(_)) && http::hit_answer_cap(&err);
     match err {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
@@ -507,9 +543,14 @@ where
             let message = se.err().message().unwrap_or("").to_string();
             service_error(&code, status, &message, ra, ctx)
         }
-        SdkError::TimeoutError(_) => unreachable(
-            NetFailure::Timeout,
-            format!("{} s", t.attempt.as_secs_f32()),
+        SdkError::TimeoutError(_) => unreachable_in(
+            NetFailure::NoResponse,
+            Phase::Body,
+            format!(
+                "the answer from {} did not finish within the attempt's bound ({} s)",
+                http::with_port(ctx.host),
+                t.attempt.as_secs_f32()
+            ),
             ctx,
         ),
         SdkError::DispatchFailure(df) => {
@@ -517,11 +558,22 @@ where
                 Some(ce) => DisplayErrorContext(ce).to_string(),
                 None => format!("{df:?}"),
             };
-            let kind = if df.is_timeout() {
-                NetFailure::Timeout
-            } else {
-                net_failure_kind(&text)
-            };
+            if df.is_timeout() {
+                let (kind, phase) = http::timeout_phase(&text);
+                let hp = http::with_port(ctx.host);
+                let message = match phase {
+                    Phase::Response => format!(
+                        "{hp} accepted the connection but sent no HTTP answer within the read time-out ({} s)",
+                        t.read.as_secs_f32()
+                    ),
+                    _ => format!(
+                        "no TCP connection to {hp} within the connect time-out ({} s)",
+                        t.connect.as_secs_f32()
+                    ),
+                };
+                return unreachable_in(kind, phase, message, ctx);
+            }
+            let kind = net_failure_kind(&text);
             if df.is_user() && text.to_ascii_lowercase().contains("credential") {
                 return Error::Credentials {
                     message: text,
@@ -535,6 +587,17 @@ where
             };
             unreachable(kind, detail, ctx)
         }
+        SdkError::ResponseError(re) if too_large => Error::Service {
+            host: ctx.host.to_string(),
+            code: "AnswerTooLarge".into(),
+            status: re.raw().status().as_u16(),
+            message: format!(
+                "{} sent an answer over {} MiB (CodeArtifact's are under 1 KiB); reading stopped there",
+                http::with_port(ctx.host),
+                http::ANSWER_CAP >> 20
+            ),
+            hint: "a proxy or another server answers for this host; check endpoint_url, HTTPS_PROXY and NO_PROXY".into(),
+        },
         SdkError::ResponseError(re) => {
             let status = re.raw().status().as_u16();
             Error::Service {
@@ -709,6 +772,11 @@ pub async fn get_repository_endpoint(
             .format(format.clone());
         if let Some(o) = &s.domain_owner {
             req = req.domain_owner(&o.value);
+        }
+        if let Some(e) = &s.endpoint_type {
+            req = req.endpoint_type(aws_sdk_codeartifact::types::EndpointType::from(
+                e.value.as_str(),
+            ));
         }
         req.send()
     })

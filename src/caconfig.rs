@@ -31,6 +31,7 @@ pub fn validate(key: &str, value: &str) -> Result<()> {
             )),
         },
         "endpoint_url" => settings::validate_http_url("endpoint_url", v),
+        "endpoint_type" => settings::validate_endpoint_type(v, &settings::Source::Argument),
         "repository_endpoint_url" if v.contains("://") => {
             settings::validate_http_url("repository_endpoint_url", v)
         }

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod caconfig;
 pub mod diagnose;
 pub mod error;
+pub mod http;
 pub mod lifetime;
 pub mod login;
 pub mod pipconf;

@@ -157,7 +157,10 @@ fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
         match &e {
             Error::InvalidInput { field, .. } => exc.setattr("field", *field)?,
             Error::Config { path, .. } => exc.setattr("path", path.clone())?,
-            Error::Unreachable { host, .. } => exc.setattr("host", host)?,
+            Error::Unreachable { host, phase, .. } => {
+                exc.setattr("host", host)?;
+                exc.setattr("phase", phase.as_str())?;
+            }
             Error::AccessDenied { denial, .. } => {
                 exc.setattr("action", denial.action.clone())?;
                 exc.setattr("resource", denial.resource.clone())?;
@@ -291,9 +294,11 @@ struct LoginKw {
     owner: Option<(u32, u32)>,
     #[pyo3(default)]
     state_file: Option<PathBuf>,
+    #[pyo3(default)]
+    endpoint_type: Option<String>,
 }
 
-const LOGIN_KW: [&str; 13] = [
+const LOGIN_KW: [&str; 14] = [
     "domain_owner",
     "region",
     "tool",
@@ -307,6 +312,7 @@ const LOGIN_KW: [&str; 13] = [
     "user_home",
     "owner",
     "state_file",
+    "endpoint_type",
 ];
 
 /// Build the core's options from `domain`, `repository` and `**kw`; an unknown keyword is a TypeError, as Python
@@ -344,6 +350,7 @@ fn login_options(
             endpoint_url: k.endpoint_url,
             repository_endpoint_url: k.repository_endpoint_url,
             profile: k.profile,
+            endpoint_type: k.endpoint_type,
         },
         tool: k.tool,
         config_file: k.config_file,
@@ -606,7 +613,7 @@ enum DiagnoseEvent {
 #[pyfunction]
 #[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, endpoint_url=None,
     repository_endpoint_url=None, profile=None, timeout=3.0, sys_prefix=None, user_home=None, state_file=None,
-    on_check=None))]
+    on_check=None, endpoint_type=None))]
 #[allow(clippy::too_many_arguments)]
 fn diagnose(
     py: Python<'_>,
@@ -622,6 +629,7 @@ fn diagnose(
     user_home: Option<PathBuf>,
     state_file: Option<PathBuf>,
     on_check: Option<Py<PyAny>>,
+    endpoint_type: Option<String>,
 ) -> PyResult<String> {
     ensure_logging(py);
     if !timeout.is_finite() || timeout <= 0.0 {
@@ -644,6 +652,7 @@ fn diagnose(
             endpoint_url,
             repository_endpoint_url,
             profile,
+            endpoint_type,
         },
         target: target(sys_prefix, user_home, None, state_file),
         timeout: Duration::from_secs_f64(timeout.min(3600.0)),

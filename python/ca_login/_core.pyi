@@ -21,6 +21,8 @@ class CredentialsError(Error): ...
 
 class EndpointUnreachable(Error):
     host: str
+    # dns | connect | tls | response | body | unknown
+    phase: str
 
 class AccessDenied(Error):
     action: Optional[str]
@@ -64,6 +66,7 @@ def login(
     user_home: Optional[_Path] = None,
     owner: Optional[tuple[int, int]] = None,
     state_file: Optional[_Path] = None,
+    endpoint_type: Optional[str] = None,
 ) -> dict[str, Any]: ...
 
 # Token lifetime (issue 5)
@@ -92,6 +95,7 @@ def ensure_login(
     user_home: Optional[_Path] = None,
     owner: Optional[tuple[int, int]] = None,
     state_file: Optional[_Path] = None,
+    endpoint_type: Optional[str] = None,
     min_remaining: int = 3600,
 ) -> dict[str, Any]: ...
 def start_refresh(
@@ -110,6 +114,7 @@ def start_refresh(
     user_home: Optional[_Path] = None,
     owner: Optional[tuple[int, int]] = None,
     state_file: Optional[_Path] = None,
+    endpoint_type: Optional[str] = None,
     every: Optional[float] = None,
     backoff_base: float = 2.0,
     backoff_cap: float = 300.0,
@@ -150,4 +155,5 @@ def diagnose(
     user_home: Optional[_Path] = None,
     state_file: Optional[_Path] = None,
     on_check: Optional[Callable[[dict[str, Any]], None]] = None,
+    endpoint_type: Optional[str] = None,
 ) -> str: ...

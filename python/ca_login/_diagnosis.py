@@ -164,6 +164,7 @@ def diagnose(
     repository_endpoint_url: Optional[str] = None,
     profile: Optional[str] = None,
     timeout: float = 3.0,
+    endpoint_type: Optional[str] = None,
 ) -> Diagnosis:
     """Find which piece between this interpreter's pip and CodeArtifact is broken, and the exact fix.
 
@@ -174,7 +175,7 @@ def diagnose(
     GetRepositoryEndpoint; a read of the repository's simple index with the token; pip's own configuration
     (which file wins, the recorded token's expiry, ``PIP_*`` overrides, proxies, pip's trusted CAs).
 
-    Args: as for ``login()``; ``timeout`` bounds each check (seconds).
+    Args: as for ``login()`` (``endpoint_type`` too); ``timeout`` bounds each check (seconds).
 
     Returns:
         A ``Diagnosis``: ``ok``; ``verdict`` (the first failing layer: ``layer``, ``cause``, ``summary``,
@@ -202,4 +203,5 @@ def diagnose(
         repository_endpoint_url=repository_endpoint_url,
         profile=profile,
         timeout=timeout,
+        endpoint_type=endpoint_type,
     )

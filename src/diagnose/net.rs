@@ -251,6 +251,7 @@ pub fn tcp_remedy(
 ) -> (&'static str, String, String) {
     let service = dns::service_name(which, region);
     let label = which.label();
+    let port = crate::http::host_port(host).1;
     let cause_unreachable = which.name(
         "api-endpoint-unreachable",
         "repositories-endpoint-unreachable",
@@ -274,7 +275,7 @@ pub fn tcp_remedy(
         _ if class == AddrClass::Public => (
             cause_unreachable,
             match which {
-                Which::Api => format!("Nothing answers on {host}:443: it resolves to public addresses, so this subnet has no {service} endpoint with private DNS."),
+                Which::Api => format!("Nothing answers on {host}: it resolves to public addresses, so this subnet has no {service} endpoint with private DNS."),
                 Which::Repositories => format!("The repositories endpoint {host} does not answer (public addresses: no {service} endpoint with private DNS); pip would hang here."),
             },
             format!(
@@ -284,14 +285,48 @@ pub fn tcp_remedy(
         _ => (
             cause_unreachable,
             match which {
-                Which::Api => format!("{host} resolves to a private address but port 443 does not answer: the {service} endpoint's security group drops the notebook's traffic."),
-                Which::Repositories => format!("The repositories endpoint {host} resolves to a private address but port 443 does not answer (its security group drops it); pip would hang here."),
+                Which::Api => format!("{host} resolves to a private address but port {port} does not answer: the {service} endpoint's security group drops the notebook's traffic."),
+                Which::Repositories => format!("The repositories endpoint {host} resolves to a private address but port {port} does not answer (its security group drops it); pip would hang here."),
             },
             format!(
-                "let the security group of the {service} VPC endpoint allow inbound TCP 443 from the notebook: aws ec2 authorize-security-group-ingress --region {region} --group-id ENDPOINT_SG_ID --protocol tcp --port 443 --source-group NOTEBOOK_SG_ID (ENDPOINT_SG_ID: aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values={service} --query 'VpcEndpoints[].Groups[].GroupId')"
+                "let the security group of the {service} VPC endpoint allow inbound TCP {port} from the notebook: aws ec2 authorize-security-group-ingress --region {region} --group-id ENDPOINT_SG_ID --protocol tcp --port {port} --source-group NOTEBOOK_SG_ID (ENDPOINT_SG_ID: aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values={service} --query 'VpcEndpoints[].Groups[].GroupId')"
             ),
         ),
     }
+}
+
+/// The one address family (`"IPv4"`, `"IPv6"`) DNS answered, when the connection failed for want of a route.
+pub fn family_without_route(err: &ConnectError, addrs: &[SocketAddr]) -> Option<&'static str> {
+    if !matches!(err, ConnectError::NoRoute(_)) || addrs.is_empty() {
+        return None;
+    }
+    if addrs.iter().all(|a| a.is_ipv6()) {
+        Some("IPv6")
+    } else if addrs.iter().all(|a| a.is_ipv4()) {
+        Some("IPv4")
+    } else {
+        None
+    }
+}
+
+/// The verdict when the only address family a name has cannot be routed from here (dual-stack endpoints).
+pub fn family_no_route(which: Which, family: &str, hp: &str) -> (&'static str, String, String) {
+    let (records, other) = if family == "IPv6" {
+        ("AAAA", "ipv4")
+    } else {
+        ("A", "dualstack")
+    };
+    (
+        which.name(
+            "api-address-family-no-route",
+            "repositories-address-family-no-route",
+        ),
+        format!("{hp} has only {records} ({family}) addresses and this machine has no {family} route to them."),
+        format!(
+            "give the notebook's subnet a {family} route (check with: ip -{} route), or log in with the other endpoint type: endpoint_type=\"{other}\" (CLI: --endpoint-type {other})",
+            if family == "IPv6" { "6" } else { "4" }
+        ),
+    )
 }
 
 /// DNS -> TCP -> TLS for one endpoint. Pushes the three checks (later ones `skip` after a failure).
@@ -373,7 +408,11 @@ pub async fn probe_host(
             s
         }
         Err(e) => {
-            let (cause, summary, remedy) = tcp_remedy(which, &e, class, &region, &host);
+            let hp = format!("{host}:{port}");
+            let (cause, summary, remedy) = match family_without_route(&e, &addrs) {
+                Some(family) => family_no_route(which, family, &hp),
+                None => tcp_remedy(which, &e, class, &region, &hp),
+            };
             let detail = match &e {
                 ConnectError::Timeout => format!(
                     "{host}:{port}: no answer within {:.1} s ({} addresses: packets dropped)",
