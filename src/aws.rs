@@ -535,6 +535,12 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let too_large = matches!(err, SdkError::ResponseError(_)) && http::hit_answer_cap(&err);
+    // The attempt's time-out while the body is read comes back as a response error holding the 200.
+    let body_stalled = matches!(err, SdkError::ResponseError(_)) && {
+        let chain = DisplayErrorContext(&err).to_string();
+        log::debug!("{} on {}: response error: {chain}", ctx.operation, ctx.host);
+        http::is_body_timeout(&chain)
+    };
     match err {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
@@ -587,6 +593,16 @@ where
             };
             unreachable(kind, detail, ctx)
         }
+        SdkError::ResponseError(_) if body_stalled => unreachable_in(
+            NetFailure::NoResponse,
+            Phase::Body,
+            format!(
+                "the answer from {} started but did not finish: it stalled (under 1 byte/s) or ran past the attempt's bound ({} s)",
+                http::with_port(ctx.host),
+                t.attempt.as_secs_f32()
+            ),
+            ctx,
+        ),
         SdkError::ResponseError(re) if too_large => Error::Service {
             host: ctx.host.to_string(),
             code: "AnswerTooLarge".into(),

@@ -96,6 +96,13 @@ pub fn timeout_phase(text: &str) -> (NetFailure, Phase) {
     }
 }
 
+/// Is this response error's chain a time-out while the body was read (the attempt's bound, or the SDK's
+/// stalled-stream protection)?
+pub fn is_body_timeout(chain: &str) -> bool {
+    let t = chain.to_ascii_lowercase();
+    t.contains("timeout") || t.contains("timed out") || t.contains("minimum throughput")
+}
+
 /// The phase a failure of another kind happened in.
 pub fn phase_of(kind: NetFailure) -> Phase {
     match kind {
