@@ -221,6 +221,8 @@ mod tests {
         assert!(validate("duration_seconds", "60").is_err());
         assert!(validate("endpoint_url", "ftp://x").is_err());
         assert!(validate("repository_endpoint_url", "bad host!").is_err());
+        validate("endpoint_type", "dualstack").unwrap();
+        assert!(validate("endpoint_type", "ipv6").is_err());
     }
 
     #[test]

@@ -479,6 +479,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn endpoint_type_is_ipv4_or_dualstack_and_an_error_names_its_source() {
+        assert!(validate_endpoint_type("ipv4", &Source::Argument).is_ok());
+        assert!(validate_endpoint_type("dualstack", &Source::Argument).is_ok());
+        let e = validate_endpoint_type("ipv6", &Source::Env("CA_LOGIN_ENDPOINT_TYPE"))
+            .expect_err("ipv6 is not an endpoint type")
+            .to_string();
+        assert!(
+            e.contains("CA_LOGIN_ENDPOINT_TYPE") && e.contains("\nhint: "),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn validation_accepts_aws_forms_and_rejects_others() {
         assert!(validate_domain("mydomain").is_ok());
         assert!(validate_domain("my-domain-2").is_ok());

@@ -330,3 +330,42 @@ def test_the_run_is_bounded_whatever_hangs(lib_env):
     t0 = time.monotonic()
     diagnose(timeout=1.0)
     assert time.monotonic() - t0 < 15
+
+
+# --- a rejected token ---------------------------------------------------------------------------------------
+
+
+def replace_pip_token(home: Path, new: str) -> None:
+    conf = pip_conf(home)
+    text = conf.read_text()
+    start = text.index("://aws:") + len("://aws:")
+    end = text.index("@", start)
+    conf.write_text(text[:start] + new + text[end:])
+
+
+def test_a_404_to_pips_token_with_a_fresh_token_reading_the_path_is_pip_token_rejected(lib_env, _clean_env):
+    do_login()
+    replace_pip_token(_clean_env, "revoked-token")
+    lib_env.set_fault("bad-token-404")
+    d = diagnose()
+    v = verdict(d, "pip-token-rejected")
+    assert "HTTP 404" in v.summary
+    assert "login" in v.remedy
+    assert d.check("repository-read").status == "ok"
+    assert "revoked-token" not in str(d) and "revoked-token" not in d.to_json()
+
+
+def test_a_401_to_pips_token_is_pip_token_rejected_too(lib_env, _clean_env):
+    do_login()
+    replace_pip_token(_clean_env, "revoked-token")
+    v = verdict(diagnose(), "pip-token-rejected")
+    assert "HTTP 401" in v.summary
+
+
+def test_a_404_with_a_fresh_token_stays_repository_path_not_found(lib_env, _clean_env):
+    do_login()
+    replace_pip_token(_clean_env, "revoked-token")
+    lib_env.set_fault("repo-404")
+    d = diagnose()
+    verdict(d, "repository-path-not-found")
+    assert d.check("pip-token").status != "fail", d

@@ -444,6 +444,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_family_without_a_route_is_named_and_the_fix_offers_the_other_endpoint_type() {
+        let v6: Vec<SocketAddr> = vec!["[2600:1f14::1]:443".parse().expect("addr")];
+        let v4: Vec<SocketAddr> = vec!["10.0.0.5:443".parse().expect("addr")];
+        let both = [v6.clone(), v4.clone()].concat();
+        let noroute = ConnectError::NoRoute("Network is unreachable".into());
+        assert_eq!(family_without_route(&noroute, &v6), Some("IPv6"));
+        assert_eq!(family_without_route(&noroute, &v4), Some("IPv4"));
+        assert_eq!(family_without_route(&noroute, &both), None);
+        assert_eq!(family_without_route(&ConnectError::Timeout, &v6), None);
+        let (cause, summary, fix) = family_no_route(
+            Which::Repositories,
+            "IPv6",
+            "d-1.codeartifact.us-west-2.on.aws:443",
+        );
+        assert_eq!(cause, "repositories-address-family-no-route");
+        assert!(summary.contains("AAAA") && summary.contains("on.aws:443"));
+        assert!(fix.contains("--endpoint-type ipv4") && fix.contains("ip -6 route"));
+    }
+
+    #[test]
+    fn tcp_texts_name_the_real_port() {
+        let (_, summary, fix) = tcp_remedy(
+            Which::Api,
+            &ConnectError::Timeout,
+            AddrClass::Private,
+            "us-west-2",
+            "10.0.0.5:8443",
+        );
+        assert!(
+            summary.contains("port 8443") && fix.contains("--port 8443"),
+            "{summary} / {fix}"
+        );
+    }
+
+    #[test]
     fn no_proxy_matches_hosts_and_suffixes() {
         assert!(bypassed("*", "x.example"));
         assert!(bypassed(

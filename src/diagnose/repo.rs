@@ -351,6 +351,26 @@ mod tests {
     use crate::settings::{Source, Sourced};
 
     #[test]
+    fn an_answer_is_complete_by_length_chunks_or_end_of_stream() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+        assert!(!complete(head, false));
+        assert!(complete(&[&head[..], b"hello"].concat(), false));
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+        assert!(!complete(chunked, false));
+        assert!(complete(&[&chunked[..], b"0\r\n\r\n"].concat(), false));
+        let close = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody";
+        assert!(!complete(close, false) && complete(close, true));
+        assert!(!complete(b"HTTP/1.1 200 OK\r\n", true));
+    }
+
+    #[test]
+    fn status_comes_from_the_first_line_only_when_it_is_http() {
+        assert_eq!(status_of(b"HTTP/1.1 404 Not Found\r\n"), Some(404));
+        assert_eq!(status_of(b"HTTP/1.1 200 OK"), None);
+        assert_eq!(status_of(b"SSH-2.0-OpenSSH\r\n"), None);
+    }
+
+    #[test]
     fn simple_url_appends_with_one_slash() {
         assert_eq!(simple_url("https://h/pypi/r/"), "https://h/pypi/r/simple/");
         assert_eq!(simple_url("https://h/pypi/r"), "https://h/pypi/r/simple/");

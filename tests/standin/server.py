@@ -356,7 +356,9 @@ class StandIn:
         """What GetRepositoryEndpoint names for endpointType=dualstack: `DOMAIN-OWNER.codeartifact.REGION.on.aws`
         (no `.d.`), on this stand-in's scheme and port."""
         host = f"{self.domain}-{self.owner}.codeartifact.{self.region}.on.aws"
-        return f"{'https' if self.https else 'http'}://{host}:{self.port}/{fmt}/{repo or self.repositories[0]}/"
+        return (
+            f"{'https' if self.https else 'http'}://{host}:{self.port}/{fmt}/{repo or self.repositories[0]}/"
+        )
 
     def index_url(self, token: str, repo: str | None = None) -> str:
         """The pip index URL as `aws codeartifact login` writes it (contains the token: never print it)."""
