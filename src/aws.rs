@@ -199,13 +199,18 @@ pub async fn load(settings: &Settings, t: &Timeouts) -> Result<Aws> {
     Ok(with_endpoint(aws, settings))
 }
 
-fn with_endpoint(mut aws: Aws, settings: &Settings) -> Aws {
-    let url = settings
+/// The CodeArtifact endpoint URL the caller or the environment names, if any.
+fn given_api_url(settings: &Settings) -> Option<String> {
+    settings
         .endpoint_url
         .as_ref()
         .map(|u| u.value.clone())
         .or_else(|| env_var("AWS_ENDPOINT_URL_CODEARTIFACT"))
         .or_else(|| env_var("AWS_ENDPOINT_URL"))
+}
+
+fn with_endpoint(mut aws: Aws, settings: &Settings) -> Aws {
+    let url = given_api_url(settings)
         .unwrap_or_else(|| format!("https://codeartifact.{}.amazonaws.com", aws.region));
     aws.api_host = host_of(&url);
     aws.api_url = url;
@@ -516,12 +521,27 @@ fn unreachable(kind: NetFailure, detail: String, ctx: &CallContext<'_>) -> Error
 }
 
 fn unreachable_in(kind: NetFailure, phase: Phase, message: String, ctx: &CallContext<'_>) -> Error {
+    let (h, _) = http::host_port(ctx.host);
+    // The SDK goes through HTTPS_PROXY (unless NO_PROXY lists the host): say so, it may be the proxy that fails.
+    let scheme = given_api_url(ctx.settings)
+        .and_then(|u| url::Url::parse(&u).ok())
+        .map_or_else(|| "https".to_string(), |u| u.scheme().to_string());
+    let (message, hint) = match http::proxy_for(&scheme, &h) {
+        Some((p, var)) if kind != NetFailure::Tls => (
+            format!("{message}; through the proxy {} ({var})", crate::secret::mask_url(&p)),
+            format!(
+                "if {h} is reachable directly (a VPC endpoint), bypass the proxy: export NO_PROXY=\"$NO_PROXY,{h}\"; else check the proxy; then: {}",
+                remedy::unreachable_api(kind, ctx.region, ctx.host)
+            ),
+        ),
+        _ => (message, remedy::unreachable_api(kind, ctx.region, ctx.host)),
+    };
     Error::Unreachable {
         host: ctx.host.to_string(),
         kind,
         phase,
         message,
-        hint: remedy::unreachable_api(kind, ctx.region, ctx.host),
+        hint,
     }
 }
 

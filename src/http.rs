@@ -135,6 +135,50 @@ pub fn phase_remedy(endpoint: Endpoint, region: &str, host: &str) -> String {
     )
 }
 
+/// The proxy pip (requests) and the AWS SDK would use for `scheme://host`, and the variable naming it.
+pub fn proxy_for(scheme: &str, host: &str) -> Option<(String, &'static str)> {
+    let get = |n: &'static str| {
+        std::env::var(n)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (v, n))
+    };
+    let no_proxy = get("NO_PROXY")
+        .or_else(|| get("no_proxy"))
+        .map(|(v, _)| v)
+        .unwrap_or_default();
+    if bypassed(&no_proxy, host) {
+        return None;
+    }
+    let candidates: &[&'static str] = if scheme == "https" {
+        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    candidates.iter().find_map(|n| get(n))
+}
+
+/// `NO_PROXY` matching as requests does it: `*`, exact hosts, domain suffixes (with or without a leading dot).
+pub fn bypassed(no_proxy: &str, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    no_proxy
+        .split([',', ' '])
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = entry
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim_start_matches('*');
+            let bare = entry.trim_start_matches('.');
+            !bare.is_empty() && (host == bare || host.ends_with(&format!(".{bare}")))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

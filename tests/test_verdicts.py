@@ -369,3 +369,128 @@ def test_a_404_with_a_fresh_token_stays_repository_path_not_found(lib_env, _clea
     d = diagnose()
     verdict(d, "repository-path-not-found")
     assert d.check("pip-token").status != "fail", d
+
+
+# --- through a proxy ------------------------------------------------------------------------------------------
+
+
+class ConnectProxy:
+    """A tiny CONNECT proxy on loopback that answers every CONNECT with `status` (403: its policy says no; 502: it
+    cannot reach the target) and closes. Bounded: each read waits at most 5 s and reads at most 8 KiB."""
+
+    def __init__(self, status: int):
+        self.status = status
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.requests: list[str] = []
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(5)
+                head = b""
+                try:
+                    while b"\r\n\r\n" not in head and len(head) < 8192:
+                        chunk = c.recv(1024)
+                        if not chunk:
+                            break
+                        head += chunk
+                    self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+                    c.sendall(f"HTTP/1.1 {self.status} No\r\nContent-Length: 0\r\n\r\n".encode())
+                except OSError:
+                    pass
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def proxy_factory():
+    made: list[ConnectProxy] = []
+
+    def make(status: int) -> ConnectProxy:
+        p = ConnectProxy(status)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_diagnose_a_proxy_that_is_down_is_proxy_unreachable(lib_env, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    d = diagnose()
+    v = verdict(d, "proxy-unreachable")
+    assert "HTTP_PROXY" in v.summary and "NO_PROXY" in v.remedy
+
+
+def test_diagnose_a_proxy_that_refuses_connect_is_proxy_connect_refused_with_its_status(
+    lib_env, monkeypatch, proxy_factory
+):
+    p = proxy_factory(403)
+    monkeypatch.setenv("HTTP_PROXY", p.url)
+    v = verdict(diagnose(), "proxy-connect-refused")
+    assert "HTTP 403" in v.summary and f"127.0.0.1:{p.port}" in v.summary
+    assert p.requests and p.requests[0].startswith(f"CONNECT 127.0.0.1:{lib_env.port}")
+
+
+def test_diagnose_a_proxy_that_cannot_reach_the_endpoint_is_proxy_not_bypassed(
+    lib_env, monkeypatch, proxy_factory
+):
+    monkeypatch.setenv("HTTP_PROXY", proxy_factory(502).url)
+    v = verdict(diagnose(), "proxy-not-bypassed")
+    assert "HTTP 502" in v.summary
+    assert "NO_PROXY" in v.remedy and ".vpce.amazonaws.com" in v.remedy
+
+
+def test_diagnose_no_proxy_bypasses_the_environment_proxy(lib_env, monkeypatch, proxy_factory):
+    do_login()
+    p = proxy_factory(403)
+    monkeypatch.setenv("HTTP_PROXY", p.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    d = diagnose()
+    assert d.ok, d
+    assert p.requests == []
+
+
+def test_diagnose_pip_proxy_is_the_repository_hop_and_no_proxy_does_not_bypass_it(
+    lib_env, monkeypatch, proxy_factory
+):
+    do_login()
+    p = proxy_factory(403)
+    monkeypatch.setenv("PIP_PROXY", p.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    d = diagnose()
+    v = verdict(d, "proxy-connect-refused")
+    assert "PIP_PROXY" in v.summary
+    assert d.check("tcp-api").status == "ok" and d.check("tcp-repositories").status == "fail"
+
+
+def test_login_through_a_proxy_that_is_down_says_so_in_one_line(lib_env, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", f"http://user:proxy-pass@127.0.0.1:{closed_port()}")
+    with pytest.raises(ca_login.EndpointUnreachable) as ei:
+        do_login()
+    first = str(ei.value).split("\nhint: ")[0]
+    assert "through the proxy" in first and "HTTP_PROXY" in first and "\n" not in first
+    assert "NO_PROXY" in ei.value.hint
+    assert "proxy-pass" not in str(ei.value)

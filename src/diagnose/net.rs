@@ -18,6 +18,19 @@ pub enum ConnectError {
     Refused,
     NoRoute(String),
     Proxy(String),
+    /// The proxy itself cannot be reached (its name, its TCP port): the proxy's masked URL and the variable
+    /// naming it, and what failed.
+    ProxyUnreachable {
+        proxy: String,
+        var: &'static str,
+        why: String,
+    },
+    /// The proxy answered CONNECT with this status (403: its policy; 502/503/504: it cannot reach the target).
+    ProxyRefused {
+        proxy: String,
+        var: &'static str,
+        status: u16,
+    },
     Other(String),
 }
 
@@ -28,6 +41,15 @@ impl std::fmt::Display for ConnectError {
             ConnectError::Refused => f.write_str("connection refused"),
             ConnectError::NoRoute(e) => write!(f, "no route ({e})"),
             ConnectError::Proxy(e) => write!(f, "proxy: {e}"),
+            ConnectError::ProxyUnreachable { proxy, var, why } => {
+                write!(f, "the proxy {proxy} ({var}) cannot be reached: {why}")
+            }
+            ConnectError::ProxyRefused { proxy, var, status } => {
+                write!(
+                    f,
+                    "the proxy {proxy} ({var}) answered CONNECT with HTTP {status}"
+                )
+            }
             ConnectError::Other(e) => f.write_str(e),
         }
     }
@@ -41,48 +63,26 @@ pub fn parts(url: &str) -> Option<(String, String, u16)> {
     Some((u.scheme().to_string(), host, port))
 }
 
-/// The proxy pip (requests) and the AWS SDK would use for `scheme://host`, and the variable naming it.
-pub fn proxy_for(scheme: &str, host: &str) -> Option<(String, &'static str)> {
-    let get = |n: &'static str| {
-        std::env::var(n)
+pub use crate::http::{bypassed, proxy_for};
+
+/// The proxy pip uses for `scheme://host`: the environment's (`HTTPS_PROXY` ...) unless `NO_PROXY` lists the
+/// host, else `PIP_PROXY` (`--proxy`), which `NO_PROXY` does not bypass (pip sets it as the session's proxy;
+/// requests lets the environment's win over it and applies `NO_PROXY` only to the environment's).
+pub fn proxy_for_pip(scheme: &str, host: &str) -> Option<(String, &'static str)> {
+    proxy_for(scheme, host).or_else(|| {
+        std::env::var("PIP_PROXY")
             .ok()
             .filter(|v| !v.trim().is_empty())
-            .map(|v| (v, n))
-    };
-    let no_proxy = get("NO_PROXY")
-        .or_else(|| get("no_proxy"))
-        .map(|(v, _)| v)
-        .unwrap_or_default();
-    if bypassed(&no_proxy, host) {
-        return None;
-    }
-    let candidates: &[&'static str] = if scheme == "https" {
-        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-    } else {
-        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-    };
-    candidates.iter().find_map(|n| get(n))
+            .map(|v| (v, "PIP_PROXY"))
+    })
 }
 
-/// `NO_PROXY` matching as requests does it: `*`, exact hosts, domain suffixes (with or without a leading dot).
-pub fn bypassed(no_proxy: &str, host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    no_proxy
-        .split([',', ' '])
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .any(|entry| {
-            if entry == "*" {
-                return true;
-            }
-            let entry = entry
-                .split(':')
-                .next()
-                .unwrap_or("")
-                .trim_start_matches('*');
-            let bare = entry.trim_start_matches('.');
-            !bare.is_empty() && (host == bare || host.ends_with(&format!(".{bare}")))
-        })
+/// The proxy on the way to `which` endpoint: the AWS SDK's for the api host, pip's for the repositories host.
+pub fn proxy_on_the_way(which: Which, scheme: &str, host: &str) -> Option<(String, &'static str)> {
+    match which {
+        Which::Api => proxy_for(scheme, host),
+        Which::Repositories => proxy_for_pip(scheme, host),
+    }
 }
 
 fn classify_io(e: &std::io::Error) -> ConnectError {
@@ -131,10 +131,17 @@ pub async fn connect_addrs(
 /// Open a tunnel to `host:port` through an HTTP proxy (CONNECT).
 async fn tunnel(
     proxy_url: &str,
+    var: &'static str,
     host: &str,
     port: u16,
     limit: Duration,
 ) -> Result<TcpStream, ConnectError> {
+    let shown = crate::secret::mask_url(proxy_url);
+    let unreachable = |why: String| ConnectError::ProxyUnreachable {
+        proxy: shown.clone(),
+        var,
+        why,
+    };
     let u = url::Url::parse(proxy_url).map_err(|_| {
         ConnectError::Proxy(format!(
             "{} is not a URL",
@@ -151,14 +158,12 @@ async fn tunnel(
     let addrs: Vec<SocketAddr> =
         match tokio::time::timeout(limit, tokio::net::lookup_host((phost.clone(), pport))).await {
             Ok(Ok(it)) => it.collect(),
-            Ok(Err(e)) => {
-                return Err(ConnectError::Proxy(format!(
-                    "{phost} does not resolve ({e})"
-                )))
-            }
-            Err(_) => return Err(ConnectError::Timeout),
+            Ok(Err(e)) => return Err(unreachable(format!("{phost} does not resolve ({e})"))),
+            Err(_) => return Err(unreachable(format!("no DNS answer for {phost} in time"))),
         };
-    let (mut s, _) = connect_addrs(&addrs, end.saturating_duration_since(Instant::now())).await?;
+    let (mut s, _) = connect_addrs(&addrs, end.saturating_duration_since(Instant::now()))
+        .await
+        .map_err(|e| unreachable(format!("{phost}:{pport}: {e}")))?;
     let mut req = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
     if !u.username().is_empty() {
         use base64::Engine;
@@ -202,9 +207,11 @@ async fn tunnel(
         .and_then(|c| c.parse::<u16>().ok());
     match status {
         Some(200) => Ok(s),
-        Some(code) => Err(ConnectError::Proxy(format!(
-            "the proxy answered CONNECT with HTTP {code}"
-        ))),
+        Some(code) => Err(ConnectError::ProxyRefused {
+            proxy: shown,
+            var,
+            status: code,
+        }),
         None => Err(ConnectError::Proxy(
             "the proxy did not answer CONNECT".into(),
         )),
@@ -220,15 +227,16 @@ fn percent_decode(s: &str) -> String {
 
 /// Open a connection to `host:port` the way pip would: through the proxy when one applies, else directly to `addrs`.
 pub async fn open(
+    which: Which,
     scheme: &str,
     host: &str,
     port: u16,
     addrs: &[SocketAddr],
     limit: Duration,
 ) -> Result<(TcpStream, String), ConnectError> {
-    match proxy_for(scheme, host) {
+    match proxy_on_the_way(which, scheme, host) {
         Some((p, var)) => {
-            let s = tunnel(&p, host, port, limit).await?;
+            let s = tunnel(&p, var, host, port, limit).await?;
             Ok((
                 s,
                 format!("through the proxy {} ({var})", crate::secret::mask_url(&p)),
@@ -266,6 +274,32 @@ pub fn tcp_remedy(
                     "{host} refused the connection: the address is not a CodeArtifact repositories endpoint; check repository_endpoint_url (CLI: --repository-endpoint-url), HTTPS_PROXY and NO_PROXY"
                 ),
             },
+        ),
+        ConnectError::ProxyUnreachable { proxy, var, why } => (
+            "proxy-unreachable",
+            format!("The proxy {proxy} ({var}) on the way to {host} cannot be reached: {why}."),
+            format!(
+                "fix the proxy's address in {var}, or, if {h} is reachable directly (a VPC endpoint), bypass the proxy: export NO_PROXY=\"$NO_PROXY,{h}\"{pip}",
+                h = crate::http::host_port(host).0,
+                pip = if *var == "PIP_PROXY" { " (NO_PROXY does not bypass PIP_PROXY: unset it, or remove proxy= from pip.conf)" } else { "" },
+            ),
+        ),
+        ConnectError::ProxyRefused { proxy, var, status } if matches!(status, 502..=504) => (
+            "proxy-not-bypassed",
+            format!("{host} is sent through the proxy {proxy} ({var}), which cannot reach it (CONNECT answered HTTP {status}): a VPC endpoint's private address is reachable only from inside the VPC."),
+            format!(
+                "reach the CodeArtifact names directly: export NO_PROXY=\"$NO_PROXY,{h},.codeartifact.{region}.amazonaws.com,.vpce.amazonaws.com\"{pip}",
+                h = crate::http::host_port(host).0,
+                pip = if *var == "PIP_PROXY" { " and unset PIP_PROXY (NO_PROXY does not bypass it)" } else { "" },
+            ),
+        ),
+        ConnectError::ProxyRefused { proxy, var, status } => (
+            "proxy-connect-refused",
+            format!("The proxy {proxy} ({var}) refused to open a tunnel to {host} (CONNECT answered HTTP {status})."),
+            format!(
+                "ask for CONNECT to {host} to be allowed on the proxy, or, if {h} is reachable directly, bypass it: export NO_PROXY=\"$NO_PROXY,{h}\"",
+                h = crate::http::host_port(host).0,
+            ),
         ),
         ConnectError::Proxy(e) => (
             cause_unreachable,
@@ -378,7 +412,7 @@ pub async fn probe_host(
             chain: Vec::new(),
         }
     };
-    let proxy = proxy_for(&scheme, &host);
+    let proxy = proxy_on_the_way(which, &scheme, &host);
     let addrs = match dns::resolve(&host, port, which, &region, budget, rec).await {
         Some(a) => a,
         // Through a proxy, the proxy resolves the name: carry on.
@@ -392,7 +426,7 @@ pub async fn probe_host(
     };
     let t0 = Instant::now();
     let limit = budget.bound();
-    let stream = match open(&scheme, &host, port, &addrs, limit).await {
+    let stream = match open(which, &scheme, &host, port, &addrs, limit).await {
         Ok((s, how)) => {
             rec.push(
                 Check::ok(

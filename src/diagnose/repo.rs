@@ -107,7 +107,7 @@ pub async fn get_status(
     let u = url::Url::parse(url).map_err(|_| ReadError::Garbled("not a URL".into()))?;
     let (scheme, host, port) =
         net::parts(url).ok_or_else(|| ReadError::Garbled("not a URL".into()))?;
-    let addrs: Vec<std::net::SocketAddr> = if net::proxy_for(&scheme, &host).is_some() {
+    let addrs: Vec<std::net::SocketAddr> = if net::proxy_for_pip(&scheme, &host).is_some() {
         Vec::new()
     } else {
         match tokio::time::timeout(left(), tokio::net::lookup_host((host.clone(), port))).await {
@@ -120,9 +120,16 @@ pub async fn get_status(
             Err(_) => return Err(ReadError::Connect(net::ConnectError::Timeout)),
         }
     };
-    let (stream, _) = net::open(&scheme, &host, port, &addrs, left())
-        .await
-        .map_err(ReadError::Connect)?;
+    let (stream, _) = net::open(
+        super::Which::Repositories,
+        &scheme,
+        &host,
+        port,
+        &addrs,
+        left(),
+    )
+    .await
+    .map_err(ReadError::Connect)?;
     let path = match u.query() {
         Some(q) => format!("{}?{q}", u.path()),
         None => u.path().to_string(),
