@@ -494,3 +494,84 @@ def test_login_through_a_proxy_that_is_down_says_so_in_one_line(lib_env, monkeyp
     assert "through the proxy" in first and "HTTP_PROXY" in first and "\n" not in first
     assert "NO_PROXY" in ei.value.hint
     assert "proxy-pass" not in str(ei.value)
+
+
+# --- the namespace lab: where the network matters ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lab_net(tmp_path_factory, wheelhouse):
+    import os
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import netlab
+    import scenarios as S
+
+    if os.geteuid() != 0:
+        pytest.fail("the namespace-lab cases need root (network namespaces); run them as root")
+    netlab.cleanup_stale()
+    with netlab.Lab() as lab:
+        yield S, S.SeedNetwork(lab, tmp_path_factory.mktemp("verdictnet"), packages=wheelhouse).start()
+
+
+@pytest.fixture
+def lab(lab_net):
+    S, net = lab_net
+    net.healthy()
+    return S, net
+
+
+@pytest.fixture
+def lab_home(tmp_path) -> Path:
+    h = tmp_path / "home"
+    h.mkdir()
+    return h
+
+
+def lab_verdict(S, proc, cause: str) -> dict:
+    d = S.parse_diagnosis(proc)
+    assert d["ok"] is False and d["verdict"]["cause"] == cause, f"expected {cause}: {d['verdict']}"
+    return d
+
+
+@pytest.mark.netns
+def test_lab_no_endpoint_login_names_the_connect_phase_and_the_real_host_port(lab, lab_home):
+    S, net = lab
+    net.no_endpoint()
+    p = net.login(lab_home)
+    assert p.returncode == 3, p.stderr[-1500:]
+    assert f"no TCP connection to {S.API_HOST}:443 within the connect time-out" in p.stderr, p.stderr[-1500:]
+    assert "create-vpc-endpoint" in p.stderr
+
+
+@pytest.mark.netns
+def test_lab_api_that_accepts_and_never_answers_is_no_response_in_login_and_diagnose(lab, lab_home):
+    S, net = lab
+    net.fault("hang:operation=all:seconds=20")
+    p = net.login(lab_home)
+    assert p.returncode == 3, p.stderr[-1500:]
+    assert "read time-out" in p.stderr and f"{S.API_HOST}:443" in p.stderr, p.stderr[-1500:]
+    assert "create-vpc-endpoint" not in p.stderr
+    d = lab_verdict(S, net.diagnose(lab_home), "api-endpoint-no-response")
+    tcp = [c for c in d["checks"] if c["name"] == "tcp-api"]
+    assert tcp and tcp[0]["status"] == "ok"
+
+
+@pytest.mark.netns
+def test_lab_repository_headers_then_stall_is_repositories_no_response(lab, lab_home):
+    S, net = lab
+    assert net.login(lab_home).returncode == 0
+    net.fault("headers-then-stall:operation=repository:seconds=20")
+    d = lab_verdict(S, net.diagnose(lab_home), "repositories-endpoint-no-response")
+    assert "phase: body" in next(c for c in d["checks"] if c["name"] == "repository-read")["detail"]
+
+
+@pytest.mark.netns
+def test_lab_a_repository_name_with_only_aaaa_and_no_ipv6_route_is_address_family_no_route(lab, lab_home):
+    S, net = lab
+    assert net.login(lab_home).returncode == 0
+    net.lab.map_host(S.REPO_HOST, "2001:db8::20")
+    d = lab_verdict(S, net.diagnose(lab_home), "repositories-address-family-no-route")
+    dns = next(c for c in d["checks"] if c["name"] == "dns-repositories")["detail"]
+    assert "A: 0, AAAA: 1" in dns
+    assert "--endpoint-type ipv4" in d["verdict"]["remedy"]
