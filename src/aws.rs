@@ -17,7 +17,8 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-use crate::error::{parse_denial, CredProblem, Error, Missing, NetFailure, Result};
+use crate::error::{parse_denial, CredProblem, Error, Missing, NetFailure, Phase, Result};
+use crate::http;
 use crate::remedy;
 use crate::secret::Secret;
 use crate::settings::Settings;
@@ -48,12 +49,13 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
-    /// All bounds scaled to one per-check time-out (diagnosis).
+    /// All bounds scaled to one per-check time-out (diagnosis), staggered so that the phase that hangs is the one
+    /// whose bound fires: connect at half of it, the HTTP answer at three quarters, the whole attempt at 90 %.
     pub fn single(t: Duration) -> Self {
         Timeouts {
-            connect: t,
-            read: t,
-            attempt: t,
+            connect: t.mul_f64(0.5),
+            read: t.mul_f64(0.75),
+            attempt: t.mul_f64(0.9),
             throttle_budget: Duration::ZERO,
             network_budget: Duration::ZERO,
         }
@@ -197,13 +199,18 @@ pub async fn load(settings: &Settings, t: &Timeouts) -> Result<Aws> {
     Ok(with_endpoint(aws, settings))
 }
 
-fn with_endpoint(mut aws: Aws, settings: &Settings) -> Aws {
-    let url = settings
+/// The CodeArtifact endpoint URL the caller or the environment names, if any.
+fn given_api_url(settings: &Settings) -> Option<String> {
+    settings
         .endpoint_url
         .as_ref()
         .map(|u| u.value.clone())
         .or_else(|| env_var("AWS_ENDPOINT_URL_CODEARTIFACT"))
         .or_else(|| env_var("AWS_ENDPOINT_URL"))
+}
+
+fn with_endpoint(mut aws: Aws, settings: &Settings) -> Aws {
+    let url = given_api_url(settings)
         .unwrap_or_else(|| format!("https://codeartifact.{}.amazonaws.com", aws.region));
     aws.api_host = host_of(&url);
     aws.api_url = url;
@@ -361,7 +368,8 @@ pub fn codeartifact(
     creds: Credentials,
 ) -> aws_sdk_codeartifact::Client {
     let mut b = aws_sdk_codeartifact::config::Builder::from(&aws.sdk)
-        .credentials_provider(SharedCredentialsProvider::new(creds));
+        .credentials_provider(SharedCredentialsProvider::new(creds))
+        .interceptor(http::AnswerCap);
     if let Some(u) = &settings.endpoint_url {
         b = b.endpoint_url(u.value.clone());
     }
@@ -407,7 +415,7 @@ where
                 );
                 return Ok(v);
             }
-            Err(e) => map_sdk_error(e, ctx, t),
+            Err(e) => tls_or_connect(map_sdk_error(e, ctx, t), ctx, t).await,
         };
         let wait = match &err {
             Error::Throttled { retry_after, .. } => {
@@ -443,6 +451,32 @@ where
     }
 }
 
+/// The SDK reports a TLS handshake that never finished as a connect time-out: one short TCP probe tells a
+/// dropped connection (the connect phase) from a listener that accepts and never completes TLS.
+async fn tls_or_connect(err: Error, ctx: &CallContext<'_>, t: &Timeouts) -> Error {
+    if !matches!(
+        err,
+        Error::Unreachable {
+            kind: NetFailure::Timeout,
+            phase: Phase::Connect,
+            ..
+        }
+    ) || !http::tcp_connects(ctx.host, http::PROBE_LIMIT.min(t.connect / 2)).await
+    {
+        return err;
+    }
+    unreachable_in(
+        NetFailure::NoResponse,
+        Phase::Tls,
+        format!(
+            "TCP to {} connects, but the TLS handshake did not finish within the connect time-out ({} s)",
+            http::with_port(ctx.host),
+            t.connect.as_secs_f32()
+        ),
+        ctx,
+    )
+}
+
 fn retry_after(resp: &HttpResponse) -> Option<Duration> {
     let v = resp.headers().get("retry-after")?;
     let secs: f64 = v.trim().parse().ok()?;
@@ -475,18 +509,39 @@ pub fn net_failure_kind(text: &str) -> NetFailure {
 }
 
 fn unreachable(kind: NetFailure, detail: String, ctx: &CallContext<'_>) -> Error {
+    let hp = http::with_port(ctx.host);
     let message = match kind {
         NetFailure::Dns => format!("the name does not resolve ({detail})"),
-        NetFailure::Timeout => format!("no answer on port 443 within the time-out ({detail})"),
-        NetFailure::Refused => "the connection was refused".to_string(),
+        NetFailure::Timeout => format!("no TCP connection to {hp} ({detail})"),
+        NetFailure::Refused => format!("the connection to {hp} was refused"),
         NetFailure::Tls => format!("the TLS certificate is not trusted ({detail})"),
-        NetFailure::Other => detail,
+        NetFailure::NoResponse | NetFailure::Other => detail,
+    };
+    unreachable_in(kind, http::phase_of(kind), message, ctx)
+}
+
+fn unreachable_in(kind: NetFailure, phase: Phase, message: String, ctx: &CallContext<'_>) -> Error {
+    let (h, _) = http::host_port(ctx.host);
+    // The SDK goes through HTTPS_PROXY (unless NO_PROXY lists the host): say so, it may be the proxy that fails.
+    let scheme = given_api_url(ctx.settings)
+        .and_then(|u| url::Url::parse(&u).ok())
+        .map_or_else(|| "https".to_string(), |u| u.scheme().to_string());
+    let (message, hint) = match http::proxy_for(&scheme, &h) {
+        Some((p, var)) if kind != NetFailure::Tls => (
+            format!("{message}; through the proxy {} ({var})", crate::secret::mask_url(&p)),
+            format!(
+                "if {h} is reachable directly (a VPC endpoint), bypass the proxy: export NO_PROXY=\"$NO_PROXY,{h}\"; else check the proxy; then: {}",
+                remedy::unreachable_api(kind, ctx.region, ctx.host)
+            ),
+        ),
+        _ => (message, remedy::unreachable_api(kind, ctx.region, ctx.host)),
     };
     Error::Unreachable {
         host: ctx.host.to_string(),
         kind,
+        phase,
         message,
-        hint: remedy::unreachable_api(kind, ctx.region, ctx.host),
+        hint,
     }
 }
 
@@ -499,6 +554,13 @@ pub fn map_sdk_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let too_large = matches!(err, SdkError::ResponseError(_)) && http::hit_answer_cap(&err);
+    // The attempt's time-out while the body is read comes back as a response error holding the 200.
+    let body_stalled = matches!(err, SdkError::ResponseError(_)) && {
+        let chain = DisplayErrorContext(&err).to_string();
+        log::debug!("{} on {}: response error: {chain}", ctx.operation, ctx.host);
+        http::is_body_timeout(&chain)
+    };
     match err {
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
@@ -507,9 +569,14 @@ where
             let message = se.err().message().unwrap_or("").to_string();
             service_error(&code, status, &message, ra, ctx)
         }
-        SdkError::TimeoutError(_) => unreachable(
-            NetFailure::Timeout,
-            format!("{} s", t.attempt.as_secs_f32()),
+        SdkError::TimeoutError(_) => unreachable_in(
+            NetFailure::NoResponse,
+            Phase::Body,
+            format!(
+                "the answer from {} did not finish within the attempt's bound ({} s)",
+                http::with_port(ctx.host),
+                t.attempt.as_secs_f32()
+            ),
             ctx,
         ),
         SdkError::DispatchFailure(df) => {
@@ -517,11 +584,22 @@ where
                 Some(ce) => DisplayErrorContext(ce).to_string(),
                 None => format!("{df:?}"),
             };
-            let kind = if df.is_timeout() {
-                NetFailure::Timeout
-            } else {
-                net_failure_kind(&text)
-            };
+            if df.is_timeout() {
+                let (kind, phase) = http::timeout_phase(&text);
+                let hp = http::with_port(ctx.host);
+                let message = match phase {
+                    Phase::Response => format!(
+                        "{hp} accepted the connection but sent no HTTP answer within the read time-out ({} s)",
+                        t.read.as_secs_f32()
+                    ),
+                    _ => format!(
+                        "no TCP connection to {hp} within the connect time-out ({} s)",
+                        t.connect.as_secs_f32()
+                    ),
+                };
+                return unreachable_in(kind, phase, message, ctx);
+            }
+            let kind = net_failure_kind(&text);
             if df.is_user() && text.to_ascii_lowercase().contains("credential") {
                 return Error::Credentials {
                     message: text,
@@ -535,6 +613,27 @@ where
             };
             unreachable(kind, detail, ctx)
         }
+        SdkError::ResponseError(_) if body_stalled => unreachable_in(
+            NetFailure::NoResponse,
+            Phase::Body,
+            format!(
+                "the answer from {} started but did not finish: it stalled (under 1 byte/s) or ran past the attempt's bound ({} s)",
+                http::with_port(ctx.host),
+                t.attempt.as_secs_f32()
+            ),
+            ctx,
+        ),
+        SdkError::ResponseError(re) if too_large => Error::Service {
+            host: ctx.host.to_string(),
+            code: "AnswerTooLarge".into(),
+            status: re.raw().status().as_u16(),
+            message: format!(
+                "{} sent an answer over {} MiB (CodeArtifact's are under 1 KiB); reading stopped there",
+                http::with_port(ctx.host),
+                http::ANSWER_CAP >> 20
+            ),
+            hint: "a proxy or another server answers for this host; check endpoint_url, HTTPS_PROXY and NO_PROXY".into(),
+        },
         SdkError::ResponseError(re) => {
             let status = re.raw().status().as_u16();
             Error::Service {
@@ -708,6 +807,11 @@ pub async fn get_repository_endpoint(
             .format(format.clone());
         if let Some(o) = &s.domain_owner {
             req = req.domain_owner(&o.value);
+        }
+        if let Some(e) = &s.endpoint_type {
+            req = req.endpoint_type(aws_sdk_codeartifact::types::EndpointType::from(
+                e.value.as_str(),
+            ));
         }
         req.send()
     })

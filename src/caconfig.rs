@@ -32,6 +32,7 @@ pub fn validate(key: &str, value: &str) -> Result<()> {
             )),
         },
         "endpoint_url" => settings::validate_http_url("endpoint_url", v),
+        "endpoint_type" => settings::validate_endpoint_type(v, &settings::Source::Argument),
         "repository_endpoint_url" if v.contains("://") => {
             settings::validate_http_url("repository_endpoint_url", v)
         }
@@ -221,6 +222,8 @@ mod tests {
         assert!(validate("duration_seconds", "60").is_err());
         assert!(validate("endpoint_url", "ftp://x").is_err());
         assert!(validate("repository_endpoint_url", "bad host!").is_err());
+        validate("endpoint_type", "dualstack").unwrap();
+        assert!(validate("endpoint_type", "ipv6").is_err());
     }
 
     #[test]

@@ -73,6 +73,37 @@ pub enum NetFailure {
     Refused,
     Tls,
     Other,
+    /// TCP connected, but no TLS handshake or HTTP answer finished in time (a proxy, firewall or appliance that
+    /// accepts and drops, or not a CodeArtifact endpoint).
+    NoResponse,
+}
+
+/// Where on the way to an endpoint a call failed (`EndpointUnreachable.phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Dns,
+    /// No TCP connection within the connect time-out (or refused).
+    Connect,
+    /// TCP connected, the TLS handshake did not finish (or the certificate is not trusted).
+    Tls,
+    /// Connected, no HTTP answer within the read time-out.
+    Response,
+    /// The answer started but did not finish within the attempt's bound.
+    Body,
+    Unknown,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Dns => "dns",
+            Phase::Connect => "connect",
+            Phase::Tls => "tls",
+            Phase::Response => "response",
+            Phase::Body => "body",
+            Phase::Unknown => "unknown",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +137,7 @@ pub enum Error {
     Unreachable {
         host: String,
         kind: NetFailure,
+        phase: Phase,
         message: String,
         hint: String,
     },
@@ -194,6 +226,7 @@ impl Error {
                 NetFailure::Refused => "api-connection-refused",
                 NetFailure::Tls => "tls-untrusted",
                 NetFailure::Other => "api-endpoint-unreachable",
+                NetFailure::NoResponse => "api-endpoint-no-response",
             },
             Error::AccessDenied { denial, .. } => denial_cause(denial),
             Error::NotFound {

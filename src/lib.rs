@@ -7,6 +7,7 @@ pub mod caconfig;
 pub mod diagnose;
 pub mod error;
 pub mod files;
+pub mod http;
 pub mod lifetime;
 pub mod login;
 pub mod pipconf;

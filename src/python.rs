@@ -210,7 +210,10 @@ fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
         match &e {
             Error::InvalidInput { field, .. } => exc.setattr("field", *field)?,
             Error::Config { path, .. } => exc.setattr("path", path.clone())?,
-            Error::Unreachable { host, .. } => exc.setattr("host", mask_url(host))?,
+            Error::Unreachable { host, phase, .. } => {
+                exc.setattr("host", mask_url(host))?;
+                exc.setattr("phase", phase.as_str())?;
+            }
             Error::AccessDenied { denial, .. } => {
                 exc.setattr("action", denial.action.clone())?;
                 exc.setattr("resource", denial.resource.clone())?;
@@ -351,9 +354,11 @@ struct LoginKw {
     as_user: AsUserArg,
     #[pyo3(default)]
     state_file: Option<PathBuf>,
+    #[pyo3(default)]
+    endpoint_type: Option<String>,
 }
 
-const LOGIN_KW: [&str; 13] = [
+const LOGIN_KW: [&str; 14] = [
     "domain_owner",
     "region",
     "tool",
@@ -367,6 +372,7 @@ const LOGIN_KW: [&str; 13] = [
     "user_home",
     "as_user",
     "state_file",
+    "endpoint_type",
 ];
 
 /// Build the core's options from `domain`, `repository` and `**kw`; an unknown keyword is a TypeError, as Python
@@ -404,6 +410,7 @@ fn login_options(
             endpoint_url: k.endpoint_url,
             repository_endpoint_url: k.repository_endpoint_url,
             profile: k.profile,
+            endpoint_type: k.endpoint_type,
         },
         tool: k.tool,
         config_file: k.config_file,
@@ -683,7 +690,7 @@ enum DiagnoseEvent {
 #[pyfunction]
 #[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, endpoint_url=None,
     repository_endpoint_url=None, profile=None, timeout=3.0, sys_prefix=None, user_home=None, state_file=None,
-    on_check=None, packages=None, python_version=None, tags=None, face="python"))]
+    on_check=None, packages=None, python_version=None, tags=None, face="python", endpoint_type=None))]
 #[allow(clippy::too_many_arguments)]
 fn diagnose(
     py: Python<'_>,
@@ -703,6 +710,7 @@ fn diagnose(
     python_version: Option<String>,
     tags: Option<Vec<String>>,
     face: &str,
+    endpoint_type: Option<String>,
 ) -> PyResult<String> {
     ensure_logging(py);
     let Some(face) = crate::remedy::Face::parse(face) else {
@@ -735,6 +743,7 @@ fn diagnose(
             endpoint_url,
             repository_endpoint_url,
             profile,
+            endpoint_type,
         },
         target: target(sys_prefix, user_home, None, state_file),
         face,

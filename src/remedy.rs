@@ -309,7 +309,7 @@ pub fn unreachable_steps(kind: NetFailure, s: &Settings, region: &str) -> Vec<St
                 )),
             ]
         }
-        NetFailure::Refused | NetFailure::Tls => return Vec::new(),
+        NetFailure::Refused | NetFailure::Tls | NetFailure::NoResponse => return Vec::new(),
     };
     steps.push(login_step(s, region));
     steps
@@ -424,11 +424,15 @@ pub fn unreachable_api(kind: NetFailure, region: &str, host: &str) -> String {
             "{host} does not resolve here: turn on private DNS for the com.amazonaws.{region}.codeartifact.api endpoint (aws ec2 modify-vpc-endpoint --region {region} --vpc-endpoint-id VPCE_ID --private-dns-enabled), or pass endpoint_url=\"https://vpce-...api.codeartifact.{region}.vpce.amazonaws.com\""
         ),
         NetFailure::Timeout | NetFailure::Other => format!(
-            "nothing answers at {host}: create the interface endpoint com.amazonaws.{region}.codeartifact.api in the notebook's VPC (aws ec2 create-vpc-endpoint --vpc-endpoint-type Interface --service-name com.amazonaws.{region}.codeartifact.api --private-dns-enabled ...), or let its security group allow inbound TCP 443 from the notebook (aws ec2 authorize-security-group-ingress --region {region} --group-id SG_ID --protocol tcp --port 443 --source-group SG_ID)"
+            "nothing answers at {host}: create the interface endpoint com.amazonaws.{region}.codeartifact.api in the notebook's VPC (aws ec2 create-vpc-endpoint --vpc-endpoint-type Interface --service-name com.amazonaws.{region}.codeartifact.api --private-dns-enabled ...), or let its security group allow inbound TCP {port} from the notebook (aws ec2 authorize-security-group-ingress --region {region} --group-id SG_ID --protocol tcp --port {port} --source-group SG_ID)",
+            port = crate::http::host_port(host).1
         ),
         NetFailure::Refused => format!(
-            "{host} refused port 443: the address is not a CodeArtifact endpoint; check endpoint_url, HTTPS_PROXY and NO_PROXY"
+            "{host} refused the connection: the address is not a CodeArtifact endpoint; check endpoint_url, HTTPS_PROXY and NO_PROXY"
         ),
+        NetFailure::NoResponse => {
+            crate::http::phase_remedy(crate::http::Endpoint::Api, region, host)
+        }
         NetFailure::Tls => format!(
             "the certificate presented for {host} is not trusted: if a proxy inspects TLS, set AWS_CA_BUNDLE (or ca_bundle in the AWS profile) to its CA bundle"
         ),
@@ -457,6 +461,7 @@ mod tests {
             endpoint_url: None,
             repository_endpoint_url: None,
             profile: None,
+            endpoint_type: None,
         }
     }
 

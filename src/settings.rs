@@ -44,6 +44,8 @@ pub struct Args {
     pub endpoint_url: Option<String>,
     pub repository_endpoint_url: Option<String>,
     pub profile: Option<String>,
+    /// `ipv4` or `dualstack`: which repository endpoint GetRepositoryEndpoint returns.
+    pub endpoint_type: Option<String>,
 }
 
 /// Resolved, validated settings. `region` may still be `None`: the AWS SDK's chain (profile, IMDS) then decides.
@@ -57,10 +59,12 @@ pub struct Settings {
     pub endpoint_url: Option<Sourced<String>>,
     pub repository_endpoint_url: Option<Sourced<String>>,
     pub profile: Option<String>,
+    /// `ipv4` or `dualstack` (GetRepositoryEndpoint's `endpointType`); `None`: the service's default (ipv4).
+    pub endpoint_type: Option<Sourced<String>>,
 }
 
 /// Keys of the ca-login config file (`[default]` section, or `[profile NAME]` when a profile is chosen).
-pub const CONFIG_KEYS: [&str; 8] = [
+pub const CONFIG_KEYS: [&str; 9] = [
     "domain",
     "domain_owner",
     "repository",
@@ -69,6 +73,7 @@ pub const CONFIG_KEYS: [&str; 8] = [
     "endpoint_url",
     "repository_endpoint_url",
     "profile",
+    "endpoint_type",
 ];
 
 /// The ca-login config file: `$CA_LOGIN_CONFIG`, else `<user config dir>/ca-login/config`.
@@ -206,6 +211,12 @@ impl Settings {
             &file,
             "repository_endpoint_url",
         );
+        let endpoint_type = pick(
+            args.endpoint_type.as_ref(),
+            &["CA_LOGIN_ENDPOINT_TYPE"],
+            &file,
+            "endpoint_type",
+        );
         let duration_seconds = match args.duration_seconds {
             Some(d) => Some(d),
             None => match pick(
@@ -239,6 +250,9 @@ impl Settings {
         if let Some(d) = duration_seconds {
             validate_duration(d)?;
         }
+        if let Some(e) = &endpoint_type {
+            validate_endpoint_type(&e.value, &e.source)?;
+        }
         if let Some(u) = &endpoint_url {
             validate_http_url("endpoint_url", &u.value)?;
         }
@@ -258,7 +272,21 @@ impl Settings {
             endpoint_url,
             repository_endpoint_url,
             profile,
+            endpoint_type,
         })
+    }
+}
+
+/// GetRepositoryEndpoint's `endpointType`: `ipv4` or `dualstack` (as `aws codeartifact login --endpoint-type`).
+pub fn validate_endpoint_type(e: &str, source: &Source) -> Result<()> {
+    if e == "ipv4" || e == "dualstack" {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "endpoint_type",
+            format!("{e:?} (from {source}) is neither \"ipv4\" nor \"dualstack\""),
+            "pass endpoint_type=\"dualstack\" (CLI: --endpoint-type dualstack) for an IPv6-capable repository endpoint, or leave it out for ipv4",
+        ))
     }
 }
 
@@ -449,6 +477,19 @@ pub fn index_url(repository_endpoint: &str, token: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_type_is_ipv4_or_dualstack_and_an_error_names_its_source() {
+        assert!(validate_endpoint_type("ipv4", &Source::Argument).is_ok());
+        assert!(validate_endpoint_type("dualstack", &Source::Argument).is_ok());
+        let e = validate_endpoint_type("ipv6", &Source::Env("CA_LOGIN_ENDPOINT_TYPE"))
+            .expect_err("ipv6 is not an endpoint type")
+            .to_string();
+        assert!(
+            e.contains("CA_LOGIN_ENDPOINT_TYPE") && e.contains("\nhint: "),
+            "{e}"
+        );
+    }
 
     #[test]
     fn validation_accepts_aws_forms_and_rejects_others() {

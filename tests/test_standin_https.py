@@ -18,6 +18,7 @@ def test_leaf_certificate_names_the_real_codeartifact_hosts(tmp_path):
     assert sans == {
         "codeartifact.eu-central-1.amazonaws.com",
         "acme-444455556666.d.codeartifact.eu-central-1.amazonaws.com",
+        "acme-444455556666.codeartifact.eu-central-1.on.aws",
         "*.api.codeartifact.eu-central-1.vpce.amazonaws.com",
         "*.d.codeartifact.eu-central-1.vpce.amazonaws.com",
         "sts.eu-central-1.amazonaws.com",
@@ -45,6 +46,7 @@ def test_boto3_over_https_without_the_test_ca_is_refused(standin_https, boto_cli
     [
         ("codeartifact.us-west-2.amazonaws.com", True),
         ("mydomain-111122223333.d.codeartifact.us-west-2.amazonaws.com", True),
+        ("mydomain-111122223333.codeartifact.us-west-2.on.aws", True),
         ("vpce-0abc-1xyz.api.codeartifact.us-west-2.vpce.amazonaws.com", True),
         ("vpce-0abc-1xyz.d.codeartifact.us-west-2.vpce.amazonaws.com", True),
         ("sts.us-west-2.amazonaws.com", True),

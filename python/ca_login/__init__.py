@@ -242,6 +242,7 @@ def login(
     profile: str | None = None,
     config_file: str | os.PathLike[str] | None = None,
     dry_run: bool = False,
+    endpoint_type: str | None = None,
 ) -> LoginResult:
     """Get a CodeArtifact token and write it into pip's config for this interpreter.
 
@@ -258,6 +259,9 @@ def login(
         profile: the AWS profile to use.
         config_file: the pip config file to write (default: the one ``pip config set`` would write).
         dry_run: show what would be written (token masked) and write nothing.
+        endpoint_type: ``"ipv4"`` (the default) or ``"dualstack"``: which repository endpoint GetRepositoryEndpoint
+            names (dual-stack hosts are ``DOMAIN-OWNER.codeartifact.REGION.on.aws``); else
+            ``CA_LOGIN_ENDPOINT_TYPE`` or the ca-login config's ``endpoint_type``.
 
     Raises:
         InvalidInput: (a ``ValueError``) before any network call, for a bad argument.

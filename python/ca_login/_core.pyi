@@ -21,6 +21,8 @@ class CredentialsError(Error): ...
 
 class EndpointUnreachable(Error):
     host: str
+    # dns | connect | tls | response | body | unknown
+    phase: str
 
 class AccessDenied(Error):
     action: Optional[str]
@@ -64,6 +66,7 @@ def login(
     user_home: Optional[_Path] = None,
     as_user: Optional[tuple[int, int, list[int]]] = None,
     state_file: Optional[_Path] = None,
+    endpoint_type: Optional[str] = None,
 ) -> dict[str, Any]: ...
 
 # Token lifetime (issue 5)
@@ -93,6 +96,7 @@ def ensure_login(
     user_home: Optional[_Path] = None,
     as_user: Optional[tuple[int, int, list[int]]] = None,
     state_file: Optional[_Path] = None,
+    endpoint_type: Optional[str] = None,
     min_remaining: int = 3600,
 ) -> dict[str, Any]: ...
 def start_refresh(
@@ -111,6 +115,7 @@ def start_refresh(
     user_home: Optional[_Path] = None,
     as_user: Optional[tuple[int, int, list[int]]] = None,
     state_file: Optional[_Path] = None,
+    endpoint_type: Optional[str] = None,
     every: Optional[float] = None,
     backoff_base: float = 2.0,
     backoff_cap: float = 300.0,
@@ -156,6 +161,7 @@ def diagnose(
     python_version: Optional[str] = None,
     tags: Optional[list[str]] = None,
     face: str = "python",
+    endpoint_type: Optional[str] = None,
 ) -> str: ...
 def mask_url(text: str) -> str:
     """``text`` with the password of every URL in it replaced by ``****``."""

@@ -224,6 +224,7 @@ def diagnose(
     timeout: float = 3.0,
     package: Optional[str] = None,
     packages: Optional[list[str]] = None,
+    endpoint_type: Optional[str] = None,
 ) -> Diagnosis:
     """Find which piece between this interpreter's pip and CodeArtifact is broken, and the exact fix.
 
@@ -234,12 +235,12 @@ def diagnose(
     GetRepositoryEndpoint; a read of the repository's simple index with the token; pip's own configuration
     (which file wins, the recorded token's expiry, ``PIP_*`` overrides, proxies, pip's trusted CAs).
 
-    Args: as for ``login()``; ``timeout`` bounds each check (seconds). ``package`` (a PEP 508 requirement such
-    as ``"pandas==2.2.3"``) or ``packages`` (several) add the package layer: once the repository read passes, it
-    reads each project's page and says whether pip would find a file for this interpreter, and if not, why
-    (package-not-found, package-origin-blocked, package-version-not-found, package-version-unavailable,
-    package-no-compatible-file, package-all-yanked). Markers after ``;`` are not evaluated. With packages the
-    run's bound grows by one more run bound (9.5 s at the default ``timeout``).
+    Args: as for ``login()`` (``endpoint_type`` too); ``timeout`` bounds each check (seconds). ``package`` (a PEP
+    508 requirement such as ``"pandas==2.2.3"``) or ``packages`` (several) add the package layer: once the
+    repository read passes, it reads each project's page and says whether pip would find a file for this
+    interpreter, and if not, why (package-not-found, package-origin-blocked, package-version-not-found, package-
+    version-unavailable, package-no-compatible-file, package-all-yanked). Markers after ``;`` are not evaluated.
+    With packages the run's bound grows by one more run bound (9.5 s at the default ``timeout``).
 
     Returns:
         A ``Diagnosis``: ``ok``; ``verdict`` (the first failing layer: ``layer``, ``cause``, ``summary``,
@@ -268,4 +269,5 @@ def diagnose(
         profile=profile,
         timeout=timeout,
         packages=([package] if package else []) + list(packages or []),
+        endpoint_type=endpoint_type,
     )

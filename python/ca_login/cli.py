@@ -59,6 +59,16 @@ def _add_target_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", help="AWS profile")
 
 
+def _add_endpoint_type_flag(p: argparse.ArgumentParser) -> None:
+    """`aws codeartifact login --endpoint-type`: which repository endpoint GetRepositoryEndpoint names."""
+    p.add_argument(
+        "--endpoint-type",
+        choices=("ipv4", "dualstack"),
+        help="repository endpoint: ipv4 (default) or dualstack (DOMAIN-OWNER.codeartifact.REGION.on.aws); "
+        "else CA_LOGIN_ENDPOINT_TYPE or the ca-login config's endpoint_type",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ca-login",
@@ -70,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("login", help="get a token and write pip's config")
     _add_target_flags(p)
+    _add_endpoint_type_flag(p)
     p.add_argument("--duration-seconds", type=int, help="token lifetime: 0 or 900..43200 (default 43200)")
     p.add_argument(
         "--config-file", help="pip config file to write (default: the one `pip config set` writes)"
@@ -165,6 +176,7 @@ def _login_kwargs(args: argparse.Namespace) -> dict:
         profile=args.profile,
         config_file=args.config_file,
         dry_run=args.dry_run,
+        endpoint_type=args.endpoint_type,
         **_sagemaker.core_target(args.user, sys.prefix),
     )
 
@@ -274,6 +286,7 @@ def _add_diagnose_parser(sub) -> None:
         help="find the broken piece between pip and CodeArtifact, and its fix (exit 0: all is well, 1: not)",
     )
     _add_target_flags(p)
+    _add_endpoint_type_flag(p)
     p.add_argument(
         "--timeout", type=float, default=3.0, metavar="SECONDS", help="bound of each check (default 3)"
     )
@@ -305,6 +318,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         endpoint_url=args.endpoint_url,
         repository_endpoint_url=args.repository_endpoint_url,
         profile=args.profile,
+        endpoint_type=args.endpoint_type,
         timeout=args.timeout,
         packages=args.package,
         face="cli",

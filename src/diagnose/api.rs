@@ -426,6 +426,7 @@ mod tests {
             endpoint_url: None,
             repository_endpoint_url: None,
             profile: None,
+            endpoint_type: None,
         }
     }
 

@@ -140,7 +140,15 @@ pub async fn resolve(
                     AddrClass::LinkLocal => "link-local".into(),
                 };
                 let vpce = if is_vpce_name(host) { "; an endpoint-specific vpce name (private DNS off)" } else { "" };
-                let c = Check::ok(name, Layer::Dns, format!("{host} -> {} ({meaning}{vpce})", list.join(", ")));
+                let (a, aaaa) = (
+                    addrs.iter().filter(|x| x.is_ipv4()).count(),
+                    addrs.iter().filter(|x| x.is_ipv6()).count(),
+                );
+                let c = Check::ok(
+                    name,
+                    Layer::Dns,
+                    format!("{host} -> {} (A: {a}, AAAA: {aaaa}; {meaning}{vpce})", list.join(", ")),
+                );
                 rec.push(c.took(t0));
                 return Some(addrs);
             }

@@ -695,6 +695,7 @@ mod tests {
             endpoint_url: Some(arg("https://user:s3cret@vpce.example")),
             repository_endpoint_url: None,
             profile: None,
+            endpoint_type: None,
         };
         let e = Error::AccessDenied {
             denial: crate::error::Denial {

@@ -18,6 +18,19 @@ pub enum ConnectError {
     Refused,
     NoRoute(String),
     Proxy(String),
+    /// The proxy itself cannot be reached (its name, its TCP port): the proxy's masked URL and the variable
+    /// naming it, and what failed.
+    ProxyUnreachable {
+        proxy: String,
+        var: &'static str,
+        why: String,
+    },
+    /// The proxy answered CONNECT with this status (403: its policy; 502/503/504: it cannot reach the target).
+    ProxyRefused {
+        proxy: String,
+        var: &'static str,
+        status: u16,
+    },
     Other(String),
 }
 
@@ -28,6 +41,15 @@ impl std::fmt::Display for ConnectError {
             ConnectError::Refused => f.write_str("connection refused"),
             ConnectError::NoRoute(e) => write!(f, "no route ({e})"),
             ConnectError::Proxy(e) => write!(f, "proxy: {e}"),
+            ConnectError::ProxyUnreachable { proxy, var, why } => {
+                write!(f, "the proxy {proxy} ({var}) cannot be reached: {why}")
+            }
+            ConnectError::ProxyRefused { proxy, var, status } => {
+                write!(
+                    f,
+                    "the proxy {proxy} ({var}) answered CONNECT with HTTP {status}"
+                )
+            }
             ConnectError::Other(e) => f.write_str(e),
         }
     }
@@ -41,48 +63,26 @@ pub fn parts(url: &str) -> Option<(String, String, u16)> {
     Some((u.scheme().to_string(), host, port))
 }
 
-/// The proxy pip (requests) and the AWS SDK would use for `scheme://host`, and the variable naming it.
-pub fn proxy_for(scheme: &str, host: &str) -> Option<(String, &'static str)> {
-    let get = |n: &'static str| {
-        std::env::var(n)
+pub use crate::http::{bypassed, proxy_for};
+
+/// The proxy pip uses for `scheme://host`: the environment's (`HTTPS_PROXY` ...) unless `NO_PROXY` lists the
+/// host, else `PIP_PROXY` (`--proxy`), which `NO_PROXY` does not bypass (pip sets it as the session's proxy;
+/// requests lets the environment's win over it and applies `NO_PROXY` only to the environment's).
+pub fn proxy_for_pip(scheme: &str, host: &str) -> Option<(String, &'static str)> {
+    proxy_for(scheme, host).or_else(|| {
+        std::env::var("PIP_PROXY")
             .ok()
             .filter(|v| !v.trim().is_empty())
-            .map(|v| (v, n))
-    };
-    let no_proxy = get("NO_PROXY")
-        .or_else(|| get("no_proxy"))
-        .map(|(v, _)| v)
-        .unwrap_or_default();
-    if bypassed(&no_proxy, host) {
-        return None;
-    }
-    let candidates: &[&'static str] = if scheme == "https" {
-        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-    } else {
-        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-    };
-    candidates.iter().find_map(|n| get(n))
+            .map(|v| (v, "PIP_PROXY"))
+    })
 }
 
-/// `NO_PROXY` matching as requests does it: `*`, exact hosts, domain suffixes (with or without a leading dot).
-pub fn bypassed(no_proxy: &str, host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    no_proxy
-        .split([',', ' '])
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .any(|entry| {
-            if entry == "*" {
-                return true;
-            }
-            let entry = entry
-                .split(':')
-                .next()
-                .unwrap_or("")
-                .trim_start_matches('*');
-            let bare = entry.trim_start_matches('.');
-            !bare.is_empty() && (host == bare || host.ends_with(&format!(".{bare}")))
-        })
+/// The proxy on the way to `which` endpoint: the AWS SDK's for the api host, pip's for the repositories host.
+pub fn proxy_on_the_way(which: Which, scheme: &str, host: &str) -> Option<(String, &'static str)> {
+    match which {
+        Which::Api => proxy_for(scheme, host),
+        Which::Repositories => proxy_for_pip(scheme, host),
+    }
 }
 
 fn classify_io(e: &std::io::Error) -> ConnectError {
@@ -131,10 +131,17 @@ pub async fn connect_addrs(
 /// Open a tunnel to `host:port` through an HTTP proxy (CONNECT).
 async fn tunnel(
     proxy_url: &str,
+    var: &'static str,
     host: &str,
     port: u16,
     limit: Duration,
 ) -> Result<TcpStream, ConnectError> {
+    let shown = crate::secret::mask_url(proxy_url);
+    let unreachable = |why: String| ConnectError::ProxyUnreachable {
+        proxy: shown.clone(),
+        var,
+        why,
+    };
     let u = url::Url::parse(proxy_url).map_err(|_| {
         ConnectError::Proxy(format!(
             "{} is not a URL",
@@ -151,14 +158,12 @@ async fn tunnel(
     let addrs: Vec<SocketAddr> =
         match tokio::time::timeout(limit, tokio::net::lookup_host((phost.clone(), pport))).await {
             Ok(Ok(it)) => it.collect(),
-            Ok(Err(e)) => {
-                return Err(ConnectError::Proxy(format!(
-                    "{phost} does not resolve ({e})"
-                )))
-            }
-            Err(_) => return Err(ConnectError::Timeout),
+            Ok(Err(e)) => return Err(unreachable(format!("{phost} does not resolve ({e})"))),
+            Err(_) => return Err(unreachable(format!("no DNS answer for {phost} in time"))),
         };
-    let (mut s, _) = connect_addrs(&addrs, end.saturating_duration_since(Instant::now())).await?;
+    let (mut s, _) = connect_addrs(&addrs, end.saturating_duration_since(Instant::now()))
+        .await
+        .map_err(|e| unreachable(format!("{phost}:{pport}: {e}")))?;
     let mut req = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
     if !u.username().is_empty() {
         use base64::Engine;
@@ -202,9 +207,11 @@ async fn tunnel(
         .and_then(|c| c.parse::<u16>().ok());
     match status {
         Some(200) => Ok(s),
-        Some(code) => Err(ConnectError::Proxy(format!(
-            "the proxy answered CONNECT with HTTP {code}"
-        ))),
+        Some(code) => Err(ConnectError::ProxyRefused {
+            proxy: shown,
+            var,
+            status: code,
+        }),
         None => Err(ConnectError::Proxy(
             "the proxy did not answer CONNECT".into(),
         )),
@@ -220,15 +227,16 @@ fn percent_decode(s: &str) -> String {
 
 /// Open a connection to `host:port` the way pip would: through the proxy when one applies, else directly to `addrs`.
 pub async fn open(
+    which: Which,
     scheme: &str,
     host: &str,
     port: u16,
     addrs: &[SocketAddr],
     limit: Duration,
 ) -> Result<(TcpStream, String), ConnectError> {
-    match proxy_for(scheme, host) {
+    match proxy_on_the_way(which, scheme, host) {
         Some((p, var)) => {
-            let s = tunnel(&p, host, port, limit).await?;
+            let s = tunnel(&p, var, host, port, limit).await?;
             Ok((
                 s,
                 format!("through the proxy {} ({var})", crate::secret::mask_url(&p)),
@@ -251,6 +259,7 @@ pub fn tcp_remedy(
 ) -> (&'static str, String, String) {
     let service = dns::service_name(which, region);
     let label = which.label();
+    let port = crate::http::host_port(host).1;
     let cause_unreachable = which.name(
         "api-endpoint-unreachable",
         "repositories-endpoint-unreachable",
@@ -266,6 +275,32 @@ pub fn tcp_remedy(
                 ),
             },
         ),
+        ConnectError::ProxyUnreachable { proxy, var, why } => (
+            "proxy-unreachable",
+            format!("The proxy {proxy} ({var}) on the way to {host} cannot be reached: {why}."),
+            format!(
+                "fix the proxy's address in {var}, or, if {h} is reachable directly (a VPC endpoint), bypass the proxy: export NO_PROXY=\"$NO_PROXY,{h}\"{pip}",
+                h = crate::http::host_port(host).0,
+                pip = if *var == "PIP_PROXY" { " (NO_PROXY does not bypass PIP_PROXY: unset it, or remove proxy= from pip.conf)" } else { "" },
+            ),
+        ),
+        ConnectError::ProxyRefused { proxy, var, status } if matches!(status, 502..=504) => (
+            "proxy-not-bypassed",
+            format!("{host} is sent through the proxy {proxy} ({var}), which cannot reach it (CONNECT answered HTTP {status}): a VPC endpoint's private address is reachable only from inside the VPC."),
+            format!(
+                "reach the CodeArtifact names directly: export NO_PROXY=\"$NO_PROXY,{h},.codeartifact.{region}.amazonaws.com,.vpce.amazonaws.com\"{pip}",
+                h = crate::http::host_port(host).0,
+                pip = if *var == "PIP_PROXY" { " and unset PIP_PROXY (NO_PROXY does not bypass it)" } else { "" },
+            ),
+        ),
+        ConnectError::ProxyRefused { proxy, var, status } => (
+            "proxy-connect-refused",
+            format!("The proxy {proxy} ({var}) refused to open a tunnel to {host} (CONNECT answered HTTP {status})."),
+            format!(
+                "ask for CONNECT to {host} to be allowed on the proxy, or, if {h} is reachable directly, bypass it: export NO_PROXY=\"$NO_PROXY,{h}\"",
+                h = crate::http::host_port(host).0,
+            ),
+        ),
         ConnectError::Proxy(e) => (
             cause_unreachable,
             format!("The proxy pip would use cannot reach {host}: {e}."),
@@ -274,7 +309,7 @@ pub fn tcp_remedy(
         _ if class == AddrClass::Public => (
             cause_unreachable,
             match which {
-                Which::Api => format!("Nothing answers on {host}:443: it resolves to public addresses, so this subnet has no {service} endpoint with private DNS."),
+                Which::Api => format!("Nothing answers on {host}: it resolves to public addresses, so this subnet has no {service} endpoint with private DNS."),
                 Which::Repositories => format!("The repositories endpoint {host} does not answer (public addresses: no {service} endpoint with private DNS); pip would hang here."),
             },
             format!(
@@ -284,14 +319,48 @@ pub fn tcp_remedy(
         _ => (
             cause_unreachable,
             match which {
-                Which::Api => format!("{host} resolves to a private address but port 443 does not answer: the {service} endpoint's security group drops the notebook's traffic."),
-                Which::Repositories => format!("The repositories endpoint {host} resolves to a private address but port 443 does not answer (its security group drops it); pip would hang here."),
+                Which::Api => format!("{host} resolves to a private address but port {port} does not answer: the {service} endpoint's security group drops the notebook's traffic."),
+                Which::Repositories => format!("The repositories endpoint {host} resolves to a private address but port {port} does not answer (its security group drops it); pip would hang here."),
             },
             format!(
-                "let the security group of the {service} VPC endpoint allow inbound TCP 443 from the notebook: aws ec2 authorize-security-group-ingress --region {region} --group-id ENDPOINT_SG_ID --protocol tcp --port 443 --source-group NOTEBOOK_SG_ID (ENDPOINT_SG_ID: aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values={service} --query 'VpcEndpoints[].Groups[].GroupId')"
+                "let the security group of the {service} VPC endpoint allow inbound TCP {port} from the notebook: aws ec2 authorize-security-group-ingress --region {region} --group-id ENDPOINT_SG_ID --protocol tcp --port {port} --source-group NOTEBOOK_SG_ID (ENDPOINT_SG_ID: aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values={service} --query 'VpcEndpoints[].Groups[].GroupId')"
             ),
         ),
     }
+}
+
+/// The one address family (`"IPv4"`, `"IPv6"`) DNS answered, when the connection failed for want of a route.
+pub fn family_without_route(err: &ConnectError, addrs: &[SocketAddr]) -> Option<&'static str> {
+    if !matches!(err, ConnectError::NoRoute(_)) || addrs.is_empty() {
+        return None;
+    }
+    if addrs.iter().all(|a| a.is_ipv6()) {
+        Some("IPv6")
+    } else if addrs.iter().all(|a| a.is_ipv4()) {
+        Some("IPv4")
+    } else {
+        None
+    }
+}
+
+/// The verdict when the only address family a name has cannot be routed from here (dual-stack endpoints).
+pub fn family_no_route(which: Which, family: &str, hp: &str) -> (&'static str, String, String) {
+    let (records, other) = if family == "IPv6" {
+        ("AAAA", "ipv4")
+    } else {
+        ("A", "dualstack")
+    };
+    (
+        which.name(
+            "api-address-family-no-route",
+            "repositories-address-family-no-route",
+        ),
+        format!("{hp} has only {records} ({family}) addresses and this machine has no {family} route to them."),
+        format!(
+            "give the notebook's subnet a {family} route (check with: ip -{} route), or log in with the other endpoint type: endpoint_type=\"{other}\" (CLI: --endpoint-type {other})",
+            if family == "IPv6" { "6" } else { "4" }
+        ),
+    )
 }
 
 /// DNS -> TCP -> TLS for one endpoint. Pushes the three checks (later ones `skip` after a failure).
@@ -343,7 +412,7 @@ pub async fn probe_host(
             chain: Vec::new(),
         }
     };
-    let proxy = proxy_for(&scheme, &host);
+    let proxy = proxy_on_the_way(which, &scheme, &host);
     let addrs = match dns::resolve(&host, port, which, &region, budget, rec).await {
         Some(a) => a,
         // Through a proxy, the proxy resolves the name: carry on.
@@ -357,7 +426,7 @@ pub async fn probe_host(
     };
     let t0 = Instant::now();
     let limit = budget.bound();
-    let stream = match open(&scheme, &host, port, &addrs, limit).await {
+    let stream = match open(which, &scheme, &host, port, &addrs, limit).await {
         Ok((s, how)) => {
             rec.push(
                 Check::ok(
@@ -373,7 +442,11 @@ pub async fn probe_host(
             s
         }
         Err(e) => {
-            let (cause, summary, remedy) = tcp_remedy(which, &e, class, &region, &host);
+            let hp = format!("{host}:{port}");
+            let (cause, summary, remedy) = match family_without_route(&e, &addrs) {
+                Some(family) => family_no_route(which, family, &hp),
+                None => tcp_remedy(which, &e, class, &region, &hp),
+            };
             let detail = match &e {
                 ConnectError::Timeout => format!(
                     "{host}:{port}: no answer within {:.1} s ({} addresses: packets dropped)",
@@ -403,6 +476,41 @@ pub async fn probe_host(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_family_without_a_route_is_named_and_the_fix_offers_the_other_endpoint_type() {
+        let v6: Vec<SocketAddr> = vec!["[2600:1f14::1]:443".parse().expect("addr")];
+        let v4: Vec<SocketAddr> = vec!["10.0.0.5:443".parse().expect("addr")];
+        let both = [v6.clone(), v4.clone()].concat();
+        let noroute = ConnectError::NoRoute("Network is unreachable".into());
+        assert_eq!(family_without_route(&noroute, &v6), Some("IPv6"));
+        assert_eq!(family_without_route(&noroute, &v4), Some("IPv4"));
+        assert_eq!(family_without_route(&noroute, &both), None);
+        assert_eq!(family_without_route(&ConnectError::Timeout, &v6), None);
+        let (cause, summary, fix) = family_no_route(
+            Which::Repositories,
+            "IPv6",
+            "d-1.codeartifact.us-west-2.on.aws:443",
+        );
+        assert_eq!(cause, "repositories-address-family-no-route");
+        assert!(summary.contains("AAAA") && summary.contains("on.aws:443"));
+        assert!(fix.contains("--endpoint-type ipv4") && fix.contains("ip -6 route"));
+    }
+
+    #[test]
+    fn tcp_texts_name_the_real_port() {
+        let (_, summary, fix) = tcp_remedy(
+            Which::Api,
+            &ConnectError::Timeout,
+            AddrClass::Private,
+            "us-west-2",
+            "10.0.0.5:8443",
+        );
+        assert!(
+            summary.contains("port 8443") && fix.contains("--port 8443"),
+            "{summary} / {fix}"
+        );
+    }
 
     #[test]
     fn no_proxy_matches_hosts_and_suffixes() {

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::config::Ctx;
 use super::pep440::{Requirement, SpecifierSet, Version};
 use super::repo::{simple_url, ReadError};
-use super::{net, tls, Budget, Check, Layer, Outcome, Recorder};
+use super::{net, tls, Budget, Check, Layer, Outcome, Recorder, Which};
 use crate::aws::{self, CallContext};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -208,20 +208,22 @@ async fn get_once(
     let u = url::Url::parse(url).map_err(|_| ReadError::Garbled("not a URL".into()))?;
     let (scheme, host, port) =
         net::parts(url).ok_or_else(|| ReadError::Garbled("not a URL".into()))?;
-    let addrs: Vec<std::net::SocketAddr> = if net::proxy_for(&scheme, &host).is_some() {
-        Vec::new()
-    } else {
-        match tokio::time::timeout(left(), tokio::net::lookup_host((host.clone(), port))).await {
-            Ok(Ok(it)) => it.collect(),
-            Ok(Err(e)) => {
-                return Err(ReadError::Connect(net::ConnectError::Other(format!(
-                    "{host} does not resolve ({e})"
-                ))))
+    let addrs: Vec<std::net::SocketAddr> =
+        if net::proxy_on_the_way(Which::Repositories, &scheme, &host).is_some() {
+            Vec::new()
+        } else {
+            match tokio::time::timeout(left(), tokio::net::lookup_host((host.clone(), port))).await
+            {
+                Ok(Ok(it)) => it.collect(),
+                Ok(Err(e)) => {
+                    return Err(ReadError::Connect(net::ConnectError::Other(format!(
+                        "{host} does not resolve ({e})"
+                    ))))
+                }
+                Err(_) => return Err(ReadError::Connect(net::ConnectError::Timeout)),
             }
-            Err(_) => return Err(ReadError::Connect(net::ConnectError::Timeout)),
-        }
-    };
-    let (stream, _) = net::open(&scheme, &host, port, &addrs, left())
+        };
+    let (stream, _) = net::open(Which::Repositories, &scheme, &host, port, &addrs, left())
         .await
         .map_err(ReadError::Connect)?;
     let path = match u.query() {
@@ -1075,6 +1077,10 @@ async fn check_one(
                 ReadError::Connect(e) => e.to_string(),
                 ReadError::Tls(e) => format!("TLS failed ({e})"),
                 ReadError::Garbled(e) => e,
+                ReadError::BodyStalled(status) => {
+                    format!("answered {status}, then the rest did not come in time")
+                }
+                ReadError::TooLarge => "the answer is larger than the cap".to_string(),
             };
             return Check::fail(
                 NAME,

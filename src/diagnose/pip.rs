@@ -244,6 +244,12 @@ pub async fn run(
                 rec.secret(p);
             }
             let now = login::now_epoch();
+            let rejected_with = match (&entry, &pw) {
+                (Some(e), Some(p)) if !e.is_expired(now) => {
+                    rejected(u, p, ctx, outcome, budget).await
+                }
+                _ => None,
+            };
             match (&entry, pw) {
                 (_, None) => Check::warn("pip-token", Layer::Pip, "the index-url carries no token: pip will get HTTP 401 unless .netrc or a keyring supplies one"),
                 (Some(e), _) if e.is_expired(now) => Check::fail(
@@ -254,6 +260,9 @@ pub async fn run(
                     format!("The token pip uses expired at {}: pip will get HTTP 401 (and prompt for a user name).", login::rfc3339(e.expires_at)),
                     login_fix(settings, &region),
                 ),
+                (Some(_), Some(_)) if rejected_with.is_some() => {
+                    rejected_check(rejected_with.unwrap_or(401), settings, &region)
+                }
                 (Some(e), _) if e.expires_in(now) < 3600 => Check::warn(
                     "pip-token",
                     Layer::Pip,
@@ -311,6 +320,13 @@ async fn live_token(
             Layer::Pip,
             format!("no ca-login record of its expiry; the repository accepts it (HTTP {s})"),
         ),
+        Ok(s @ (401 | 403 | 404))
+            if rejected(index_url, token, ctx, outcome, budget)
+                .await
+                .is_some() =>
+        {
+            rejected_check(s, settings, region)
+        }
         Ok(401) => Check::fail(
             "pip-token",
             Layer::Pip,
@@ -330,6 +346,56 @@ async fn live_token(
             format!("no ca-login record of its expiry; testing it failed ({e:?})"),
         ),
     }
+}
+
+/// pip's index URL without its credentials.
+fn bare(index_url: &str) -> Option<String> {
+    let mut u = url::Url::parse(index_url).ok()?;
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    Some(u.to_string())
+}
+
+/// Does the repository answer 401, 403 or 404 to the token pip holds, while a fresh token from
+/// GetAuthorizationToken reads the same path? Then pip's token is rejected (CodeArtifact can answer 404, not
+/// 401, to a bad or expired token: uv#11899). The status pip's token got.
+async fn rejected(
+    index_url: &str,
+    pip_token: &str,
+    ctx: &Ctx,
+    outcome: &Outcome,
+    budget: &Budget,
+) -> Option<u16> {
+    let fresh = outcome.token.as_ref()?;
+    if outcome.repo_probe.as_ref().is_none_or(|p| p.failed)
+        || budget.exhausted()
+        || fresh.expose() == pip_token
+    {
+        return None;
+    }
+    let url = bare(index_url)?;
+    let ca = ctx.ca_bundle.as_deref();
+    let with_pip = repo::get_status(&url, &Secret::new(pip_token), ca, budget.bound())
+        .await
+        .ok()?;
+    if !matches!(with_pip, 401 | 403 | 404) {
+        return None;
+    }
+    let with_fresh = repo::get_status(&url, fresh, ca, budget.bound())
+        .await
+        .ok()?;
+    (200..300).contains(&with_fresh).then_some(with_pip)
+}
+
+fn rejected_check(status: u16, settings: &Settings, region: &str) -> Check {
+    Check::fail(
+        "pip-token",
+        Layer::Pip,
+        format!("the repository answers HTTP {status} to pip's token and reads the same path with a fresh token"),
+        "pip-token-rejected",
+        format!("The repository rejects the token in pip's index-url (HTTP {status}); a token issued now works: the recorded one was revoked, expired early or is from another domain."),
+        login_fix(settings, region),
+    )
 }
 
 const PIP_VARS: [&str; 9] = [
@@ -485,6 +551,7 @@ mod tests {
             endpoint_url: None,
             repository_endpoint_url: None,
             profile: None,
+            endpoint_type: None,
         }
     }
 

@@ -18,8 +18,12 @@ use crate::settings::Settings;
 pub enum ReadError {
     Connect(net::ConnectError),
     Tls(String),
-    /// Connected, but no (complete) answer in time.
+    /// Connected, but no HTTP answer in time.
     NoAnswer,
+    /// The status line came (this one), the rest of the answer did not finish in time.
+    BodyStalled(u16),
+    /// More than [`crate::http::ANSWER_CAP`] bytes.
+    TooLarge,
     Garbled(String),
 }
 
@@ -33,22 +37,62 @@ pub fn simple_url(endpoint: &str) -> String {
     u
 }
 
+/// Is `buf` a whole HTTP/1.1 answer: headers, then the body by Content-Length, chunked framing, or (with
+/// `Connection: close`) the end of the stream (`eof`)?
+fn complete(buf: &[u8], eof: bool) -> bool {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let body = &buf[end + 4..];
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+    };
+    if let Some(n) = header("content-length:").and_then(|v| v.parse::<usize>().ok()) {
+        body.len() >= n
+    } else if header("transfer-encoding:").is_some_and(|v| v.contains("chunked")) {
+        body.ends_with(b"0\r\n\r\n")
+    } else {
+        eof
+    }
+}
+
+/// Send `request` and read the whole answer into `buf` (at most [`crate::http::ANSWER_CAP`] bytes past the
+/// headers: more is [`ReadError::TooLarge`], pip would take it in whole).
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     request: &[u8],
-) -> std::io::Result<Vec<u8>> {
-    s.write_all(request).await?;
-    s.flush().await?;
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(2).any(|w| w == b"\r\n") && buf.len() < 16384 {
-        let n = s.read(&mut chunk).await?;
+    buf: &mut Vec<u8>,
+) -> Result<(), ReadError> {
+    let io = |e: std::io::Error| ReadError::Garbled(e.to_string());
+    s.write_all(request).await.map_err(io)?;
+    s.flush().await.map_err(io)?;
+    let mut chunk = [0u8; 8192];
+    loop {
+        if complete(buf, false) {
+            return Ok(());
+        }
+        if buf.len() > crate::http::ANSWER_CAP + 16384 {
+            return Err(ReadError::TooLarge);
+        }
+        let n = s.read(&mut chunk).await.map_err(io)?;
         if n == 0 {
-            break;
+            return Ok(());
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    Ok(buf)
+}
+
+/// The status of an answer's first line, once it has come.
+fn status_of(buf: &[u8]) -> Option<u16> {
+    let end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line = String::from_utf8_lossy(&buf[..end]);
+    line.strip_prefix("HTTP/")?
+        .split_whitespace()
+        .nth(1)?
+        .parse::<u16>()
+        .ok()
 }
 
 /// GET `url` with Basic `aws:TOKEN`; the HTTP status.
@@ -63,7 +107,7 @@ pub async fn get_status(
     let u = url::Url::parse(url).map_err(|_| ReadError::Garbled("not a URL".into()))?;
     let (scheme, host, port) =
         net::parts(url).ok_or_else(|| ReadError::Garbled("not a URL".into()))?;
-    let addrs: Vec<std::net::SocketAddr> = if net::proxy_for(&scheme, &host).is_some() {
+    let addrs: Vec<std::net::SocketAddr> = if net::proxy_for_pip(&scheme, &host).is_some() {
         Vec::new()
     } else {
         match tokio::time::timeout(left(), tokio::net::lookup_host((host.clone(), port))).await {
@@ -76,9 +120,16 @@ pub async fn get_status(
             Err(_) => return Err(ReadError::Connect(net::ConnectError::Timeout)),
         }
     };
-    let (stream, _) = net::open(&scheme, &host, port, &addrs, left())
-        .await
-        .map_err(ReadError::Connect)?;
+    let (stream, _) = net::open(
+        super::Which::Repositories,
+        &scheme,
+        &host,
+        port,
+        &addrs,
+        left(),
+    )
+    .await
+    .map_err(ReadError::Connect)?;
     let path = match u.query() {
         Some(q) => format!("{}?{q}", u.path()),
         None => u.path().to_string(),
@@ -92,6 +143,7 @@ pub async fn get_status(
         "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nAuthorization: Basic {auth}\r\nAccept: text/html\r\nUser-Agent: ca-login/{} diagnose\r\nConnection: close\r\n\r\n",
         env!("CARGO_PKG_VERSION")
     );
+    let mut buf = Vec::with_capacity(4096);
     let answer = if scheme == "https" {
         let cfg = tls::login_config(ca_bundle).map_err(ReadError::Tls)?;
         let name = ServerName::try_from(host.clone()).map_err(|e| ReadError::Tls(e.to_string()))?;
@@ -105,29 +157,28 @@ pub async fn get_status(
             Ok(Err(e)) => return Err(ReadError::Tls(e.to_string())),
             Ok(Ok(s)) => s,
         };
-        tokio::time::timeout(left(), exchange(&mut s, request.as_bytes())).await
+        tokio::time::timeout(left(), exchange(&mut s, request.as_bytes(), &mut buf)).await
     } else {
         let mut s = stream;
-        tokio::time::timeout(left(), exchange(&mut s, request.as_bytes())).await
+        tokio::time::timeout(left(), exchange(&mut s, request.as_bytes(), &mut buf)).await
     };
-    let bytes = match answer {
-        Err(_) => return Err(ReadError::NoAnswer),
-        Ok(Err(e)) => return Err(ReadError::Garbled(e.to_string())),
-        Ok(Ok(b)) => b,
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let line = text.lines().next().unwrap_or("");
-    if !line.starts_with("HTTP/") {
-        return if bytes.is_empty() {
-            Err(ReadError::NoAnswer)
-        } else {
-            Err(ReadError::Garbled("not an HTTP answer".into()))
-        };
+    let status = status_of(&buf);
+    match (answer, status) {
+        (Err(_), Some(s)) => return Err(ReadError::BodyStalled(s)),
+        (Err(_), None) => return Err(ReadError::NoAnswer),
+        (Ok(Err(e)), _) => return Err(e),
+        (Ok(Ok(())), _) => {}
     }
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok())
-        .ok_or_else(|| ReadError::Garbled(format!("bad status line {line:?}")))
+    match status {
+        Some(s) => Ok(s),
+        None if buf.is_empty() => Err(ReadError::NoAnswer),
+        None => Err(ReadError::Garbled("not an HTTP answer".into())),
+    }
+}
+
+/// `host:port` of a URL, for messages.
+fn repo_host(url: &str) -> String {
+    net::parts(url).map_or_else(|| url.to_string(), |(_, h, p)| format!("{h}:{p}"))
 }
 
 fn login_command(settings: &Settings, region: &str) -> String {
@@ -242,15 +293,40 @@ pub async fn read(
             format!("The repository answered HTTP {s}."),
             "if it is a 5xx, CodeArtifact had an error: try again in a minute; otherwise a proxy may answer for the endpoint (HTTPS_PROXY / NO_PROXY)",
         ),
-        Err(ReadError::NoAnswer) | Err(ReadError::Connect(net::ConnectError::Timeout)) => Check::fail(
+        Err(ReadError::Connect(net::ConnectError::Timeout)) => Check::fail(
             NAME,
             Layer::Repository,
-            format!("GET {shown}: no answer within {:.1} s", limit.as_secs_f32()),
+            format!("GET {shown}: no TCP connection within {:.1} s", limit.as_secs_f32()),
             "repositories-endpoint-unreachable",
-            "The repositories endpoint accepts connections but does not answer: pip would hang here.",
+            "The repositories endpoint does not accept connections: pip would hang here.",
             format!(
-                "check the com.amazonaws.{region}.codeartifact.repositories VPC endpoint (private DNS on, security group allowing TCP 443 from the notebook) and that no proxy or firewall holds the connection: aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.codeartifact.repositories"
+                "check the com.amazonaws.{region}.codeartifact.repositories VPC endpoint (private DNS on, security group allowing TCP {port} from the notebook): aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.codeartifact.repositories",
+                port = net::parts(&url).map_or(443, |p| p.2)
             ),
+        ),
+        Err(ReadError::NoAnswer) => Check::fail(
+            NAME,
+            Layer::Repository,
+            format!("GET {shown}: connected, no HTTP answer within {:.1} s (phase: response)", limit.as_secs_f32()),
+            "repositories-endpoint-no-response",
+            "The repositories endpoint accepts connections but sends no answer: pip would hang here.",
+            crate::http::phase_remedy(crate::http::Endpoint::Repositories, &region, &repo_host(&url)),
+        ),
+        Err(ReadError::BodyStalled(s)) => Check::fail(
+            NAME,
+            Layer::Repository,
+            format!("GET {shown}: HTTP {s}, but the answer did not finish within {:.1} s (phase: body)", limit.as_secs_f32()),
+            "repositories-endpoint-no-response",
+            "The repositories endpoint starts an answer and stalls: pip would hang here.",
+            crate::http::phase_remedy(crate::http::Endpoint::Repositories, &region, &repo_host(&url)),
+        ),
+        Err(ReadError::TooLarge) => Check::fail(
+            NAME,
+            Layer::Repository,
+            format!("GET {shown}: the answer is over {} MiB; reading stopped there", crate::http::ANSWER_CAP >> 20),
+            "repository-error",
+            "The repositories endpoint sent an answer far larger than a simple index.",
+            "a proxy or another server answers for this host; check repository_endpoint_url, HTTPS_PROXY and NO_PROXY",
         ),
         Err(ReadError::Connect(e)) => {
             let (cause, summary, remedy) = net::tcp_remedy(super::Which::Repositories, &e, super::dns::AddrClass::Private, &region, &net::parts(&url).map(|p| p.1).unwrap_or_default());
@@ -282,6 +358,26 @@ mod tests {
     use crate::settings::{Source, Sourced};
 
     #[test]
+    fn an_answer_is_complete_by_length_chunks_or_end_of_stream() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+        assert!(!complete(head, false));
+        assert!(complete(&[&head[..], b"hello"].concat(), false));
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+        assert!(!complete(chunked, false));
+        assert!(complete(&[&chunked[..], b"0\r\n\r\n"].concat(), false));
+        let close = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody";
+        assert!(!complete(close, false) && complete(close, true));
+        assert!(!complete(b"HTTP/1.1 200 OK\r\n", true));
+    }
+
+    #[test]
+    fn status_comes_from_the_first_line_only_when_it_is_http() {
+        assert_eq!(status_of(b"HTTP/1.1 404 Not Found\r\n"), Some(404));
+        assert_eq!(status_of(b"HTTP/1.1 200 OK"), None);
+        assert_eq!(status_of(b"SSH-2.0-OpenSSH\r\n"), None);
+    }
+
+    #[test]
     fn simple_url_appends_with_one_slash() {
         assert_eq!(simple_url("https://h/pypi/r/"), "https://h/pypi/r/simple/");
         assert_eq!(simple_url("https://h/pypi/r"), "https://h/pypi/r/simple/");
@@ -302,6 +398,7 @@ mod tests {
             endpoint_url: None,
             repository_endpoint_url: None,
             profile: None,
+            endpoint_type: None,
         };
         let r = forbidden_remedy(
             &st,

@@ -24,6 +24,7 @@ def server_names(
     return (
         f"codeartifact.{region}.amazonaws.com",
         f"{domain}-{owner}.d.codeartifact.{region}.amazonaws.com",
+        f"{domain}-{owner}.codeartifact.{region}.on.aws",
         f"*.api.codeartifact.{region}.vpce.amazonaws.com",
         f"*.d.codeartifact.{region}.vpce.amazonaws.com",
         f"sts.{region}.amazonaws.com",

@@ -73,6 +73,16 @@ FAULTS.update(
         "internal-error": (API_OPS, "500 InternalServerException"),
         "slow": (API_OPS, "answer after seconds=S (default 5)"),
         "hang": (API_OPS, "accept and read the request, never answer (until stop() or seconds=S)"),
+        "huge-body": (
+            API_OPS,
+            "200 with a body of bytes=N (default 2 GiB), streamed; chunked=true for chunked framing",
+        ),
+        "headers-then-stall": (API_OPS, "status line and headers, then no body (until stop() or seconds=S)"),
+        "trickle": (API_OPS, "status line and headers, then the body one byte every interval=S (default 1)"),
+        "bad-token-404": (
+            ("repository",),
+            "repository answers 404 (not 401) to a bad or expired token, as CodeArtifact can (uv#11899)",
+        ),
         "repo-401": (("repository",), "repository answers 401 with WWW-Authenticate: Basic"),
         "repo-403": (("repository",), "repository answers 403"),
         "repo-404": (("repository",), "repository answers 404"),

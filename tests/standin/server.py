@@ -394,6 +394,14 @@ class StandIn:
         base = self.repository_endpoint_base or self.api_url
         return f"{base}/{fmt}/{repo or self.repositories[0]}/"
 
+    def dualstack_endpoint(self, repo: str | None = None, fmt: str = "pypi") -> str:
+        """What GetRepositoryEndpoint names for endpointType=dualstack: `DOMAIN-OWNER.codeartifact.REGION.on.aws`
+        (no `.d.`), on this stand-in's scheme and port."""
+        host = f"{self.domain}-{self.owner}.codeartifact.{self.region}.on.aws"
+        return (
+            f"{'https' if self.https else 'http'}://{host}:{self.port}/{fmt}/{repo or self.repositories[0]}/"
+        )
+
     def index_url(self, token: str, repo: str | None = None) -> str:
         """The pip index URL as `aws codeartifact login` writes it (contains the token: never print it)."""
         u = urlsplit(self.repository_endpoint(repo))
@@ -484,6 +492,47 @@ class StandIn:
             self._stop_event.wait(float(f.params.get("seconds", 5)))
         return False
 
+    def _body_faults(self, h: _Handler, op: str) -> bool:
+        """huge-body / headers-then-stall / trickle: a status line and headers, then a body that is too large,
+        never comes, or comes a byte at a time. Returns True when the request was answered that way."""
+        f = self._take(op, ("huge-body", "headers-then-stall", "trickle"))
+        if f is None:
+            return False
+        h._rec["fault"] = f.name
+        h._rec["status"] = 200
+        h._recorded = True
+        self._record(h._rec)
+        h.close_connection = True
+        size = int(f.params.get("bytes", 2 << 30 if f.name == "huge-body" else 1000))
+        chunked = f.name == "huge-body" and bool(f.params.get("chunked", False))
+        framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {size}"
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{framing}\r\nConnection: close\r\n\r\n"
+        try:
+            h.wfile.write(head.encode("latin-1"))
+            h.wfile.flush()
+            if f.name == "headers-then-stall":
+                secs = f.params.get("seconds")
+                self._stop_event.wait(float(secs) if secs is not None else None)
+            elif f.name == "trickle":
+                interval = float(f.params.get("interval", 1.0))
+                for _ in range(size):
+                    if self._stop_event.wait(interval):
+                        break
+                    h.wfile.write(b" ")
+                    h.wfile.flush()
+            else:
+                block = b"x" * 65536
+                left = size
+                while left > 0 and not self._stop_event.is_set():
+                    part = block[: min(left, len(block))]
+                    h.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+                    left -= len(part)
+                if chunked:
+                    h.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the client gave up: that is what these faults test
+        return True
+
     # --- tokens ---------------------------------------------------------------------------
     def issue_token(self, ttl: float = 43200, *, domain: str | None = None, owner: str | None = None) -> str:
         """A repository token valid for `ttl` seconds from now (negative: already expired)."""
@@ -540,7 +589,7 @@ class StandIn:
         )
 
     def _api(self, h: _Handler, op: str, raw_path: str, raw_query: str, body: bytes):
-        if self._network_faults(h, op):
+        if self._network_faults(h, op) or self._body_faults(h, op):
             return
         want = "POST" if op == "GetAuthorizationToken" else "GET"
         if h.command != want:
@@ -667,7 +716,10 @@ class StandIn:
                 f"Repository not found. Repository '{repo}' in domain '{domain}' owned by account '{owner}' does not exist.",  # noqa: E501
                 {"resourceId": repo, "resourceType": "repository"},
             )
-        out = {"repositoryEndpoint": self.repository_endpoint(repo, q["format"])}
+        if q.get("endpointType") == "dualstack":
+            out = {"repositoryEndpoint": self.dualstack_endpoint(repo, q["format"])}
+        else:
+            out = {"repositoryEndpoint": self.repository_endpoint(repo, q["format"])}
         h._send(200, json.dumps(out).encode(), [("x-amzn-RequestId", str(uuid.uuid4()))], "application/json")
 
     @staticmethod
@@ -769,7 +821,7 @@ class StandIn:
         h._send(status, (text + "\n").encode(), headers, "text/plain; charset=utf-8")
 
     def _repository(self, h: _Handler, raw_path: str):
-        if self._network_faults(h, "repository"):
+        if self._network_faults(h, "repository") or self._body_faults(h, "repository"):
             return
         parts = raw_path.split("/")  # '', 'pypi', REPO, 'simple', ...
         fmt = parts[1]
@@ -808,6 +860,10 @@ class StandIn:
         state = self.token_state(token) if token else "missing"
         h._rec["token_state"] = state  # valid|expired|invalid|missing, never the token
         if state != "valid":
+            f = self._take("repository", ("bad-token-404",))
+            if f is not None:
+                h._rec["fault"] = f.name
+                return self._repo_error(h, 404, "Not Found")
             return self._repo_error(h, 401, "Unauthorized", [("WWW-Authenticate", realm)])
         if fmt != "pypi" or repo not in self.repositories:
             return self._repo_error(h, 404, f"Repository not found: {repo}")

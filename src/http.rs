@@ -1,0 +1,235 @@
+//! What every AWS call's HTTP exchange may cost us, and how its failures are told apart.
+//!
+//! - Every answer the SDK reads is capped at [`ANSWER_CAP`] bytes ([`AnswerCap`], an interceptor on each client):
+//!   a hostile or broken endpoint that streams gigabytes fails at once with `ServiceError` `AnswerTooLarge`.
+//! - A failure names its phase ([`Phase`]): the SDK reports a refused or silent TCP connection and a TLS
+//!   handshake that never finished alike, as one connect time-out; one short TCP probe ([`tcp_connects`]) tells
+//!   them apart. A read time-out (connected, no HTTP answer) and an attempt time-out (the answer started but did
+//!   not finish) are `NoResponse`, whose fix is never "create the endpoint".
+
+use std::time::Duration;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::ConfigBag;
+
+use crate::error::{NetFailure, Phase};
+
+/// The most we read of any API answer (CodeArtifact's are a few hundred bytes).
+pub const ANSWER_CAP: usize = 1 << 20;
+
+/// How long the probe that separates "no TCP connection" from "TLS never finished" may take.
+pub const PROBE_LIMIT: Duration = Duration::from_millis(500);
+
+/// Caps the body of every answer at [`ANSWER_CAP`] before the SDK reads it into memory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnswerCap;
+
+impl Intercept for AnswerCap {
+    fn name(&self) -> &'static str {
+        "AnswerCap"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response_mut();
+        let body = response.take_body();
+        *response.body_mut() =
+            SdkBody::from_body_1_x(http_body_util::Limited::new(body, ANSWER_CAP));
+        Ok(())
+    }
+}
+
+/// Did reading an answer stop at [`ANSWER_CAP`]? (The SDK's error chain holds the limit's error.)
+pub fn hit_answer_cap(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.is::<http_body_util::LengthLimitError>()
+            || e.to_string().contains("length limit exceeded")
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// `host` and port of a `host[:port]` (443 when none is given).
+pub fn host_port(host: &str) -> (String, u16) {
+    if let Some((h, p)) = host.rsplit_once(':') {
+        if let Ok(port) = p.parse::<u16>() {
+            return (h.trim_matches(['[', ']']).to_string(), port);
+        }
+    }
+    (host.to_string(), 443)
+}
+
+/// `host:port`, always with the port, for messages.
+pub fn with_port(host: &str) -> String {
+    let (h, p) = host_port(host);
+    format!("{h}:{p}")
+}
+
+/// Does a TCP connection to `host` (`host[:port]`) open within `limit`? Used once after a connect time-out.
+pub async fn tcp_connects(host: &str, limit: Duration) -> bool {
+    let (h, p) = host_port(host);
+    matches!(
+        tokio::time::timeout(limit, tokio::net::TcpStream::connect((h.as_str(), p))).await,
+        Ok(Ok(_))
+    )
+}
+
+/// The phase and kind of a dispatch failure the SDK flagged as a time-out, from its text ("HTTP connect timeout
+/// occurred after 3s" vs "HTTP read timeout occurred after 5s").
+pub fn timeout_phase(text: &str) -> (NetFailure, Phase) {
+    if text.to_ascii_lowercase().contains("read timeout") {
+        (NetFailure::NoResponse, Phase::Response)
+    } else {
+        (NetFailure::Timeout, Phase::Connect)
+    }
+}
+
+/// Is this response error's chain a time-out while the body was read (the attempt's bound, or the SDK's
+/// stalled-stream protection)?
+pub fn is_body_timeout(chain: &str) -> bool {
+    let t = chain.to_ascii_lowercase();
+    t.contains("timeout") || t.contains("timed out") || t.contains("minimum throughput")
+}
+
+/// The phase a failure of another kind happened in.
+pub fn phase_of(kind: NetFailure) -> Phase {
+    match kind {
+        NetFailure::Dns => Phase::Dns,
+        NetFailure::Timeout | NetFailure::Refused => Phase::Connect,
+        NetFailure::Tls => Phase::Tls,
+        NetFailure::NoResponse => Phase::Response,
+        NetFailure::Other => Phase::Unknown,
+    }
+}
+
+/// Which CodeArtifact endpoint a remedy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Api,
+    Repositories,
+}
+
+/// The fix when `host` accepts TCP but gives no answer in time: not "create the endpoint", but look at the
+/// proxy settings and at what listens there.
+pub fn phase_remedy(endpoint: Endpoint, region: &str, host: &str) -> String {
+    let hp = with_port(host);
+    let (h, _) = host_port(host);
+    let label = match endpoint {
+        Endpoint::Api => "api",
+        Endpoint::Repositories => "repositories",
+    };
+    format!(
+        "{hp} accepts TCP connections but gives no answer in time: a proxy, firewall or appliance holds the connection, or what listens there is not a CodeArtifact endpoint. Check the proxy settings (env | grep -i _proxy; NO_PROXY must list {h} if it should be reached directly) and what answers there: curl -sv --max-time 10 https://{hp}/ ; aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.codeartifact.{label}"
+    )
+}
+
+/// The proxy pip (requests) and the AWS SDK would use for `scheme://host`, and the variable naming it.
+pub fn proxy_for(scheme: &str, host: &str) -> Option<(String, &'static str)> {
+    let get = |n: &'static str| {
+        std::env::var(n)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (v, n))
+    };
+    let no_proxy = get("NO_PROXY")
+        .or_else(|| get("no_proxy"))
+        .map(|(v, _)| v)
+        .unwrap_or_default();
+    if bypassed(&no_proxy, host) {
+        return None;
+    }
+    let candidates: &[&'static str] = if scheme == "https" {
+        &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    candidates.iter().find_map(|n| get(n))
+}
+
+/// `NO_PROXY` matching as requests does it: `*`, exact hosts, domain suffixes (with or without a leading dot).
+pub fn bypassed(no_proxy: &str, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    no_proxy
+        .split([',', ' '])
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = entry
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim_start_matches('*');
+            let bare = entry.trim_start_matches('.');
+            !bare.is_empty() && (host == bare || host.ends_with(&format!(".{bare}")))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_defaults_to_443_and_reads_a_given_port() {
+        assert_eq!(
+            host_port("codeartifact.us-west-2.amazonaws.com"),
+            ("codeartifact.us-west-2.amazonaws.com".to_string(), 443)
+        );
+        assert_eq!(host_port("127.0.0.1:8443"), ("127.0.0.1".to_string(), 8443));
+        assert_eq!(with_port("[::1]:9000"), "::1:9000");
+    }
+
+    #[test]
+    fn a_read_timeout_is_no_response_and_a_connect_timeout_is_the_connect_phase() {
+        assert_eq!(
+            timeout_phase("timeout: HTTP read timeout occurred after 2s"),
+            (NetFailure::NoResponse, Phase::Response)
+        );
+        assert_eq!(
+            timeout_phase(
+                "timeout: client error (Connect): HTTP connect timeout occurred after 1s"
+            ),
+            (NetFailure::Timeout, Phase::Connect)
+        );
+    }
+
+    #[test]
+    fn no_response_remedy_checks_the_proxy_and_the_listener_not_the_endpoint() {
+        let r = phase_remedy(Endpoint::Api, "us-west-2", "127.0.0.1:8443");
+        assert!(r.contains("127.0.0.1:8443") && r.contains("NO_PROXY") && r.contains("curl"));
+        assert!(r.contains("com.amazonaws.us-west-2.codeartifact.api"));
+        assert!(!r.contains("create-vpc-endpoint"));
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_cap_fails_and_the_error_says_so() {
+        use http_body_util::BodyExt;
+        let big =
+            http_body_util::Limited::new(SdkBody::from(vec![b'x'; ANSWER_CAP + 1]), ANSWER_CAP);
+        match big.collect().await {
+            Err(err) => assert!(hit_answer_cap(err.as_ref())),
+            Ok(_) => panic!("a body over the cap was read in whole"),
+        }
+        let small = http_body_util::Limited::new(SdkBody::from(vec![b'x'; 1000]), ANSWER_CAP);
+        assert_eq!(
+            small.collect().await.map(|c| c.to_bytes().len()).ok(),
+            Some(1000)
+        );
+        let other: BoxError = "connection reset".into();
+        assert!(!hit_answer_cap(other.as_ref()));
+    }
+}
