@@ -396,11 +396,10 @@ class StandIn:
 
     def dualstack_endpoint(self, repo: str | None = None, fmt: str = "pypi") -> str:
         """What GetRepositoryEndpoint names for endpointType=dualstack: `DOMAIN-OWNER.codeartifact.REGION.on.aws`
-        (no `.d.`), on this stand-in's scheme and port."""
+        (no `.d.`), on this stand-in's port. Always https, as CodeArtifact's are: the client refuses a token URL over
+        plain http to a host that is not loopback (a plain-http stand-in serves it only to tests that read the URL)."""
         host = f"{self.domain}-{self.owner}.codeartifact.{self.region}.on.aws"
-        return (
-            f"{'https' if self.https else 'http'}://{host}:{self.port}/{fmt}/{repo or self.repositories[0]}/"
-        )
+        return f"https://{host}:{self.port}/{fmt}/{repo or self.repositories[0]}/"
 
     def index_url(self, token: str, repo: str | None = None) -> str:
         """The pip index URL as `aws codeartifact login` writes it (contains the token: never print it)."""
