@@ -47,11 +47,13 @@ test-python: setup
 
 test: lint test-rust test-python
 
-lint: $(VENV)/.deps
+# stubtest checks _core.pyi against the built extension (so lint builds it first).
+lint: dev
 	cargo fmt --check
 	cargo clippy --all-targets --features python -- -D warnings
 	$(VENV)/bin/ruff check python tests benchmarks scripts
 	$(VENV)/bin/ruff format --check python tests scripts
+	$(PY) -m mypy.stubtest ca_login._core --allowlist stubtest-allowlist.txt
 
 # Benchmarks print figures (never asserted in tests). diagnose_vs_cli builds network namespaces (root) and
 # waits up to 60 s for each AWS CLI run.
@@ -60,6 +62,7 @@ bench: setup
 	$(PY) benchmarks/ensure_login_fastpath.py
 	$(PY) benchmarks/standin_load.py
 	$(PY) benchmarks/interrupt_latency.py
+	$(PY) benchmarks/cli_cold.py
 	$(PY) benchmarks/diagnose_vs_cli.py
 
 fmt:
