@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import assert_no_token
+from conftest import assert_no_token, redacted
 from nbclient import NotebookClient
 from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
@@ -91,4 +91,28 @@ def test_when_pip_hangs_notebook_names_each_broken_piece(kernel_env, tmp_path, _
     assert_no_token(token, text, what="notebook outputs")  # first: the asserts below print the outputs
     assert "put-role-policy" in text
     assert "modify-vpc-endpoint" in text
+    for cause in (
+        "access-denied-identity-policy",
+        "access-denied-vpc-endpoint-policy",
+        "repository-forbidden",
+    ):
+        assert f"FAILED, {cause}" in text, cause
     assert '"ok": true' in text
+
+
+def test_lifetime_and_extension_notebook_runs_in_order_with_one_token_call(
+    kernel_env, tmp_path, _clean_env, standin
+):
+    nb = run_notebook("03-lifetime-and-extension.ipynb", kernel_env, tmp_path)
+    text = outputs_text(nb)
+    # the last cell logs out (pip.conf no longer holds the token): no URL password or token-shaped string at all
+    clean = redacted(text) == text
+    assert clean, "a token or URL password in the notebook outputs"
+    assert "ca-login status: OK: pip uses the token for mydomain/isolatedsm" in text
+    assert "Token still valid, no call made" in text
+    assert "ca_login refresher: running" in text and "ca_login refresher: stopped" in text
+    assert "Successfully installed ca-demo-pkg-1.0.0" in text
+    assert "ca_login logout:" in text
+    assert "aws:****@" in text
+    # the %pip cell found the token fresh: the login in the first cell is the only token request
+    assert len([c for c in standin.calls if c.get("operation") == "GetAuthorizationToken"]) == 1

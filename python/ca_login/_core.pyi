@@ -72,7 +72,7 @@ def login(
 
 # Token lifetime (issue 5)
 def status(
-    tool: str = "pip",
+    tool: str = ...,
     config_file: Optional[_Path] = None,
     *,
     sys_prefix: Optional[_Path] = None,
@@ -121,7 +121,7 @@ def start_refresh(
 def stop_refresh() -> Optional[dict[str, Any]]: ...
 def refresher() -> Optional[dict[str, Any]]: ...
 def logout(
-    tool: str = "pip",
+    tool: str = ...,
     config_file: Optional[_Path] = None,
     *,
     sys_prefix: Optional[_Path] = None,

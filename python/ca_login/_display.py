@@ -141,9 +141,9 @@ def commands_in(text: str) -> list[str]:
 def without_commands(text: str, commands: list[str]) -> str:
     """The prose of a fix without the long commands the code block shows (each replaced by a pointer to it), so
     a command is shown once, where it can be copied."""
-    for cmd in commands:
+    for i, cmd in enumerate(commands):
         if len(cmd) > 60:
-            text = text.replace(cmd, "run the commands below")
+            text = text.replace(cmd, f"command {i + 1} below" if len(commands) > 1 else "the command below")
     return text
 
 
