@@ -437,3 +437,55 @@ def test_load_ext_renews_an_expired_token_before_pip_install_and_magic_and_error
     error = [line for line in out[3].splitlines() if line.strip()]
     assert error[0].startswith("InvalidInput: ") and len(error) <= 12, out[3]
     assert "duration_seconds" in out[3] and "Traceback" not in out[3]
+
+
+# --- live progress ------------------------------------------------------------------------------------------
+
+
+class FakeHandle:
+    """IPython's DisplayHandle: records what each update showed."""
+
+    def __init__(self) -> None:
+        self.shown: list[object] = []
+
+    def update(self, obj: object) -> None:
+        self.shown.append(obj)
+
+
+def test_diagnose_in_a_notebook_fills_one_display_in_layer_order_and_clears_it(lib_env, monkeypatch):
+    from ca_login import _diagnosis
+
+    handle = FakeHandle()
+    monkeypatch.setattr(_diagnosis, "live_checklist", lambda: _diagnosis._LiveChecklist(handle))
+    d = ca_login.diagnose(DOMAIN, REPO, domain_owner=OWNER, timeout=2)
+    *progress, last = handle.shown
+    assert len(progress) == len(d.checks)
+    for i, p in enumerate(progress):
+        layers = [_diagnosis.layer_order(c.layer) for c in p.checks]
+        assert len(layers) == i + 1 and layers == sorted(layers)
+        assert f"checking ({i + 1} done so far)" in repr(p) and "max-width:760px" in p._repr_html_()
+    assert repr(last) == "" and last._repr_html_() == ""
+
+
+def test_login_in_a_notebook_shows_one_line_while_it_waits_to_retry_and_clears_it(lib_env, monkeypatch):
+    import IPython.display
+    from ca_login import _ipython
+
+    shown: list[object] = []
+    handle = FakeHandle()
+
+    def display(obj, display_id=False):
+        shown.append(obj)
+        return handle
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    monkeypatch.setitem(sys.modules, "ipykernel", sys.modules.get("ipykernel") or object())
+    lib_env.set_fault("throttle", first=1, retry_after=1)
+    r = ca_login.login(DOMAIN, REPO, domain_owner=OWNER, dry_run=True)
+    assert r.dry_run
+    assert len(shown) == 1, shown
+    line = repr(shown[0])
+    assert line.startswith("ca_login: GetAuthorizationToken on 127.0.0.1") and "attempt 1" in line, line
+    assert "retrying in 1.0 s" in line, line
+    assert [repr(x) for x in handle.shown][-1] == ""  # gone once the login is done
+    assert _ipython.retry_text("x") == "ca_login: x"
