@@ -93,7 +93,9 @@ fn declared_attributes(name: &str) -> &'static [&'static str] {
     }
 }
 
-/// What an interrupt says: the call was cancelled before it wrote anything (files are written atomically, last).
+/// What an interrupt says. A login writes pip's file last, atomically; an interrupt that lands while that last
+/// step runs (on a blocking thread, possibly waiting for the file's lock) does not stop it, so in that window the
+/// file may still be written whole after this is raised (never half-written).
 pub(crate) const INTERRUPTED: &str = "interrupted: pip's configuration was not changed";
 
 fn class_dict<'py>(py: Python<'py>, name: &str, doc: &str) -> PyResult<Bound<'py, PyDict>> {
