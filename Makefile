@@ -15,12 +15,14 @@ $(VENV)/.deps: requirements-dev.txt
 	touch $@
 
 # Tools the tests need (Debian): nftables for the namespace lab's "security group" rules, shellcheck for the
-# lifecycle script, openssl for the stand-in's test CA, venv support for the test venvs.
+# lifecycle script, openssl for the stand-in's test CA, venv support for the test venvs, Chromium for the browser
+# test of the notebooks' rendered outputs.
 system-deps:
 	@command -v nft >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
 	@command -v ip >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; }
 	@command -v shellcheck >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
 	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
 
 # Build the extension (release) into the venv.
@@ -47,11 +49,13 @@ test-python: setup
 
 test: lint test-rust test-python
 
-lint: $(VENV)/.deps
+# stubtest checks _core.pyi against the built extension (so lint builds it first).
+lint: dev
 	cargo fmt --check
 	cargo clippy --all-targets --features python -- -D warnings
 	$(VENV)/bin/ruff check python tests benchmarks scripts
 	$(VENV)/bin/ruff format --check python tests scripts
+	$(PY) -m mypy.stubtest ca_login._core --allowlist stubtest-allowlist.txt
 
 # Benchmarks print figures (never asserted in tests). diagnose_vs_cli builds network namespaces (root) and
 # waits up to 60 s for each AWS CLI run.
@@ -60,6 +64,7 @@ bench: setup
 	$(PY) benchmarks/ensure_login_fastpath.py
 	$(PY) benchmarks/standin_load.py
 	$(PY) benchmarks/interrupt_latency.py
+	$(PY) benchmarks/cli_cold.py
 	$(PY) benchmarks/diagnose_vs_cli.py
 
 fmt:

@@ -134,6 +134,12 @@ impl Status {
     pub fn valid(&self) -> bool {
         self.state() == "valid"
     }
+
+    /// The token is valid and pip will use it for `pip install` in this interpreter (nothing else wins, no
+    /// `no-index`): what the headline and `ca-login status`'s exit code follow.
+    pub fn ok(&self) -> bool {
+        self.valid() && self.effective_is_ours && !self.no_index
+    }
 }
 
 /// Reads the record for `config_file` (default: the file a login writes) and pip's effective index URL for the

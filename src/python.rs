@@ -78,12 +78,44 @@ const EXCEPTIONS: [(&str, &str); 9] = [
     ("ServiceError", "Any other error answered by CodeArtifact."),
 ];
 
+/// The attributes each class declares, with the value a class built by hand has (`AccessDenied("x").cause` is
+/// None); `to_py_err` sets them when ca_login raises.
+fn declared_attributes(name: &str) -> &'static [&'static str] {
+    match name {
+        "Error" => &["cause", "hint"],
+        "InvalidInput" => &["field"],
+        "ConfigError" => &["path"],
+        "EndpointUnreachable" => &["host"],
+        "AccessDenied" => &["action", "resource", "principal", "policy_type"],
+        "NotFound" => &["what"],
+        "Throttled" => &["retry_after"],
+        "ServiceError" => &["code", "status", "host"],
+        _ => &[],
+    }
+}
+
+/// What an interrupt says. A login writes pip's file last, atomically; an interrupt that lands while that last
+/// step runs (on a blocking thread, possibly waiting for the file's lock) does not stop it, so in that window the
+/// file may still be written whole after this is raised (never half-written).
+pub(crate) const INTERRUPTED: &str = "interrupted: pip's configuration was not changed";
+
+fn class_dict<'py>(py: Python<'py>, name: &str, doc: &str) -> PyResult<Bound<'py, PyDict>> {
+    let d = [("__module__", "ca_login"), ("__doc__", doc)].into_py_dict(py)?;
+    for attr in declared_attributes(name) {
+        d.set_item(*attr, py.None())?;
+    }
+    if name == "AccessDenied" {
+        d.set_item("explicit", false)?;
+    }
+    Ok(d)
+}
+
 fn make_exceptions(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
     let type_ = py.get_type::<PyType>();
     let base = type_.call1((
         "Error",
         PyTuple::new(py, [py.get_type::<PyException>()])?,
-        [("__module__", "ca_login"), ("__doc__", EXCEPTIONS[0].1)].into_py_dict(py)?,
+        class_dict(py, "Error", EXCEPTIONS[0].1)?,
     ))?;
     m.add("Error", &base)?;
     for (name, doc) in &EXCEPTIONS[1..] {
@@ -92,14 +124,38 @@ fn make_exceptions(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
         } else {
             PyTuple::new(py, [base.clone()])?
         };
-        let cls = type_.call1((
-            *name,
-            bases,
-            [("__module__", "ca_login"), ("__doc__", *doc)].into_py_dict(py)?,
-        ))?;
+        let cls = type_.call1((*name, bases, class_dict(py, name, doc)?))?;
         m.add(*name, cls)?;
     }
+    let interrupted = type_.call1((
+        "Interrupted",
+        PyTuple::new(py, [py.get_type::<PyKeyboardInterrupt>()])?,
+        class_dict(
+            py,
+            "Interrupted",
+            "The call was interrupted; the message says what was left as it was. A KeyboardInterrupt.",
+        )?,
+    ))?;
+    m.add("Interrupted", interrupted)?;
     Ok(())
+}
+
+/// The `Interrupted` exception (a KeyboardInterrupt) saying what was left as it was.
+fn interrupted(py: Python<'_>) -> PyErr {
+    py.import("ca_login._core")
+        .and_then(|m| m.getattr("Interrupted"))
+        .and_then(|cls| cls.call1((INTERRUPTED,)))
+        .map(PyErr::from_value)
+        .unwrap_or_else(|_| PyKeyboardInterrupt::new_err(INTERRUPTED))
+}
+
+/// A pending signal's exception: a KeyboardInterrupt becomes `Interrupted`, anything else stays as it is.
+fn signal_error(py: Python<'_>, sig: PyErr) -> PyErr {
+    if sig.is_instance_of::<PyKeyboardInterrupt>(py) {
+        interrupted(py)
+    } else {
+        sig
+    }
 }
 
 use pyo3::types::IntoPyDict;
@@ -188,7 +244,7 @@ fn masked_all(v: &[String]) -> Vec<String> {
 /// The one conversion from the core's error to a Python exception.
 fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
     if matches!(e, Error::Interrupted) {
-        return PyKeyboardInterrupt::new_err("interrupted");
+        return interrupted(py);
     }
     let class = match &e {
         Error::InvalidInput { .. } => "InvalidInput",
@@ -267,7 +323,7 @@ where
             Err(RecvTimeoutError::Timeout) => {
                 if let Err(sig) = py.check_signals() {
                     handle.abort();
-                    return Err(sig);
+                    return Err(signal_error(py, sig));
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
@@ -480,9 +536,11 @@ fn status<'py>(
         .map_err(|e| to_py_err(py, e))?;
     let d = PyDict::new(py);
     d.set_item("tool", &s.tool)?;
-    d.set_item("config_file", s.config_file.clone())?;
+    // As str: converting a PathBuf makes pyo3 import pathlib (the CLI's fast path avoids it).
+    d.set_item("config_file", s.config_file.as_os_str())?;
     d.set_item("state", s.state())?;
     d.set_item("valid", s.valid())?;
+    d.set_item("ok", s.ok())?;
     d.set_item("now", s.now)?;
     d.set_item("remaining", s.remaining())?;
     let e = s.entry.as_ref();
@@ -786,7 +844,7 @@ fn diagnose(
             Err(RecvTimeoutError::Timeout) => {
                 if let Err(sig) = py.check_signals() {
                     handle.abort();
-                    return Err(sig);
+                    return Err(signal_error(py, sig));
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {

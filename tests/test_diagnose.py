@@ -415,7 +415,8 @@ def test_json_has_exactly_the_documented_shape(lib_env):
 def test_str_and_html_show_the_verdict_and_every_check(lib_env):
     d = run()
     text, html = str(d), d._repr_html_()
-    assert "pip-not-configured" in text and "fix: ca-login login" in text
+    assert "pip-not-configured" in text and "fix: command 1 below" in text
+    assert "\n  run:\n    ca-login login --domain mydomain" in text
     for c in d.checks:
         assert c.name in text and c.name in html
     assert "<table>" in html and "pip-not-configured" in html

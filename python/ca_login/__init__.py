@@ -2,9 +2,13 @@
 
 In a notebook cell::
 
+    %load_ext ca_login
     import ca_login
     ca_login.login("mydomain", "isolatedsm", domain_owner="111122223333")
     %pip install requests
+
+(``%load_ext ca_login`` renews the token before any cell that runs pip when it is about to expire, and adds
+the ``%ca_login`` magic.)
 
 Values not given come from ``CA_LOGIN_DOMAIN``, ``CA_LOGIN_REPOSITORY``, ``CA_LOGIN_DOMAIN_OWNER``,
 ``AWS_REGION``/``AWS_DEFAULT_REGION``, then the ca-login config file (``~/.config/ca-login/config``), then the
@@ -20,7 +24,6 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from datetime import datetime, timezone
 
 from . import _core
 from ._core import (
@@ -29,6 +32,7 @@ from ._core import (
     CredentialsError,
     EndpointUnreachable,
     Error,
+    Interrupted,
     InvalidInput,
     NotFound,
     SecretUrl,
@@ -36,16 +40,39 @@ from ._core import (
     Throttled,
 )
 
+# typing.TYPE_CHECKING without importing typing (mypy and pyright honour the name): type checkers see the lazy
+# names' real types.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+    from pathlib import Path
+    from typing import Any
+
+    from ._diagnosis import Check, Diagnosis, Verdict, diagnose
+    from ._lifetime import (
+        EnsuredLogin,
+        LogoutResult,
+        RefresherInfo,
+        Status,
+        ensure_login,
+        logout,
+        start_refresh,
+        status,
+        stop_refresh,
+    )
+
 __version__ = _core.__version__
 
 __all__ = [
     "AccessDenied",
+    "Check",
     "ConfigError",
     "CredentialsError",
     "Diagnosis",
     "EndpointUnreachable",
     "EnsuredLogin",
     "Error",
+    "Interrupted",
     "InvalidInput",
     "LoginResult",
     "LoginWarning",
@@ -56,6 +83,7 @@ __all__ = [
     "ServiceError",
     "Status",
     "Throttled",
+    "Verdict",
     "diagnose",
     "ensure_login",
     "login",
@@ -76,12 +104,14 @@ _LAZY = {
     "start_refresh": "_lifetime",
     "status": "_lifetime",
     "stop_refresh": "_lifetime",
+    "Check": "_diagnosis",
     "Diagnosis": "_diagnosis",
+    "Verdict": "_diagnosis",
     "diagnose": "_diagnosis",
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ca_login' has no attribute {name!r}")
@@ -93,7 +123,34 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    """Only the public API (not ``os``, ``sys``, the private modules)."""
+    return sorted([*__all__, "__version__"])
+
+
+def _render_traceback_(self: BaseException) -> list[str]:
+    """IPython's hook: a short block (what failed and where, the cause, the fix as commands, where to look
+    next) instead of a traceback through our own code. ``%xmode Verbose`` or ``CA_LOGIN_TRACEBACK=1`` brings the
+    full traceback back."""
+    from ._display import render_traceback
+
+    return render_traceback(self)
+
+
+Error._render_traceback_ = _render_traceback_  # type: ignore[attr-defined]
+Interrupted._render_traceback_ = _render_traceback_  # type: ignore[attr-defined]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext ca_login``: the ``%ca_login`` magic, and ``ensure_login`` before every cell that runs pip."""
+    from ._ipython import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from ._ipython import unload
+
+    unload(ipython)
 
 
 class LoginWarning(UserWarning):
@@ -124,6 +181,18 @@ class LoginResult:
         "warnings",
     )
     __slots__ = tuple(f"_{f}" for f in _FIELDS)
+    _repository_endpoint: str
+    _index_url: SecretUrl
+    _expires_at: datetime
+    _config_file: str | os.PathLike[str]
+    _tool: str
+    _domain: str
+    _domain_owner: str | None
+    _repository: str
+    _region: str
+    _dry_run: bool
+    _preview: str
+    _warnings: tuple[str, ...]
 
     def __init__(
         self,
@@ -145,14 +214,16 @@ class LoginResult:
         for f in LoginResult._FIELDS:
             object.__setattr__(self, f"_{f}", values[f])
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is read-only")
 
-    def _asdict(self) -> dict:
+    def _asdict(self) -> dict[str, Any]:
         return {f: getattr(self, f"_{f}") for f in LoginResult._FIELDS}
 
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self._asdict() == other._asdict()
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, LoginResult) and type(self) is type(other) and self._asdict() == other._asdict()
+        )
 
     def __hash__(self) -> int:
         return hash((type(self), self._repository_endpoint, self._expires_at, os.fspath(self._config_file)))
@@ -161,28 +232,73 @@ class LoginResult:
         shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in LoginResult._FIELDS if f != "preview")
         return f"{type(self).__name__}({shown})"
 
-    repository_endpoint = property(lambda self: self._repository_endpoint)
-    index_url = property(lambda self: self._index_url)
-    expires_at = property(lambda self: self._expires_at)
-    tool = property(lambda self: self._tool)
-    domain = property(lambda self: self._domain)
-    domain_owner = property(lambda self: self._domain_owner)
-    repository = property(lambda self: self._repository)
-    region = property(lambda self: self._region)
-    dry_run = property(lambda self: self._dry_run)
-    preview = property(lambda self: self._preview)
-    warnings = property(lambda self: self._warnings)
+    @property
+    def repository_endpoint(self) -> str:
+        """The repository's endpoint URL (no token)."""
+        return self._repository_endpoint
 
     @property
-    def config_file(self):
+    def index_url(self) -> SecretUrl:
+        """The index URL pip uses, token inside: prints masked."""
+        return self._index_url
+
+    @property
+    def expires_at(self) -> datetime:
+        """When the token expires (aware UTC)."""
+        return self._expires_at
+
+    @property
+    def tool(self) -> str:
+        """The tool configured (``"pip"``)."""
+        return self._tool
+
+    @property
+    def domain(self) -> str:
+        """The CodeArtifact domain."""
+        return self._domain
+
+    @property
+    def domain_owner(self) -> str | None:
+        """The account that owns the domain, when given."""
+        return self._domain_owner
+
+    @property
+    def repository(self) -> str:
+        """The repository."""
+        return self._repository
+
+    @property
+    def region(self) -> str:
+        """The AWS Region."""
+        return self._region
+
+    @property
+    def dry_run(self) -> bool:
+        """Nothing was written (a preview)."""
+        return self._dry_run
+
+    @property
+    def preview(self) -> str:
+        """The file's text after the login, token masked."""
+        return self._preview
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Why pip would not use it (empty when it will)."""
+        return self._warnings
+
+    @property
+    def config_file(self) -> Path:
         """The pip config file written (``pathlib.Path``)."""
         from pathlib import Path
 
         return Path(self._config_file)
 
     @property
-    def remaining(self):
+    def remaining(self) -> timedelta:
         """Time left before the token expires (a ``timedelta``; negative once expired)."""
+        from datetime import datetime, timezone
+
         return self.expires_at - datetime.now(timezone.utc)
 
     def __str__(self) -> str:
@@ -195,8 +311,24 @@ class LoginResult:
 
         return login_html(self)
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from ._display import pretty
 
-def _to_result(d: dict) -> LoginResult:
+        pretty(self, p, cycle)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (what ``ca-login login --json`` prints); ``index_url`` masked, times ISO 8601."""
+        d = self._asdict()
+        d["index_url"] = str(self._index_url)
+        d["expires_at"] = self._expires_at.isoformat()
+        d["config_file"] = os.fspath(self._config_file)
+        d["warnings"] = list(self._warnings)
+        return d
+
+
+def _to_result(d: dict[str, Any]) -> LoginResult:
+    from datetime import datetime, timezone
+
     return LoginResult(
         repository_endpoint=d["repository_endpoint"],
         index_url=d["index_url"],
@@ -213,7 +345,7 @@ def _to_result(d: dict) -> LoginResult:
     )
 
 
-def _core_args(params: dict) -> dict:
+def _core_args(params: dict[str, Any]) -> dict[str, Any]:
     """A public function's parameters (its ``locals()`` on entry) as keyword arguments of the matching ``_core``
     function, which reads login's arguments from one list: paths as str, and this interpreter's ``sys.prefix``
     (it decides which pip config file is the default)."""
@@ -222,6 +354,16 @@ def _core_args(params: dict) -> dict:
         args["config_file"] = os.fspath(args["config_file"])
     args["sys_prefix"] = sys.prefix
     return args
+
+
+def _call(fn: Any, args: dict[str, Any]) -> Any:
+    """A ``_core`` call that may wait for retries: in a notebook, with one line shown while it waits."""
+    if "ipykernel" in sys.modules:
+        from ._ipython import retry_notice
+
+        with retry_notice():
+            return fn(**args)
+    return fn(**args)
 
 
 def _warn(result: LoginResult, stacklevel: int = 3) -> None:
@@ -268,7 +410,7 @@ def login(
         EndpointUnreachable, AccessDenied, NotFound, CredentialsError, Throttled, ConfigError, ServiceError.
         Each message ends with a ``hint:`` line; ``cause`` holds the same code ``diagnose()`` uses.
     """
-    d = _core.login(**_core_args(locals()))
+    d = _call(_core.login, _core_args(locals()))
     result = _to_result(d)
     _warn(result)
     return result

@@ -1,47 +1,51 @@
 """Type stubs for the private extension ``ca_login._core`` (Rust, pyo3). Use the public ``ca_login`` API instead."""
 
 from os import PathLike
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Union, final
 
 _Path = Union[str, PathLike[str]]
 
 __version__: str
 
 class Error(Exception):
-    cause: str
-    hint: Optional[str]
+    cause: Optional[str] = None
+    hint: Optional[str] = None
 
 class InvalidInput(Error, ValueError):
-    field: str
+    field: Optional[str] = None
 
 class ConfigError(Error):
-    path: str
+    path: Optional[str] = None
 
 class CredentialsError(Error): ...
 
 class EndpointUnreachable(Error):
-    host: str
+    host: Optional[str] = None
     # dns | connect | tls | response | body | unknown
-    phase: str
+    phase: Optional[str] = None
 
 class AccessDenied(Error):
-    action: Optional[str]
-    resource: Optional[str]
-    principal: Optional[str]
-    policy_type: Optional[str]
-    explicit: bool
+    action: Optional[str] = None
+    resource: Optional[str] = None
+    principal: Optional[str] = None
+    policy_type: Optional[str] = None
+    explicit: bool = False
 
 class NotFound(Error):
-    what: str
+    what: Optional[str] = None
 
 class Throttled(Error):
-    retry_after: Optional[float]
+    retry_after: Optional[float] = None
 
 class ServiceError(Error):
-    code: str
-    status: int
-    host: str
+    code: Optional[str] = None
+    status: Optional[int] = None
+    host: Optional[str] = None
 
+class Interrupted(KeyboardInterrupt):
+    """The call was interrupted; the message says what was left as it was."""
+
+@final
 class SecretUrl:
     """A URL holding a token: ``str()``/``repr()`` print it masked."""
 
@@ -71,7 +75,7 @@ def login(
 
 # Token lifetime (issue 5)
 def status(
-    tool: str = "pip",
+    tool: str = ...,
     config_file: Optional[_Path] = None,
     *,
     sys_prefix: Optional[_Path] = None,
@@ -123,7 +127,7 @@ def start_refresh(
 def stop_refresh() -> Optional[dict[str, Any]]: ...
 def refresher() -> Optional[dict[str, Any]]: ...
 def logout(
-    tool: str = "pip",
+    tool: str = ...,
     config_file: Optional[_Path] = None,
     *,
     sys_prefix: Optional[_Path] = None,

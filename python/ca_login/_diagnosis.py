@@ -7,18 +7,54 @@ face (plain text, HTML for notebooks, JSON for scripts).
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
+
+from ._display import View, commands_in, html, pretty, table_text, text, without_commands
 
 STATUSES = ("ok", "fail", "warn", "skip")
-_MARK = {"ok": "ok  ", "fail": "FAIL", "warn": "warn", "skip": "skip"}
-_COLOR = {"ok": "#15803d", "fail": "#b91c1c", "warn": "#b45309", "skip": "#6b7280"}
+# The layers in the order they are checked and shown (src/diagnose/mod.rs, Layer).
+LAYERS = (
+    "config",
+    "credentials",
+    "identity",
+    "dns",
+    "tcp",
+    "tls",
+    "api",
+    "repository",
+    "pip",
+)
+_HEADS = ("status", "layer", "check", "detail", "time")
+
+
+def layer_order(layer: str) -> int:
+    """Where a layer sorts in the checklist (unknown layers last)."""
+    return LAYERS.index(layer) if layer in LAYERS else len(LAYERS)
+
+
+class _Shown:
+    def _view(self) -> View:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return text(self._view())
+
+    def _repr_html_(self) -> str:
+        return html(self._view())
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        pretty(self, p, cycle)
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        # IPython takes a class's own __repr__ (dataclasses write one) over an inherited _repr_pretty_.
+        super().__init_subclass__(**kw)
+        cls._repr_pretty_ = _Shown._repr_pretty_  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(_Shown):
     """One check: ``name``, ``layer``, ``status`` (ok, fail, warn, skip), ``detail``, ``duration_ms``."""
 
     name: str
@@ -26,6 +62,16 @@ class Check:
     status: str
     detail: str
     duration_ms: int
+
+    @classmethod
+    def _from(cls, c: dict[str, Any]) -> Check:
+        return cls(c["name"], c["layer"], c["status"], c["detail"], int(c["duration_ms"]))
+
+    def _row(self) -> tuple[str, str, str, str, str]:
+        return (self.status, self.layer, self.name, self.detail, f"{self.duration_ms} ms")
+
+    def _view(self) -> View:
+        return View(f"{self.status}: {self.layer} {self.name}", self.status, table=(_HEADS, (self._row(),)))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,7 +84,7 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Verdict(_Shown):
     """The first failing layer: its ``cause`` code, a one-sentence ``summary`` and the exact ``remedy``."""
 
     layer: str
@@ -46,6 +92,20 @@ class Verdict:
     summary: str
     remedy: str
     commands: tuple[str, ...] = ()
+
+    def fix_commands(self) -> list[str]:
+        """The commands of the fix, to paste as they are (the verdict's own ``commands`` when the core gives
+        them, else those the remedy names)."""
+        return list(self.commands) if self.commands else commands_in(self.remedy)
+
+    def _parts(self) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, bool], ...]]:
+        cmds = self.fix_commands()
+        rows = (("why", self.summary), ("fix", without_commands(self.remedy, cmds)))
+        return rows, ((("run", "\n".join(cmds), True),) if cmds else ())
+
+    def _view(self) -> View:
+        rows, code = self._parts()
+        return View(f"Verdict: {self.cause} (layer {self.layer})", "fail", rows, code)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,18 +118,19 @@ class Verdict:
 
 
 def format_check(c: Check) -> str:
-    """One line per check: ``FAIL  tcp          tcp-repositories         detail (12 ms)``."""
-    return f"  {_MARK.get(c.status, c.status)}  {c.layer:<11} {c.name:<24} {c.detail} ({c.duration_ms} ms)"
+    """A check's lines: ``FAIL  tcp          tcp-repositories         detail (12 ms)``, a long detail wrapped and
+    aligned under its column."""
+    return "\n".join(table_text((c._row(),)))
 
 
 def format_verdict(ok: bool, verdict: Optional[Verdict]) -> str:
     if ok or verdict is None:
         return "Verdict: all checks passed; pip can install from this repository."
-    return f"Verdict: {verdict.cause} (layer {verdict.layer})\n  {verdict.summary}\n  fix: {verdict.remedy}"
+    return str(verdict)
 
 
 @dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(_Shown):
     """What ``ca_login.diagnose()`` found.
 
     Attributes:
@@ -91,10 +152,7 @@ class Diagnosis:
             verdict=None
             if v is None
             else Verdict(v["layer"], v["cause"], v["summary"], v["remedy"], tuple(v.get("commands", ()))),
-            checks=tuple(
-                Check(c["name"], c["layer"], c["status"], c["detail"], int(c["duration_ms"]))
-                for c in d["checks"]
-            ),
+            checks=tuple(Check._from(c) for c in d["checks"]),
         )
 
     @classmethod
@@ -121,37 +179,14 @@ class Diagnosis:
     def to_json(self, indent: Optional[int] = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
-    def __str__(self) -> str:
-        head = "ca_login diagnosis: OK" if self.ok else f"ca_login diagnosis: FAILED ({self.cause})"
-        lines = [head, *(format_check(c) for c in self.checks), format_verdict(self.ok, self.verdict)]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        e = html.escape
-        L = "text-align:left"
-        rows = "".join(
-            f"<tr><td style='color:{_COLOR.get(c.status, '#000')};font-weight:bold;{L}'>{e(c.status)}</td>"
-            f"<td style='{L}'>{e(c.layer)}</td><td style='{L}'>{e(c.name)}</td>"
-            f"<td style='{L}'>{e(c.detail)}</td><td style='text-align:right'>{c.duration_ms} ms</td></tr>"
-            for c in self.checks
-        )
+    def _view(self) -> View:
+        checks = tuple(c._row() for c in sorted(self.checks, key=lambda c: layer_order(c.layer)))
         if self.ok or self.verdict is None:
-            verdict = (
-                "<p style='color:#15803d'><strong>All checks passed</strong>: "
-                "pip can install from this repository.</p>"
-            )
-        else:
-            v = self.verdict
-            verdict = (
-                f"<p style='color:#b91c1c'><strong>{e(v.cause)}</strong> (layer {e(v.layer)}): "
-                f"{e(v.summary)}</p>"
-                f"<p><strong>Fix:</strong> <code style='white-space:pre-wrap'>{e(v.remedy)}</code></p>"
-            )
-        return (
-            "<div><strong>ca_login diagnosis</strong>"
-            f"{verdict}<table><tr><th>status</th><th>layer</th><th>check</th><th>detail</th><th>time</th></tr>"
-            f"{rows}</table></div>"
-        )
+            title = "ca_login diagnosis: OK, all checks passed; pip can install from this repository"
+            return View(title, "ok", table=(_HEADS, checks))
+        rows, code = self.verdict._parts()
+        title = f"ca_login diagnosis: FAILED, {self.verdict.cause} (layer {self.verdict.layer})"
+        return View(title, "fail", rows, code, table=(_HEADS, checks))
 
 
 def _interpreter_tags() -> list[str]:
@@ -198,7 +233,11 @@ def _fallback_tags() -> list[str]:
     return out
 
 
-def _run(on_check=None, packages: Optional[list[str]] = None, **kwargs) -> Diagnosis:
+def _run(
+    on_check: Optional[Callable[[dict[str, Any]], None]] = None,
+    packages: Optional[list[str]] = None,
+    **kwargs: Any,
+) -> Diagnosis:
     import platform
     import sys
 
@@ -208,8 +247,13 @@ def _run(on_check=None, packages: Optional[list[str]] = None, **kwargs) -> Diagn
         kwargs.update(
             packages=list(packages), python_version=platform.python_version(), tags=_interpreter_tags()
         )
-    text = _core.diagnose(sys_prefix=sys.prefix, on_check=on_check, **kwargs)
-    return Diagnosis.from_json(text)
+    try:
+        report = _core.diagnose(sys_prefix=sys.prefix, on_check=on_check, **kwargs)
+    finally:
+        close = getattr(on_check, "close", None)  # the live checklist: cleared when the result is out
+        if close is not None:
+            close()
+    return Diagnosis.from_json(report)
 
 
 def diagnose(
@@ -225,6 +269,7 @@ def diagnose(
     package: Optional[str] = None,
     packages: Optional[list[str]] = None,
     endpoint_type: Optional[str] = None,
+    on_check: Optional[Callable[[Check], None]] = None,
 ) -> Diagnosis:
     """Find which piece between this interpreter's pip and CodeArtifact is broken, and the exact fix.
 
@@ -240,7 +285,9 @@ def diagnose(
     repository read passes, it reads each project's page and says whether pip would find a file for this
     interpreter, and if not, why (package-not-found, package-origin-blocked, package-version-not-found, package-
     version-unavailable, package-no-compatible-file, package-all-yanked). Markers after ``;`` are not evaluated.
-    With packages the run's bound grows by one more run bound (9.5 s at the default ``timeout``).
+    With packages the run's bound grows by one more run bound (9.5 s at the default ``timeout``). ``on_check`` is
+    called with each :class:`Check` as it finishes (in finish order). Without it, in a notebook the checklist
+    fills in, in layer order, in one display updated in place, which goes away when the result is shown.
 
     Returns:
         A ``Diagnosis``: ``ok``; ``verdict`` (the first failing layer: ``layer``, ``cause``, ``summary``,
@@ -260,6 +307,7 @@ def diagnose(
     pip-config-overridden, pip-token-expired; and more (see the README).
     """
     return _run(
+        on_check=_reporter(on_check),
         domain=domain,
         repository=repository,
         domain_owner=domain_owner,
@@ -271,3 +319,76 @@ def diagnose(
         packages=([package] if package else []) + list(packages or []),
         endpoint_type=endpoint_type,
     )
+
+
+def _reporter(on_check: Optional[Callable[[Check], None]]) -> Optional[Callable[[dict[str, Any]], None]]:
+    """What ``_core.diagnose`` calls with each check's dict: the caller's ``on_check`` (with a :class:`Check`),
+    else in a notebook the live checklist (which ``_run`` closes), else nothing."""
+    if on_check is not None:
+        return lambda d: on_check(Check._from(d))
+    return live_checklist()
+
+
+class _Progress:
+    """The checklist so far, in layer order (what the live display shows)."""
+
+    def __init__(self, checks: list[Check]) -> None:
+        self.checks = sorted(checks, key=lambda c: layer_order(c.layer))
+
+    def _view(self) -> View:
+        title = f"ca_login diagnosis: checking ({len(self.checks)} done so far)"
+        return View(title, "info", table=(_HEADS, tuple(c._row() for c in self.checks)))
+
+    def __repr__(self) -> str:
+        return text(self._view())
+
+    def _repr_html_(self) -> str:
+        return html(self._view())
+
+
+class _LiveChecklist:
+    """One display in a notebook, updated in place as checks finish (called with each check's dict); cleared
+    when the diagnosis ends."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.checks: list[Check] = []
+
+    def __call__(self, d: dict[str, Any]) -> None:
+        self.checks.append(Check._from(d))
+        self.handle.update(_Progress(self.checks))
+
+    def close(self) -> None:
+        self.handle.update(_Cleared())
+
+
+class _Cleared:
+    """What the live display shows once the result is out: nothing."""
+
+    def __repr__(self) -> str:
+        return ""
+
+    def _repr_html_(self) -> str:
+        return ""
+
+
+def in_kernel() -> bool:
+    """Running in a Jupyter kernel (not a terminal, not a script): IPython's rich display reaches a front end."""
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def live_checklist() -> Optional[_LiveChecklist]:
+    """A live checklist in a notebook, else None."""
+    if not in_kernel():
+        return None
+    from IPython.display import display
+
+    handle = display(_Progress([]), display_id=True)  # type: ignore[no-untyped-call,unused-ignore]
+    return None if handle is None else _LiveChecklist(handle)

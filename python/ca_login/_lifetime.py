@@ -4,22 +4,35 @@
 from __future__ import annotations
 
 import atexit
-import html
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from . import LoginResult, _core, _core_args, _to_result, _warn
-from ._display import human_delta, login_text
+from . import LoginResult, _call, _core, _core_args, _to_result, _warn
+from ._display import View, ensured_view, html, pretty, status_headline, status_view, text, when
 
-_STATE_TEXT = {
-    "valid": "valid",
-    "expired": "expired",
-    "missing": "no login recorded for this file",
-    "replaced": "the file no longer holds the index-url ca-login wrote",
-}
+
+class _Shown:
+    """``str``, ``_repr_html_`` and ``_repr_pretty_`` from one :class:`View` (``_view``)."""
+
+    def _view(self) -> View:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return text(self._view())
+
+    def _repr_html_(self) -> str:
+        return html(self._view())
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        pretty(self, p, cycle)
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        # IPython takes a class's own __repr__ (dataclasses write one) over an inherited _repr_pretty_.
+        super().__init_subclass__(**kw)
+        cls._repr_pretty_ = _Shown._repr_pretty_  # type: ignore[method-assign]
 
 
 def _dt(epoch: Optional[float]) -> Optional[datetime]:
@@ -28,13 +41,7 @@ def _dt(epoch: Optional[float]) -> Optional[datetime]:
 
 def _fmt(dt: Optional[datetime], expiry: bool = False) -> str:
     """The time and how far it is from now; past times say "expired ... ago" only for an expiry."""
-    if dt is None:
-        return "-"
-    delta = dt - datetime.now(timezone.utc)
-    rel = human_delta(delta)
-    if not expiry and delta.total_seconds() < 0:
-        rel = rel.replace("expired ", "")
-    return f"{dt.strftime('%Y-%m-%d %H:%M:%S UTC')} ({rel})"
+    return when(dt, expiry)
 
 
 def _iso(dt: Optional[datetime]) -> Optional[str]:
@@ -42,7 +49,7 @@ def _iso(dt: Optional[datetime]) -> Optional[str]:
 
 
 @dataclass(frozen=True)
-class RefresherInfo:
+class RefresherInfo(_Shown):
     """The background refresher of this process (see :func:`start_refresh`). Times are aware UTC datetimes."""
 
     running: bool
@@ -61,7 +68,7 @@ class RefresherInfo:
     expires_at: Optional[datetime]
 
     @classmethod
-    def _from(cls, d: Optional[dict]) -> Optional[RefresherInfo]:
+    def _from(cls, d: Optional[dict[str, Any]]) -> Optional[RefresherInfo]:
         if d is None:
             return None
         return cls(
@@ -69,7 +76,7 @@ class RefresherInfo:
             config_file=Path(d["config_file"]),
             domain=d["domain"],
             repository=d["repository"],
-            started_at=_dt(d["started_at"]),
+            started_at=datetime.fromtimestamp(d["started_at"], tz=timezone.utc),
             every=None if d["every"] is None else timedelta(seconds=d["every"]),
             renewals=d["renewals"],
             consecutive_failures=d["consecutive_failures"],
@@ -94,6 +101,24 @@ class RefresherInfo:
             parts.append(f"next: {_fmt(self.next_run_at)}")
         return "; ".join(parts)
 
+    def _view(self) -> View:
+        head = "running" if self.running else "stopped"
+        rows = [("config_file", str(self.config_file)), ("renewals", str(self.renewals))]
+        if self.every is not None:
+            rows.append(("every", f"{self.every.total_seconds():g} s at least"))
+        if self.last_result is not None:
+            rows.append(("last run", f"{'ok' if self.last_ok else 'FAILED'} at {_fmt(self.last_run_at)}"))
+            rows.append(("last result", self.last_result.splitlines()[0]))
+        if self.consecutive_failures:
+            rows.append(("failures", f"{self.consecutive_failures} in a row"))
+        if self.next_run_at is not None:
+            rows.append(("next run", _fmt(self.next_run_at)))
+        if self.expires_at is not None:
+            rows.append(("expires", _fmt(self.expires_at, expiry=True)))
+        failing = self.last_ok is False
+        tone = "fail" if failing else ("ok" if self.running else "info")
+        return View(f"ca_login refresher: {head} for {self.domain}/{self.repository}", tone, tuple(rows))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {
@@ -115,16 +140,18 @@ class RefresherInfo:
 
 
 @dataclass(frozen=True)
-class Status:
+class Status(_Shown):
     """Where the token stands for one pip configuration file, and what pip will use.
 
+    ``ok`` is True only when the token is valid and pip will use it for ``pip install`` in this interpreter.
     ``state`` is ``"valid"``, ``"expired"``, ``"missing"`` (no login recorded for the file) or ``"replaced"``
-    (recorded, but the file no longer holds the index-url ca-login wrote). ``index_url`` is pip's effective
-    index-url for ``pip install`` in this interpreter (masked), ``index_url_source`` says where it comes from,
-    ``index_url_is_ours`` whether it is the one ca-login wrote to ``file``.
+    (recorded, but the file no longer holds the index-url ca-login wrote); ``valid`` is ``state == "valid"``.
+    ``index_url`` is pip's effective index-url for ``pip install`` in this interpreter (masked),
+    ``index_url_source`` says where it comes from, ``index_url_is_ours`` whether it is the one ca-login wrote to
+    ``config_file``.
     """
 
-    file: Path
+    config_file: Path
     state: str
     valid: bool
     repository_endpoint: Optional[str]
@@ -142,11 +169,18 @@ class Status:
     no_index: bool = False
     problems: tuple[str, ...] = ()
     refresher: Optional[RefresherInfo] = field(default=None)
+    ok: bool = False
+
+    @property
+    def file(self) -> Path:
+        """The old name of ``config_file``."""
+        return self.config_file
 
     @classmethod
-    def _from(cls, d: dict) -> Status:
+    def _from(cls, d: dict[str, Any]) -> Status:
         return cls(
-            file=Path(d["config_file"]),
+            ok=d["ok"],
+            config_file=Path(d["config_file"]),
             state=d["state"],
             valid=d["valid"],
             repository_endpoint=d["repository_endpoint"],
@@ -166,46 +200,21 @@ class Status:
             refresher=RefresherInfo._from(d["refresher"]),
         )
 
-    def _pip_line(self) -> str:
-        if self.index_url is None and not self.no_index:
-            return "https://pypi.org/simple (pip's default: no index-url set anywhere)"
-        url = self.index_url
-        if self.no_index:
-            return f"no index at all: no-index is set by {self.index_url_source}"
-        if self.index_url_is_ours:
-            return f"{url} (ours, from {self.index_url_source})"
-        return f"{url} -- NOT ours: {self.index_url_source} wins"
+    def headline(self) -> str:
+        """One line that follows ``ok``: OK, or what is wrong, naming what wins when something else does."""
+        return status_headline(self)
 
-    def _rows(self) -> list[tuple[str, str]]:
-        rows = [("config", str(self.file)), ("token", _STATE_TEXT.get(self.state, self.state))]
-        if self.domain is not None:
-            rows.append(("repository", f"{self.domain}/{self.repository} ({self.region})"))
-            rows.append(("endpoint", str(self.repository_endpoint)))
-            rows.append(("expires", _fmt(self.expires_at, expiry=True)))
-        rows.append(("pip uses", self._pip_line()))
-        if self.refresher is not None:
-            rows.append(("refresher", self.refresher.summary()))
-        rows += [("problem", p) for p in self.problems]
-        return rows
-
-    def __str__(self) -> str:
-        head = f"ca-login status: {'OK' if self.valid else self.state.upper()}"
-        return "\n".join([head] + [f"  {k + ':':<11} {v}" for k, v in self._rows()])
-
-    def _repr_html_(self) -> str:
-        e = html.escape
-        color = "#15803d" if self.valid else "#b91c1c"
-        body = "".join(
-            f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}</td></tr>"
-            for k, v in self._rows()
-        )
-        title = f"ca_login status: <span style='color:{color}'>{e(self.state)}</span>"
-        return f"<div><strong>{title}</strong><table>{body}</table></div>"
+    def _view(self) -> View:
+        return status_view(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (what ``ca-login status --json`` prints). Never holds a token."""
+        """JSON-ready (what ``ca-login status --json`` prints). Never holds a token. ``file`` is the old name of
+        ``config_file``."""
         return {
-            "file": str(self.file),
+            "ok": self.ok,
+            "headline": self.headline(),
+            "config_file": str(self.config_file),
+            "file": str(self.config_file),
             "state": self.state,
             "valid": self.valid,
             "repository_endpoint": self.repository_endpoint,
@@ -231,51 +240,72 @@ class EnsuredLogin(LoginResult):
     good and no call was made."""
 
     __slots__ = ("_fresh",)
+    _fresh: bool
 
     def __init__(self, *, fresh: bool = True, **fields: Any) -> None:
         super().__init__(**fields)
         object.__setattr__(self, "_fresh", fresh)
 
-    fresh = property(lambda self: self._fresh)
+    @property
+    def fresh(self) -> bool:
+        """A login happened (False: the recorded token was still good, no call was made)."""
+        return self._fresh
 
-    def _asdict(self) -> dict:
+    def _asdict(self) -> dict[str, Any]:
         return {**super()._asdict(), "fresh": self._fresh}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "fresh": self._fresh}
 
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]}, fresh={self._fresh!r})"
 
+    def _view(self) -> View:
+        return ensured_view(self, self.fresh)
+
     def __str__(self) -> str:
-        text = login_text(self)
-        if self.fresh:
-            return text
-        rest = text.partition("\n")[2]
-        head = f"Token still valid for CodeArtifact {self.domain}/{self.repository} ({self.region}); no login"
-        return f"{head}\n{rest}"
+        return text(self._view())
+
+    def _repr_html_(self) -> str:
+        return html(self._view())
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        pretty(self, p, cycle)
 
 
-def _ensured(d: dict) -> EnsuredLogin:
+def _ensured(d: dict[str, Any]) -> EnsuredLogin:
     """`_core.ensure_login`'s answer as an :class:`EnsuredLogin`."""
     return EnsuredLogin(**_to_result(d)._asdict(), fresh=d["fresh"])
 
 
 @dataclass(frozen=True)
-class LogoutResult:
+class LogoutResult(_Shown):
     """What :func:`logout` did. ``action``: ``"restored"`` (the index-url from before the first login is
     back), ``"removed"`` (ours is gone; there was none before) or ``"unchanged"``."""
 
-    file: Path
+    config_file: Path
     action: str
     restored_index_url: Optional[str]
     had_state: bool
     stopped_refresher: bool
     message: str
 
-    def __str__(self) -> str:
-        return self.message
+    @property
+    def file(self) -> Path:
+        """The old name of ``config_file``."""
+        return self.config_file
+
+    def _view(self) -> View:
+        rows = [("config_file", str(self.config_file)), ("action", self.action)]
+        if self.stopped_refresher:
+            rows.append(("refresher", "stopped"))
+        return View(
+            f"ca_login logout: {self.message}", "ok" if self.action != "unchanged" else "info", tuple(rows)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "file": str(self.file),
+            "config_file": str(self.config_file),
             "action": self.action,
             "restored_index_url": self.restored_index_url,
             "had_state": self.had_state,
@@ -317,7 +347,7 @@ def ensure_login(
     login happened. The check takes well under 5 ms (``benchmarks/ensure_login_fastpath.py``).
     """
     min_remaining = int(min_remaining)
-    d = _core.ensure_login(**_core_args(locals()))
+    d = _call(_core.ensure_login, _core_args(locals()))
     result = _ensured(d)
     _warn(result)
     return result
@@ -353,7 +383,9 @@ def start_refresh(
     if not _atexit_registered:
         atexit.register(_core.stop_refresh)
         _atexit_registered = True
-    return RefresherInfo._from(d)
+    info = RefresherInfo._from(d)
+    assert info is not None
+    return info
 
 
 def stop_refresh() -> Optional[RefresherInfo]:
@@ -369,7 +401,7 @@ def logout(tool: str = "pip", config_file: Optional[str | Path] = None) -> Logou
     """
     d = _core.logout(tool, None if config_file is None else str(config_file), sys_prefix=sys.prefix)
     return LogoutResult(
-        file=Path(d["config_file"]),
+        config_file=Path(d["config_file"]),
         action=d["action"],
         restored_index_url=d["restored_index_url"],
         had_state=d["had_state"],

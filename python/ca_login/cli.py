@@ -1,21 +1,24 @@
 """The ``ca-login`` command line: for lifecycle-config scripts, terminals and cron.
 
 Exit codes (also in the README):
-0 ok; 1 other failure (diagnose: a check failed; status: missing or expired token); 2 bad usage or invalid input;
+0 ok; 1 other failure (diagnose: a check failed; status: missing or expired token, or pip uses another index);
+2 bad usage or invalid input;
 3 endpoint unreachable; 4 access denied; 5 not found; 6 credentials; 7 config file; 8 throttled.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import sys
-from pathlib import Path
-from typing import Optional
 
 import ca_login
-from ca_login import _sagemaker
+
+# Cold start matters (cron, lifecycle scripts): `ca-login status` and `ca-login login --if-expiring-within N` take
+# a hand-rolled fast path (see `_fast`) that imports neither argparse, json, logging nor typing; every other form
+# goes through argparse. Modules below are imported where they are used.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Optional
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -70,6 +73,10 @@ def _add_endpoint_type_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from ca_login import _sagemaker
+
     parser = argparse.ArgumentParser(
         prog="ca-login",
         description="Log pip in to AWS CodeArtifact through private endpoints, and say why it can't.",
@@ -102,7 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_login)
 
     # Token lifetime (issue 5)
-    p = sub.add_parser("status", help="token expiry and what pip will use (exit 1: missing or expired)")
+    p = sub.add_parser(
+        "status",
+        help="token expiry and what pip will use (exit 1: missing, expired, or pip uses another index)",
+    )
     p.add_argument("--config-file", help="pip config file (default: the one `login` writes)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.add_argument("--user", metavar="NAME", help="as root: read NAME's files, with NAME's ids")
@@ -165,6 +175,8 @@ def _result_json(r: ca_login.LoginResult) -> dict:
 
 def _login_kwargs(args: argparse.Namespace) -> dict:
     """`login`'s flags as keyword arguments of `_core.login` / `_core.ensure_login`."""
+    from ca_login import _sagemaker
+
     return dict(
         domain=args.domain,
         repository=args.repository,
@@ -195,17 +207,17 @@ def cmd_login(args: argparse.Namespace) -> int:
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
+        import json
+
         print(json.dumps({**_result_json(result), **extra}, indent=2))
     else:
-        print(result)
-        if result.dry_run:
-            print(f"\n--- {result.config_file} would read (token masked):\n{result.preview}", end="")
+        print(result)  # a dry run's text holds the preview
     return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     if getattr(args, "user", None):
-        from ca_login import _core
+        from ca_login import _core, _sagemaker
         from ca_login._lifetime import Status
 
         st = Status._from(
@@ -214,20 +226,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         st = ca_login.status(config_file=args.config_file)
     if args.json:
+        import json
+
         print(json.dumps(st.to_dict(), indent=2))
     else:
-        print(st)
-    return EXIT_OK if st.valid else EXIT_FAILED
+        print(_paint_status(str(st), st.ok))
+    return EXIT_OK if st.ok else EXIT_FAILED
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
     if getattr(args, "user", None):
-        from ca_login import _core
+        from pathlib import Path
+
+        from ca_login import _core, _sagemaker
         from ca_login._lifetime import LogoutResult
 
         d = _core.logout("pip", args.config_file, **_sagemaker.core_target(args.user, sys.prefix))
         r = LogoutResult(
-            file=Path(d["config_file"]),
+            config_file=Path(d["config_file"]),
             action=d["action"],
             restored_index_url=d["restored_index_url"],
             had_state=d["had_state"],
@@ -237,6 +253,8 @@ def cmd_logout(args: argparse.Namespace) -> int:
     else:
         r = ca_login.logout(config_file=args.config_file)
     if args.json:
+        import json
+
         print(json.dumps(r.to_dict(), indent=2))
     else:
         print(r)
@@ -250,6 +268,8 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
 
 def cmd_configure(args: argparse.Namespace) -> int:
+    from ca_login import _sagemaker
+
     if args.profile is not None and args.profile.strip() == "":
         args.profile = None
     out = _sagemaker.configure(vars(args), user=args.user, replace=args.replace)
@@ -261,6 +281,8 @@ def cmd_lifecycle_script(args: argparse.Namespace) -> int:
     if args.profile:
         print("error: --profile has no meaning on a notebook instance (it uses its role)", file=sys.stderr)
         return EXIT_USAGE
+    from ca_login import _sagemaker
+
     script = _sagemaker.lifecycle_script(
         domain=args.domain,
         repository=args.repository,
@@ -303,38 +325,120 @@ def _add_diagnose_parser(sub) -> None:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from ca_login import _diagnosis
+    from ca_login._display import table_text
 
-    def live(c: dict) -> None:
-        print(_diagnosis.format_check(_diagnosis.Check(**c)), flush=True)
+    live = not args.json and sys.stderr.isatty()
+    done: list[str] = []
+
+    def progress(c: dict[str, str]) -> None:
+        done.append(c["name"])
+        sys.stderr.write(f"\r\x1b[K  checking: {len(done)} done (last: {c['name']} {c['status']})")
+        sys.stderr.flush()
 
     if not args.json:
         print(f"ca-login diagnose: checking (each check is bounded by {args.timeout:.1f} s)", flush=True)
-    d = _diagnosis._run(
-        on_check=None if args.json else live,
-        domain=args.domain,
-        repository=args.repository,
-        domain_owner=args.domain_owner,
-        region=args.region,
-        endpoint_url=args.endpoint_url,
-        repository_endpoint_url=args.repository_endpoint_url,
-        profile=args.profile,
-        endpoint_type=args.endpoint_type,
-        timeout=args.timeout,
-        packages=args.package,
-        face="cli",
-    )
+    try:
+        d = _diagnosis._run(
+            on_check=progress if live else None,
+            domain=args.domain,
+            repository=args.repository,
+            domain_owner=args.domain_owner,
+            region=args.region,
+            endpoint_url=args.endpoint_url,
+            repository_endpoint_url=args.repository_endpoint_url,
+            profile=args.profile,
+            endpoint_type=args.endpoint_type,
+            timeout=args.timeout,
+            packages=args.package,
+            face="cli",
+        )
+    finally:
+        if live:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
     if args.json:
         print(d.to_json(indent=2))
-    else:
-        print(_diagnosis.format_verdict(d.ok, d.verdict))
-        if d.verdict is not None and d.verdict.commands:
-            print("  commands to paste, in order:")
-            for command in d.verdict.commands:
-                print(f"    {command}")
+        return EXIT_OK if d.ok else EXIT_FAILED
+    # The checklist in layer order (checks finish in any order), details wrapped under their column.
+    checks = sorted(d.checks, key=lambda c: _diagnosis.layer_order(c.layer))
+    for line in table_text(tuple(c._row() for c in checks)):
+        print(_paint_check(line))
+    head, *rest = _diagnosis.format_verdict(d.ok, d.verdict).split("\n")
+    print(_paint(head, "32" if d.ok else "1;31"))
+    for line in rest:
+        print(line)
     return EXIT_OK if d.ok else EXIT_FAILED
 
 
+# Colour on a terminal only: not when piped, not with NO_COLOR set (https://no-color.org).
+def _colour() -> bool:
+    import os
+
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _paint(text: str, code: str) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if _colour() else text
+
+
+_MARK_COLOUR = {"ok  ": "32", "FAIL": "1;31", "warn": "33", "skip": "2"}
+
+
+def _paint_check(line: str) -> str:
+    mark = line[2:6]
+    code = _MARK_COLOUR.get(mark)
+    if code is None or not _colour():
+        return line
+    return f"{line[:2]}{_paint(mark, code)}{line[6:]}"
+
+
+def _paint_status(text: str, ok: bool) -> str:
+    head, _, rest = text.partition("\n")
+    return _paint(head, "32" if ok else "1;31") + ("\n" + rest if rest else "")
+
+
+# --- the fast path -------------------------------------------------------------------------------------------
+
+
+def _fast(argv: list[str]) -> Optional[int]:
+    """`status [--config-file F]` and `login --if-expiring-within N [--config-file F]`, without argparse: the
+    exit code, or None for any other form (argparse takes it, with the same output)."""
+    from ca_login import _core, _display
+
+    opts = argv[1:]
+    config_file = None
+    if len(opts) >= 2 and opts[-2] == "--config-file" and not opts[-1].startswith("-"):
+        config_file, opts = opts[-1], opts[:-2]
+    if argv[:1] == ["status"] and not opts:
+        d = _core.status("pip", config_file, sys_prefix=sys.prefix)
+        if d["refresher"] is not None:
+            return None
+        print(_paint_status(_display.text(_display.status_view(_display.StatusFields(d))), d["ok"]))
+        return EXIT_OK if d["ok"] else EXIT_FAILED
+    if argv[:1] == ["login"] and len(opts) == 2 and opts[0] == "--if-expiring-within" and opts[1].isdigit():
+        d = _core.ensure_login(min_remaining=int(opts[1]), config_file=config_file, sys_prefix=sys.prefix)
+        r = _display.LoginFields(d)
+        for w in r.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        print(_display.text(_display.ensured_view(r, d["fresh"])))
+        return EXIT_OK
+    return None
+
+
 def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        fast = _fast(argv)
+    except ca_login.Error as e:
+        print(f"error: {e}", file=sys.stderr)
+        return exit_code_for(e)
+    except KeyboardInterrupt as e:
+        print(str(e) or "interrupted", file=sys.stderr)
+        return 130
+    if fast is not None:
+        return fast
+    import logging
+
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -347,6 +451,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ca_login.Error as e:
         print(f"error: {e}", file=sys.stderr)
         return exit_code_for(e)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(str(e) or "interrupted", file=sys.stderr)
         return 130
