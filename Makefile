@@ -47,7 +47,8 @@ test-python: setup
 
 test: lint test-rust test-python
 
-lint: $(VENV)/.deps
+lint: system-deps $(VENV)/.deps
+	shellcheck --shell=bash python/ca_login/lifecycle/*.sh
 	cargo fmt --check
 	cargo clippy --all-targets --features python -- -D warnings
 	$(VENV)/bin/ruff check python tests benchmarks scripts
