@@ -1241,7 +1241,8 @@ def test_script_as_root_with_an_empty_relative_or_linked_path_stops_and_changes_
     skip = (r"on-start\.sh", r"stderr-\d+\.txt")
     (sandbox.base / "on-start.sh").write_text(script)
     top_before, tree_before = sorted(os.listdir("/")), _tree(sandbox.base, skip)
-    run = run_script(script, nb_user, cwd=str(cwd), CAL_UNIT_DIR=str(sandbox.base / "units"), **{var: value})
+    paths = {"CAL_UNIT_DIR": str(sandbox.base / "units"), "CAL_SYSTEMD": str(sandbox.base / "no-systemd")}
+    run = run_script(script, nb_user, cwd=str(cwd), **{**paths, var: value})
     assert run.returncode == 0, run.stderr
     assert "stopped" in run.stderr, run.stderr
     assert run.bg_pid is None

@@ -338,18 +338,15 @@ main() {
     log "hint: for a Studio space generate it with \`ca-login lifecycle-script --target studio\`"
     return 0
   fi
-  local d
+  local d e logdir=${CAL_LOG%/*}
   abs_paths CAL_HOME CAL_CONDA CAL_CLI_ENV CAL_WORK CAL_LOG CAL_UNIT_DIR CAL_SYSTEMD || return 0
   [[ $CAL_WHEEL == s3://* ]] || abs_paths CAL_WHEEL || return 0
   # Root writes only in CAL_WORK and the log's dir: no link on the way, root's alone, else nothing is done.
-  for d in "$CAL_WORK" "${CAL_LOG%/*}"; do
-    d=${d:-/}
-    if [ "$(readlink -m -- "$d")" != "$d" ]; then
-      log "error: $d is or passes through a symbolic link; stopped"
-      return 0
-    fi
-    if ! mkdir -p -- "$d" || ! root_safe "$d"; then # umask 022: 0755
-      log "error: $CAL_WORK and the log's directory must be root's alone; stopped"
+  for d in "$CAL_WORK" "${logdir:=/}"; do
+    e=$d
+    while [ ! -e "$e" ]; do e=${e%/*} e=${e:-/}; done
+    if [ "$(readlink -m -- "$d")" != "$d" ] || ! root_safe "$e"; then
+      log "error: $d must be root's alone, with no symbolic link on the way; stopped"
       return 0
     fi
   done
@@ -357,6 +354,7 @@ main() {
     log "error: the log $CAL_LOG is not a regular file; stopped"
     return 0
   fi
+  mkdir -p -- "$CAL_WORK" "$logdir" || return 0 # umask 022: 0755
   exec 2> >(tee -a -- "$CAL_LOG" >&2)
   log "start: user $CAL_USER, wheel $CAL_WHEEL, domain $CAL_DOMAIN, repository $CAL_REPOSITORY"
   if ! CAL_UID=$(id -u -- "$CAL_USER" 2>/dev/null) || ! CAL_GID=$(id -g -- "$CAL_USER"); then
