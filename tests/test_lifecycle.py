@@ -52,10 +52,10 @@ fi
 """
 
 FAKE_AWS = r"""#!/bin/bash
-# A stand-in for `aws s3 cp [--only-show-errors] s3://B/K -`: prints $FAKE_S3_DIR/B/K; records who ran it.
-[ "$1 $2" = "s3 cp" ] && [ "$4" = - ] || exit 2
+# A stand-in for `aws s3 cp --only-show-errors s3://B/K -`: prints $FAKE_S3_DIR/B/K; records who ran it.
+[ "$1 $2 $3 $5" = "s3 cp --only-show-errors -" ] || exit 2
 id -u >"$FAKE_S3_DIR/ran-as"
-cat -- "$FAKE_S3_DIR/${3#s3://}"
+cat -- "$FAKE_S3_DIR/${4#s3://}"
 """
 ANY_SHA = ("--wheel-sha256", "0" * 64)
 
@@ -812,6 +812,7 @@ def test_script_logs_in_an_envs_own_site_pip_conf_too_and_keeps_other_cron_lines
 ):
     site = sandbox.env("python3") / "pip.conf"
     site.write_text("[global]\ntimeout = 30\n")
+    _chown_tree(sandbox.env("python3"), nb_user)  # the user's env, as on an instance: logged in as the user
     (sandbox.cron_dir / nb_user.pw_name).write_text("0 1 * * * /usr/bin/true # mine\n")
     _stage_wheel(sandbox, ca_wheel)
     script = _generate(
@@ -1165,13 +1166,13 @@ def test_a_wheel_whose_sha256_differs_is_refused_with_both_hashes_and_nothing_is
         _stage_wheel(sandbox, ca_wheel)
     else:
         s3 = sandbox.base / "s3"
-        (s3 / "b").mkdir(parents=True)
+        (s3 / "my-bucket").mkdir(parents=True)
         s3.chmod(0o777)
-        shutil.copy2(ca_wheel, s3 / "b" / ca_wheel.name)
+        shutil.copy2(ca_wheel, s3 / "my-bucket" / ca_wheel.name)
         aws = sandbox.bin / "aws"
         aws.write_text(FAKE_AWS)
         aws.chmod(0o755)
-        extra = ("--wheel", f"s3://b/{ca_wheel.name}")
+        extra = ("--wheel", f"s3://my-bucket/{ca_wheel.name}")
         env.update(CAL_WHEEL=extra[1], CAL_AWS=str(aws), FAKE_S3_DIR=str(s3))
     script = _generate("--domain", "mydomain", "--repository", "isolatedsm", "--wheel-sha256", wrong, *extra)
     run = run_script(script, nb_user, **env)
