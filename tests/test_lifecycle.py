@@ -1147,10 +1147,10 @@ def test_root_runs_python_isolated_so_a_pip_planted_in_its_working_directory_or_
     )
     assert run.returncode == 0, run.stderr
     assert run.wait_background(150), run.log[-3000:]
-    assert f"installed ca_login into {sandbox.env('JupyterSystemEnv')} (as root)" in run.log, run.log[-3000:]
-    assert (sandbox.env("JupyterSystemEnv") / "bin" / "ca-login").exists()
     lines = _markers(marks)
     assert not [ln for ln in lines if ln.split()[0] == "0"], f"planted code ran as root: {lines}"
+    assert f"installed ca_login into {sandbox.env('JupyterSystemEnv')} (as root)" in run.log, run.log[-3000:]
+    assert (sandbox.env("JupyterSystemEnv") / "bin" / "ca-login").exists()
 
 
 @needs_root
