@@ -457,6 +457,30 @@ def test_lifecycle_script_refuses_bad_values_with_a_hint(capsys):
     assert "needs --domain" in capsys.readouterr().err
 
 
+def test_lifecycle_script_needs_the_wheels_sha256_and_embeds_the_hash_of_wheel_file(tmp_path, capsys):
+    base = ["lifecycle-script", "--domain", "mydomain", "--repository", "isolatedsm"]
+    assert cli.main(base) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "sha256" in err and "--wheel-file" in err and "hint:" in err
+    assert cli.main([*base, "--wheel-sha256", "xyz"]) == cli.EXIT_USAGE
+    assert "64 hex digits" in capsys.readouterr().err
+    whl = tmp_path / "ca_login-9.9.9-py3-none-any.whl"
+    whl.write_bytes(b"wheel bytes")
+    sha = hashlib.sha256(b"wheel bytes").hexdigest()
+    assert cli.main([*base, "--wheel-file", str(whl)]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert f': "${{CAL_WHEEL_SHA256:={sha}}}"' in out
+    assert f'CAL_WHEEL=/home/ec2-user/SageMaker/ca-login/{whl.name}}}"' in out
+    assert cli.main([*base, "--wheel", str(whl)]) == cli.EXIT_OK  # a wheel that exists here: hashed now
+    assert f"CAL_WHEEL_SHA256:={sha}}}" in capsys.readouterr().out
+    assert cli.main([*base, "--wheel-file", str(whl), "--wheel-sha256", sha]) == cli.EXIT_USAGE
+    assert "both" in capsys.readouterr().err
+    fifo = tmp_path / "fifo.whl"
+    os.mkfifo(fifo)
+    assert cli.main([*base, "--wheel-file", str(fifo)]) == cli.EXIT_USAGE  # refused at once, not read
+    assert "not a regular file" in capsys.readouterr().err
+
+
 def test_values_reach_the_script_literally_with_no_shell_expansion(tmp_path):
     url = 'https://vpce-1.api.codeartifact.us-west-2.vpce.amazonaws.com/$(id)`id`$HOME\\x"y'
     script = _lifecycle.lifecycle_script(

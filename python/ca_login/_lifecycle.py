@@ -4,11 +4,9 @@ Used by ``cli.py``."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
-from importlib import resources
 from typing import Optional
 
 from . import _core
@@ -56,6 +54,8 @@ def _dq(value: str) -> str:
 
 def wheel_sha256(path: str) -> str:
     """The sha256 of the wheel at ``path`` (a regular file here, at most 64 MiB)."""
+    import hashlib  # here: cli.py imports this module for every command
+
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
@@ -94,6 +94,8 @@ def _check_wheel(wheel: str) -> None:
 
 
 def _template(name: str) -> str:
+    from importlib import resources
+
     return resources.files("ca_login").joinpath("lifecycle", name).read_text(encoding="utf-8")
 
 
