@@ -1414,3 +1414,29 @@ def test_studio_script_as_the_user_installs_logs_in_sets_up_the_refresh_and_hand
                     os.killpg(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+
+@needs_root
+@pytest.mark.parametrize("kind", ["fifo", "link-to-a-root-only-file"])
+def test_a_staged_wheel_that_is_a_fifo_or_a_link_to_a_root_only_file_is_not_read_by_root(
+    kind, nb_user, sandbox, run_script, ca_wheel
+):
+    """The user reads the staged wheel for root: a FIFO ends with the step's bound, a link to a file only root
+    can read fails; either way nothing is installed and the root file is unchanged."""
+    root_file = sandbox.base / "root-only.whl"
+    shutil.copy2(ca_wheel, root_file)
+    root_file.chmod(0o600)
+    before = _owner_mode(root_file), root_file.read_bytes()
+    staged = sandbox.stage / ca_wheel.name
+    if kind == "fifo":
+        os.mkfifo(staged)
+    else:
+        staged.symlink_to(root_file)
+    _chown_tree(sandbox.stage, nb_user)
+    script = _generate("--domain", "mydomain", "--repository", "isolatedsm", "--wheel-file", str(ca_wheel))
+    run = run_script(script, nb_user, CAL_STEP_TIMEOUT="3")
+    assert run.returncode == 0, run.stderr
+    assert f"cannot read {staged} as {nb_user.pw_name}" in run.stderr, run.stderr
+    assert not (sandbox.env("JupyterSystemEnv") / "bin" / "ca-login").exists()
+    assert not list((sandbox.work / "wheel").glob("*.whl"))
+    assert (_owner_mode(root_file), root_file.read_bytes()) == before

@@ -144,6 +144,7 @@ wheel_file() {
       ;;
   esac
   if [ "$rc" != 0 ] || [ "$(stat -c %s -- "$d/$name")" -gt "$max" ]; then
+    rm -f -- "$d/$name"
     log "error: cannot read $f as $CAL_USER (within ${CAL_STEP_TIMEOUT}s and 64 MiB)"
     log "hint: for s3://, the subnet needs an S3 gateway endpoint and the role s3:GetObject"
     return 1

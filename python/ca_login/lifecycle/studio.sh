@@ -108,6 +108,7 @@ wheel_file() {
       ;;
   esac
   if [ "$rc" != 0 ] || [ "$(stat -c %s -- "$d/$name")" -gt "$max" ]; then
+    rm -f -- "$d/$name"
     log "error: cannot read $f (within ${CAL_STEP_TIMEOUT}s and 64 MiB)"
     log "hint: for s3://, the space's role needs s3:GetObject (and its VPC an S3 endpoint)"
     return 1
