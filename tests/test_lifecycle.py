@@ -1,5 +1,7 @@
-"""SageMaker set-up (issue 6): `login --user` and `configure` writing a notebook user's files as root, and the
-on-start script from `ca-login lifecycle-script`, run as root against the stand-in with a throwaway user.
+"""SageMaker set-up (issues 6 and 13): `login --user` and `configure` writing a notebook user's files as root,
+and the lifecycle scripts from `ca-login lifecycle-script`: the notebook-instance one run as root against the
+stand-in with a throwaway user (planted programs, unsafe CAL_* values, each way to switch users, cron, systemd
+or a loop), the Studio one run as that user.
 
 The script installs a wheel this test session builds (`maturin build`, from the working tree) into fake
 conda envs (venvs), and installs the refresh into a fake `crontab` (one file per user).
@@ -1440,3 +1442,29 @@ def test_a_staged_wheel_that_is_a_fifo_or_a_link_to_a_root_only_file_is_not_read
     assert not (sandbox.env("JupyterSystemEnv") / "bin" / "ca-login").exists()
     assert not list((sandbox.work / "wheel").glob("*.whl"))
     assert (_owner_mode(root_file), root_file.read_bytes()) == before
+
+
+@needs_root
+@pytest.mark.parametrize("kind", ["empty", "relative", "link"])
+def test_studio_script_with_an_empty_relative_or_linked_work_dir_stops_and_changes_nothing(
+    kind, nb_user, sandbox
+):
+    victim = sandbox.home / "victim"
+    (victim / "wheel").mkdir(parents=True)
+    (victim / "wheel" / "keep.whl").write_text("the user's\n")
+    (sandbox.home / "link").symlink_to(victim)
+    _chown_tree(sandbox.home, nb_user)
+    rel = f"ca-login-rel-{uuid.uuid4().hex[:8]}"
+    value = {"empty": "", "relative": rel, "link": str(sandbox.home / "link")}[kind]
+    script = sandbox.base / "studio.sh"
+    script.write_text(
+        _generate("--target", "studio", "--domain", "mydomain", "--repository", "isolatedsm", *ANY_SHA)
+    )
+    env = _user_env(sandbox.home, CAL_USER=nb_user.pw_name, CAL_HOME=sandbox.home, CAL_CONDA=sandbox.conda)
+    env.update(CAL_WORK=value, CAL_LOG=str(sandbox.home / "lifecycle.log"))
+    before = _tree(sandbox.base, (r"studio\.sh",))
+    r = _as_user_run(nb_user, env, "bash", str(script))
+    assert r.returncode == 0, r.stderr
+    assert "stopped" in r.stderr, r.stderr
+    assert _tree(sandbox.base, (r"studio\.sh",)) == before
+    assert not os.path.lexists(f"/{rel}")
