@@ -49,8 +49,10 @@ test-python: setup
 
 test: lint test-rust test-python
 
-# stubtest checks _core.pyi against the built extension (so lint builds it first).
-lint: dev
+# stubtest checks _core.pyi against the built extension (so lint builds it first); shellcheck comes from
+# system-deps (lint runs before test-python's setup on a fresh machine).
+lint: system-deps dev
+	shellcheck --shell=bash python/ca_login/lifecycle/*.sh
 	cargo fmt --check
 	cargo clippy --all-targets --features python -- -D warnings
 	$(VENV)/bin/ruff check python tests benchmarks scripts

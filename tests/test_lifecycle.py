@@ -1,5 +1,7 @@
-"""SageMaker set-up (issue 6): `login --user` and `configure` writing a notebook user's files as root, and the
-on-start script from `ca-login lifecycle-script`, run as root against the stand-in with a throwaway user.
+"""SageMaker set-up (issues 6 and 13): `login --user` and `configure` writing a notebook user's files as root,
+and the lifecycle scripts from `ca-login lifecycle-script`: the notebook-instance one run as root against the
+stand-in with a throwaway user (planted programs, unsafe CAL_* values, each way to switch users, cron, systemd
+or a loop), the Studio one run as that user.
 
 The script installs a wheel this test session builds (`maturin build`, from the working tree) into fake
 conda envs (venvs), and installs the refresh into a fake `crontab` (one file per user).
@@ -7,6 +9,7 @@ conda envs (venvs), and installs the refresh into a fake `crontab` (one file per
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import re
@@ -23,7 +26,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ca_login import _sagemaker, cli
+from ca_login import _lifecycle, cli
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -51,13 +54,12 @@ fi
 """
 
 FAKE_AWS = r"""#!/bin/bash
-# A stand-in for `aws s3 cp [--only-show-errors] s3://B/K DEST`: copies $FAKE_S3_DIR/B/K.
-[ "$1 $2" = "s3 cp" ] || exit 2
-shift 2
-[ "$1" = --only-show-errors ] && shift
-src=${1#s3://}
-cp "$FAKE_S3_DIR/$src" "$2"
+# A stand-in for `aws s3 cp --only-show-errors s3://B/K -`: prints $FAKE_S3_DIR/B/K; records who ran it.
+[ "$1 $2 $3 $5" = "s3 cp --only-show-errors -" ] || exit 2
+id -u >"$FAKE_S3_DIR/ran-as"
+cat -- "$FAKE_S3_DIR/${4#s3://}"
 """
+ANY_SHA = ("--wheel-sha256", "0" * 64)
 
 
 def _clean_run_env(**extra) -> dict[str, str]:
@@ -306,7 +308,7 @@ class ScriptRun:
 def run_script(sandbox, request):
     runs: list[ScriptRun] = []
 
-    def run(script: str, user, pipes: bool = False, **overrides) -> ScriptRun:
+    def run(script: str, user, pipes: bool = False, cwd: str = "/", **overrides) -> ScriptRun:
         """Run `script` as root; `pipes`: stdout and stderr are pipes, and this returns once both are closed
         (as SageMaker's capture would), else stderr goes to a file (returns when the script exits)."""
         path = sandbox.base / "on-start.sh"
@@ -337,7 +339,7 @@ def run_script(sandbox, request):
             proc = subprocess.run(
                 ["bash", str(path)],
                 env=env,
-                cwd="/",
+                cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE if pipes else ef,
@@ -421,7 +423,14 @@ def _cron_lines(sb: Sandbox, user) -> list[str]:
 )
 def test_generated_script_fits_sagemakers_limit_and_passes_bash_n_and_shellcheck(extra, tmp_path):
     script = _generate(
-        "--domain", "mydomain", "--domain-owner", "111122223333", "--repository", "isolatedsm", *extra
+        "--domain",
+        "mydomain",
+        "--domain-owner",
+        "111122223333",
+        "--repository",
+        "isolatedsm",
+        *ANY_SHA,
+        *extra,
     )
     assert len(script) <= 16384, f"{len(script)} characters"
     assert script.startswith("#!/bin/bash\n")
@@ -450,9 +459,35 @@ def test_lifecycle_script_refuses_bad_values_with_a_hint(capsys):
     assert "needs --domain" in capsys.readouterr().err
 
 
+def test_lifecycle_script_needs_the_wheels_sha256_and_embeds_the_hash_of_wheel_file(tmp_path, capsys):
+    base = ["lifecycle-script", "--domain", "mydomain", "--repository", "isolatedsm"]
+    assert cli.main(base) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "sha256" in err and "--wheel-file" in err and "hint:" in err
+    assert cli.main([*base, "--wheel-sha256", "xyz"]) == cli.EXIT_USAGE
+    assert "64 hex digits" in capsys.readouterr().err
+    whl = tmp_path / "ca_login-9.9.9-py3-none-any.whl"
+    whl.write_bytes(b"wheel bytes")
+    sha = hashlib.sha256(b"wheel bytes").hexdigest()
+    assert cli.main([*base, "--wheel-file", str(whl)]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert f': "${{CAL_WHEEL_SHA256:={sha}}}"' in out
+    assert f'CAL_WHEEL=/home/ec2-user/SageMaker/ca-login/{whl.name}}}"' in out
+    assert cli.main([*base, "--wheel", str(whl)]) == cli.EXIT_OK  # a wheel that exists here: hashed now
+    assert f"CAL_WHEEL_SHA256:={sha}}}" in capsys.readouterr().out
+    assert cli.main([*base, "--wheel-file", str(whl), "--wheel-sha256", sha]) == cli.EXIT_USAGE
+    assert "both" in capsys.readouterr().err
+    fifo = tmp_path / "fifo.whl"
+    os.mkfifo(fifo)
+    assert cli.main([*base, "--wheel-file", str(fifo)]) == cli.EXIT_USAGE  # refused at once, not read
+    assert "not a regular file" in capsys.readouterr().err
+
+
 def test_values_reach_the_script_literally_with_no_shell_expansion(tmp_path):
     url = 'https://vpce-1.api.codeartifact.us-west-2.vpce.amazonaws.com/$(id)`id`$HOME\\x"y'
-    script = _sagemaker.lifecycle_script(domain="mydomain", repository="isolatedsm", endpoint_url=url)
+    script = _lifecycle.lifecycle_script(
+        domain="mydomain", repository="isolatedsm", endpoint_url=url, wheel_sha256_hex="0" * 64
+    )
     settings = [ln for ln in script.splitlines() if ln.startswith(': "${CAL_ENDPOINT_URL:=')]
     assert len(settings) == 1
     p = tmp_path / "settings.sh"
@@ -620,6 +655,8 @@ def test_script_installs_configures_logs_the_user_in_and_schedules_the_refresh(
         standin.region,
         "--endpoint-url",
         standin.api_url,
+        "--wheel-file",
+        str(ca_wheel),
     )
     run = run_script(script, nb_user, **_aws_env(standin))
     assert run.returncode == 0, run.stderr
@@ -732,6 +769,8 @@ def test_script_returns_and_closes_its_output_while_the_login_waits_on_an_endpoi
         "us-west-2",
         "--endpoint-url",
         url,
+        "--wheel-file",
+        str(ca_wheel),
     )
     # bounded by run()'s generous 90 s subprocess timeout; no timing assert
     run = run_script(script, nb_user, pipes=True, CAL_STEP_TIMEOUT="20", **_aws_env(url))
@@ -756,6 +795,7 @@ def test_script_with_an_s3_wheel_downloads_installs_and_configures_in_the_backgr
     s3 = sandbox.base / "s3"
     (s3 / "my-bucket" / "w").mkdir(parents=True)
     shutil.copy2(ca_wheel, s3 / "my-bucket" / "w" / ca_wheel.name)
+    s3.chmod(0o777)  # the stand-in notes there who ran it
     aws = sandbox.bin / "aws"
     aws.write_text(FAKE_AWS)
     aws.chmod(0o755)
@@ -772,6 +812,8 @@ def test_script_with_an_s3_wheel_downloads_installs_and_configures_in_the_backgr
         standin.api_url,
         "--wheel",
         f"s3://my-bucket/w/{ca_wheel.name}",
+        "--wheel-file",
+        str(ca_wheel),
     )
     env = {"CAL_WHEEL": f"s3://my-bucket/w/{ca_wheel.name}", "CAL_AWS": str(aws), "FAKE_S3_DIR": str(s3)}
     run = run_script(script, nb_user, CAL_BG_STDERR=1, **env, **_aws_env(standin))
@@ -783,7 +825,10 @@ def test_script_with_an_s3_wheel_downloads_installs_and_configures_in_the_backgr
     conf = sandbox.home / ".config" / "pip" / "pip.conf"
     assert conf.exists(), run.log[-3000:]
     assert _owner_mode(conf) == (nb_user.pw_uid, nb_user.pw_gid, 0o600)
-    assert (sandbox.work / ca_wheel.name).exists()
+    assert (sandbox.work / "wheel" / ca_wheel.name).exists()
+    assert (s3 / "ran-as").read_text().strip() == str(nb_user.pw_uid), (
+        "the S3 download did not run as the user"
+    )
     assert any(ln.endswith("# ca-login") for ln in _cron_lines(sandbox, nb_user))
 
 
@@ -793,6 +838,7 @@ def test_script_logs_in_an_envs_own_site_pip_conf_too_and_keeps_other_cron_lines
 ):
     site = sandbox.env("python3") / "pip.conf"
     site.write_text("[global]\ntimeout = 30\n")
+    _chown_tree(sandbox.env("python3"), nb_user)  # the user's env, as on an instance: logged in as the user
     (sandbox.cron_dir / nb_user.pw_name).write_text("0 1 * * * /usr/bin/true # mine\n")
     _stage_wheel(sandbox, ca_wheel)
     script = _generate(
@@ -806,6 +852,8 @@ def test_script_logs_in_an_envs_own_site_pip_conf_too_and_keeps_other_cron_lines
         standin.region,
         "--endpoint-url",
         standin.api_url,
+        "--wheel-file",
+        str(ca_wheel),
     )
     run = run_script(script, nb_user, **_aws_env(standin))
     assert run.returncode == 0, run.stderr
@@ -851,12 +899,12 @@ def test_the_outer_bound_ends_the_background_and_every_process_it_started(slow, 
     (s3 / "my-bucket").mkdir(parents=True)
     s3.chmod(0o777)  # the user's step writes its "started" note here
     wheel = "ca_login-0.1.0-cp39-abi3-manylinux2014_x86_64.whl"
-    (s3 / "my-bucket" / wheel).write_text("not read: the step never gets that far\n")
+    body = b"not a wheel: pip (a stand-in) never reads it\n"
+    (s3 / "my-bucket" / wheel).write_bytes(body)
     aws = sandbox.bin / "aws"
     aws.write_text(SLOW_AWS if slow == "s3-download" else FAKE_AWS)
     aws.chmod(0o755)
     cli_env = sandbox.env("JupyterSystemEnv")
-    expect_user = "root"
     if slow == "pip-run-as-the-user":
         cli_env = sandbox.base / "user-env"
         (cli_env / "bin").mkdir(parents=True)
@@ -864,9 +912,16 @@ def test_the_outer_bound_ends_the_background_and_every_process_it_started(slow, 
         (cli_env / "bin" / "python").chmod(0o755)
         for p in (cli_env, cli_env / "bin", cli_env / "bin" / "python"):
             os.chown(p, nb_user.pw_uid, nb_user.pw_gid)
-        expect_user = nb_user.pw_name
+    sha = hashlib.sha256(body).hexdigest()
     script = _generate(
-        "--domain", "mydomain", "--repository", "isolatedsm", "--wheel", f"s3://my-bucket/{wheel}"
+        "--domain",
+        "mydomain",
+        "--repository",
+        "isolatedsm",
+        "--wheel",
+        f"s3://my-bucket/{wheel}",
+        "--wheel-sha256",
+        sha,
     )
     env = {
         "CAL_WHEEL": f"s3://my-bucket/{wheel}",
@@ -886,8 +941,8 @@ def test_the_outer_bound_ends_the_background_and_every_process_it_started(slow, 
             time.sleep(0.5)
             left = _job_processes(marker)
         assert not left, "processes of the background outlived its bound:\n" + "\n".join(left)
-        assert (s3 / f"started-{expect_user}").exists(), (
-            f"the slow step never ran as {expect_user}:\n{run.log}"
+        assert (s3 / f"started-{nb_user.pw_name}").exists(), (
+            f"the slow step never ran as the user:\n{run.log}"
         )
         assert "background: started (at most 3s)" in run.log
     finally:
@@ -916,6 +971,8 @@ def test_script_leaves_a_crontab_it_cannot_read_untouched_and_refreshes_from_a_l
         standin.region,
         "--endpoint-url",
         standin.api_url,
+        "--wheel-file",
+        str(ca_wheel),
     )
     error = "crontab: cannot open /var/spool/cron: Permission denied"
     run = run_script(script, nb_user, FAKE_CRONTAB_LIST_ERROR=error, **_aws_env(standin))
@@ -927,3 +984,487 @@ def test_script_leaves_a_crontab_it_cannot_read_untouched_and_refreshes_from_a_l
     os.kill(run.refresh_pid, 0)  # the loop is running (the fixture ends it)
     assert run.wait_background(150), run.log[-3000:]
     assert (sandbox.home / ".config" / "pip" / "pip.conf").exists(), run.log[-3000:]
+
+
+# --- the script as root against what a user (or a mistake) planted ---------------------------------------
+
+MARKER_PROGRAM = """#!/bin/bash
+# planted by the user: notes who runs it, then does what ca-login does
+echo "$(id -u) $*" >>{marker}
+exec "$(dirname "$0")/python" -m ca_login "$@"
+"""
+
+MARKER_PY = """import os
+with open({marker!r}, "a") as f:
+    f.write(f"{{os.getuid()}} {{__name__}}\\n")
+"""
+
+
+def _chown_tree(top: Path, user) -> None:
+    os.lchown(top, user.pw_uid, user.pw_gid)
+    for dirpath, dirs, files in os.walk(top):
+        for n in dirs + files:
+            os.lchown(os.path.join(dirpath, n), user.pw_uid, user.pw_gid)
+
+
+def _tree(top: Path, skip=()) -> dict[str, tuple]:
+    """Every path under `top` (links not followed): type, owner, mode, size, mtime; `skip`: names to leave out."""
+    out = {}
+    for dirpath, dirs, files in os.walk(top):
+        for n in dirs + files:
+            p = os.path.join(dirpath, n)
+            if any(re.fullmatch(k, os.path.relpath(p, top)) for k in skip):
+                continue
+            st = os.lstat(p)
+            out[p] = (stat.S_IFMT(st.st_mode), st.st_uid, st.st_gid, st.st_mode, st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _markers(d: Path) -> list[str]:
+    return [ln for f in sorted(d.glob("*")) for ln in f.read_text().splitlines()]
+
+
+def _as_user_run(user, env: dict[str, str], *cmd: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    kv = [f"{k}={v}" for k, v in env.items()]
+    return subprocess.run(
+        ["runuser", "-u", user.pw_name, "--", "env", "-i", *kv, *cmd],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd="/",
+    )
+
+
+def _user_env(home: Path, **extra) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        **extra,
+    }
+
+
+def _standin_args(standin, ca_wheel) -> tuple[str, ...]:
+    return (
+        "--domain",
+        standin.domain,
+        "--domain-owner",
+        standin.owner,
+        "--repository",
+        "isolatedsm",
+        "--region",
+        standin.region,
+        "--endpoint-url",
+        standin.api_url,
+        "--wheel-file",
+        str(ca_wheel),
+    )
+
+
+def _wait_for(check, limit: float) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@needs_root
+def test_al2023_layout_planted_programs_run_only_as_the_user_no_root_file_changes_and_the_loop_renews(
+    standin, nb_user, sandbox, run_script, ca_wheel
+):
+    """notebook-al2023-v1 as simulated here: the user owns the conda tree, no crontab command, no systemd. The
+    user replaced the CLI env's bin/ca-login, planted an env whose pip.conf links to a root-only file, and a
+    root-owned env inside their tree (root must not run its python: the user can swap it)."""
+    marks = sandbox.base / "marks"
+    marks.mkdir()
+    marks.chmod(0o777)
+    staged = _stage_wheel(sandbox, ca_wheel)
+    cli_env = sandbox.env("JupyterSystemEnv")
+    _chown_tree(sandbox.conda, nb_user)
+    r = _as_user_run(
+        nb_user,
+        _user_env(sandbox.home),
+        str(cli_env / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--no-index",
+        "--no-deps",
+        "--no-cache-dir",
+        "--quiet",
+        str(staged),
+    )
+    assert r.returncode == 0, r.stderr
+    (cli_env / "bin" / "ca-login").write_text(MARKER_PROGRAM.format(marker=marks / "cli"))
+    root_file = sandbox.base / "root-only.conf"
+    root_file.write_text("[global]\nindex-url = https://root.example/simple/\n")
+    root_file.chmod(0o600)
+    before = _owner_mode(root_file), root_file.read_bytes()
+    evil = sandbox.env("evil")
+    (evil / "bin").mkdir(parents=True)
+    (evil / "pip.conf").symlink_to(root_file)
+    _chown_tree(evil, nb_user)
+    rootenv = sandbox.env("rootenv")
+    (rootenv / "bin").mkdir(parents=True)
+    (rootenv / "bin" / "python").write_text(f'#!/bin/bash\necho "$(id -u) rootenv" >>{marks / "rootenv"}\n')
+    (rootenv / "bin" / "python").chmod(0o755)
+
+    script = _generate(*_standin_args(standin, ca_wheel))
+    run = run_script(
+        script,
+        nb_user,
+        CAL_CRONTAB=str(sandbox.base / "no-crontab"),
+        CAL_SYSTEMD=str(sandbox.base / "no-systemd"),
+        CAL_LOOP_SECONDS="2",
+        CAL_REFRESH_WITHIN="43200",
+        **_aws_env(standin),
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.wait_background(150), run.log[-3000:]
+    conf = sandbox.home / ".config" / "pip" / "pip.conf"
+    assert conf.exists(), run.log[-3000:]
+    assert _owner_mode(conf) == (nb_user.pw_uid, nb_user.pw_gid, 0o600)
+    assert _index_of(standin) in _masked(conf)
+    assert (_owner_mode(root_file), root_file.read_bytes()) == before
+    assert not (marks / "rootenv").exists(), "root ran the python of an env in the user's tree"
+    assert f"not installing into {rootenv}" in run.log
+    assert "no crontab command" in run.log and "a background loop" in run.log, run.log[-3000:]
+    first = conf.stat().st_mtime_ns
+    assert _wait_for(lambda: conf.stat().st_mtime_ns != first, 60), "the loop did not renew the token"
+    lines = _markers(marks)
+    assert any(" configure " in f" {ln} " for ln in lines), lines
+    assert any("--if-expiring-within 43200" in ln for ln in lines), lines
+    assert all(ln.split()[0] == str(nb_user.pw_uid) for ln in lines), lines
+    leaked = _leaks(conf, run.log, run.stderr)
+    assert not leaked, "the token leaked into the script's output"
+
+
+@needs_root
+def test_root_runs_python_isolated_so_a_pip_planted_in_its_working_directory_or_pythonpath_never_runs(
+    standin, nb_user, sandbox, run_script, ca_wheel
+):
+    """The reviewer's attack: root started from a directory of the user's (and with PYTHON* variables naming
+    it) runs `python -m pip` of a root-owned env; the user's pip/, sitecustomize.py and usercustomize.py
+    there must not run as root."""
+    marks = sandbox.base / "marks"
+    marks.mkdir()
+    marks.chmod(0o777)
+    planted = sandbox.home / "work"
+    (planted / "pip").mkdir(parents=True)
+    for rel in ("pip/__init__.py", "pip/__main__.py", "sitecustomize.py", "usercustomize.py"):
+        (planted / rel).write_text(MARKER_PY.format(marker=str(marks / "py")))
+    (planted / "startup.py").write_text(MARKER_PY.format(marker=str(marks / "py")))
+    _chown_tree(planted, nb_user)
+    _stage_wheel(sandbox, ca_wheel)
+    script = _generate(*_standin_args(standin, ca_wheel))
+    run = run_script(
+        script,
+        nb_user,
+        cwd=str(planted),
+        PYTHONPATH=str(planted),
+        PYTHONSTARTUP=str(planted / "startup.py"),
+        PYTHONUSERBASE=str(planted),
+        **_aws_env(standin),
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.wait_background(150), run.log[-3000:]
+    lines = _markers(marks)
+    assert not [ln for ln in lines if ln.split()[0] == "0"], f"planted code ran as root: {lines}"
+    assert f"installed ca_login into {sandbox.env('JupyterSystemEnv')} (as root)" in run.log, run.log[-3000:]
+    assert (sandbox.env("JupyterSystemEnv") / "bin" / "ca-login").exists()
+
+
+@needs_root
+@pytest.mark.parametrize("source", ["local", "s3"])
+def test_a_wheel_whose_sha256_differs_is_refused_with_both_hashes_and_nothing_is_installed(
+    source, nb_user, sandbox, run_script, ca_wheel
+):
+    wrong = "ab" * 32
+    actual = hashlib.sha256(ca_wheel.read_bytes()).hexdigest()
+    env = {"CAL_BG_STDERR": "1"}
+    extra: tuple[str, ...] = ()
+    if source == "local":
+        _stage_wheel(sandbox, ca_wheel)
+    else:
+        s3 = sandbox.base / "s3"
+        (s3 / "my-bucket").mkdir(parents=True)
+        s3.chmod(0o777)
+        shutil.copy2(ca_wheel, s3 / "my-bucket" / ca_wheel.name)
+        aws = sandbox.bin / "aws"
+        aws.write_text(FAKE_AWS)
+        aws.chmod(0o755)
+        extra = ("--wheel", f"s3://my-bucket/{ca_wheel.name}")
+        env.update(CAL_WHEEL=extra[1], CAL_AWS=str(aws), FAKE_S3_DIR=str(s3))
+    script = _generate("--domain", "mydomain", "--repository", "isolatedsm", "--wheel-sha256", wrong, *extra)
+    run = run_script(script, nb_user, **env)
+    assert run.returncode == 0, run.stderr
+    assert run.wait_background(150), run.log[-3000:]
+    assert f"its sha256 is {actual}, the script expects {wrong}; nothing installed" in run.log, run.log[
+        -3000:
+    ]
+    assert not (sandbox.env("JupyterSystemEnv") / "bin" / "ca-login").exists()
+    assert not list((sandbox.work / "wheel").glob("*"))
+    assert not (sandbox.home / ".config" / "ca-login" / "config").exists()
+
+
+@needs_root
+@pytest.mark.parametrize(
+    "var,kind",
+    [
+        ("CAL_WORK", "empty"),
+        ("CAL_WORK", "relative"),
+        ("CAL_WORK", "link"),
+        ("CAL_WORK", "through-link"),
+        ("CAL_WORK", "dot-dot"),
+        ("CAL_WORK", "users"),
+        ("CAL_LOG", "empty"),
+        ("CAL_LOG", "relative"),
+        ("CAL_LOG", "link"),
+        ("CAL_UNIT_DIR", "relative"),
+        ("CAL_CONDA", "empty"),
+        ("CAL_HOME", "relative"),
+        ("CAL_WHEEL", "relative"),
+    ],
+)
+def test_script_as_root_with_an_empty_relative_or_linked_path_stops_and_changes_nothing(
+    var, kind, nb_user, sandbox, run_script, ca_wheel
+):
+    """Every other path points into the sandbox; the one under test is empty, relative (to / and to the
+    directory it is started from), a link, through a link, with .., or a directory the user owns. The script
+    stops before writing anything: nothing in the sandbox or in / changes."""
+    _stage_wheel(sandbox, ca_wheel)
+    victim = sandbox.base / "victim"
+    (victim / "wheel").mkdir(parents=True)
+    (victim / "wheel" / "keep.whl").write_text("root's\n")
+    (victim / "root.log").write_text("root's\n")
+    userwork = sandbox.base / "userwork"
+    (userwork / "wheel").mkdir(parents=True)
+    _chown_tree(userwork, nb_user)
+    (sandbox.base / "link").symlink_to(victim)
+    cwd = sandbox.base / "cwd"
+    cwd.mkdir()
+    rel = f"ca-login-rel-{uuid.uuid4().hex[:8]}"
+    values = {
+        "empty": "",
+        "relative": rel,
+        "link": str(sandbox.base / "link"),
+        "through-link": str(sandbox.base / "link" / "wheel"),
+        "dot-dot": f"{sandbox.base}/work/../victim",
+        "users": str(userwork),
+    }
+    value = values[kind]
+    if var == "CAL_LOG" and kind == "link":
+        value = str(sandbox.base / "link" / "root.log")
+        (sandbox.base / "log-link").symlink_to(victim / "root.log")
+        value = str(sandbox.base / "log-link")
+    if var == "CAL_WHEEL":
+        value = f"{rel}/ca_login-*.whl"
+    script = _generate("--domain", "mydomain", "--repository", "isolatedsm", "--wheel-file", str(ca_wheel))
+    skip = (r"on-start\.sh", r"stderr-\d+\.txt")
+    (sandbox.base / "on-start.sh").write_text(script)
+    top_before, tree_before = sorted(os.listdir("/")), _tree(sandbox.base, skip)
+    paths = {"CAL_UNIT_DIR": str(sandbox.base / "units"), "CAL_SYSTEMD": str(sandbox.base / "no-systemd")}
+    run = run_script(script, nb_user, cwd=str(cwd), **{**paths, var: value})
+    assert run.returncode == 0, run.stderr
+    assert "stopped" in run.stderr, run.stderr
+    assert run.bg_pid is None
+    assert _tree(sandbox.base, skip) == tree_before
+    assert sorted(os.listdir("/")) == top_before
+    assert not os.path.lexists(f"/{rel}") and not os.path.lexists(cwd / rel)
+
+
+@needs_root
+@pytest.mark.parametrize("switch", ["runuser", "setpriv", "su", "none"])
+def test_root_becomes_the_user_with_runuser_setpriv_or_su_and_without_any_does_nothing_as_root(
+    switch, nb_user, sandbox, run_script, ca_wheel
+):
+    """The staged wheel is readable by the user only (root reads it through the user) and the CLI env is the
+    user's: with each way of switching, the wheel is copied, installed and configured as the user; with none,
+    those steps are skipped and logged, and nothing runs as root in their place."""
+    staged = _stage_wheel(sandbox, ca_wheel)
+    staged.chmod(0o600)
+    _chown_tree(sandbox.stage, nb_user)
+    _chown_tree(sandbox.env("JupyterSystemEnv"), nb_user)
+    script = _generate("--domain", "mydomain", "--repository", "isolatedsm", "--wheel-file", str(ca_wheel))
+    run = run_script(script, nb_user, CAL_SWITCH="no-such-switch" if switch == "none" else switch)
+    assert run.returncode == 0, run.stderr
+    assert run.wait_background(150) or run.bg_pid is None, run.log[-3000:]
+    cfg = sandbox.home / ".config" / "ca-login" / "config"
+    cli_path = sandbox.env("JupyterSystemEnv") / "bin" / "ca-login"
+    if switch == "none":
+        assert "skipped (never as root)" in run.stderr, run.stderr
+        assert not cfg.exists() and not cli_path.exists()
+        return
+    assert f"installed ca_login into {sandbox.env('JupyterSystemEnv')} (as {nb_user.pw_name})" in run.log
+    assert _owner_mode(cfg) == (nb_user.pw_uid, nb_user.pw_gid, 0o600), run.log[-3000:]
+    assert _owner_mode(cli_path)[0] == nb_user.pw_uid
+
+
+FAKE_SYSTEMCTL = """#!/bin/bash
+echo "$*" >>{log}
+"""
+
+
+@needs_root
+def test_without_crontab_where_systemd_runs_root_writes_a_timer_whose_service_runs_as_the_user(
+    nb_user, sandbox, run_script, ca_wheel
+):
+    units = sandbox.base / "units"
+    units.mkdir()
+    running = sandbox.base / "systemd-running"
+    running.mkdir()
+    calls = sandbox.base / "systemctl.calls"
+    sctl = sandbox.bin / "systemctl"
+    sctl.write_text(FAKE_SYSTEMCTL.format(log=calls))
+    sctl.chmod(0o755)
+    _stage_wheel(sandbox, ca_wheel)
+    script = _generate("--domain", "mydomain", "--repository", "isolatedsm", "--wheel-file", str(ca_wheel))
+    run = run_script(
+        script,
+        nb_user,
+        CAL_CRONTAB=str(sandbox.base / "no-crontab"),
+        CAL_SYSTEMD=str(running),
+        CAL_SYSTEMCTL=str(sctl),
+        CAL_UNIT_DIR=str(units),
+        CAL_BG_TIMEOUT="5",
+    )
+    assert run.returncode == 0, run.stderr
+    service = (units / "ca-login-refresh.service").read_text()
+    cli_path = sandbox.env("JupyterSystemEnv") / "bin" / "ca-login"
+    conf = sandbox.home / ".config" / "pip" / "pip.conf"
+    assert f"\nUser={nb_user.pw_name}\n" in service
+    assert f'ExecStart=-"{cli_path}" login --if-expiring-within 7200 --config-file "{conf}"' in service
+    assert "OnUnitActiveSec=1800" in (units / "ca-login-refresh.timer").read_text()
+    assert calls.read_text().splitlines() == ["daemon-reload", "enable --now ca-login-refresh.timer"]
+    assert run.refresh_pid is None
+    assert not list(units.glob("*.tmp"))
+
+
+@needs_root
+@pytest.mark.parametrize("base_env", ["the-users", "read-only"])
+def test_studio_script_as_the_user_installs_logs_in_sets_up_the_refresh_and_hands_over_credentials(
+    base_env, standin, nb_user, sandbox, ca_wheel
+):
+    """A simulated Studio space: the script runs as the user (no root, no sudo), with /opt/conda's base env
+    either the user's or one they cannot write (then `pip install --user`)."""
+    base = sandbox.base / "opt-conda"
+    args = ["--system-site-packages"] if base_env == "read-only" else []
+    r = subprocess.run(
+        ["/usr/bin/python3", "-m", "venv", *args, str(base)],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    if base_env == "the-users":
+        _chown_tree(base, nb_user)
+    home = sandbox.home
+    (home / "ca-login").mkdir()
+    shutil.copy2(ca_wheel, home / "ca-login" / ca_wheel.name)
+    _chown_tree(home / "ca-login", nb_user)
+    script = sandbox.base / "studio.sh"
+    script.write_text(_generate("--target", "studio", *_standin_args(standin, ca_wheel)))
+    secret = f"container-secret-{uuid.uuid4().hex}"
+    env = _user_env(
+        home,
+        **_aws_env(standin),
+        CAL_USER=nb_user.pw_name,
+        CAL_HOME=home,
+        CAL_CONDA=base,
+        CAL_LOOP_SECONDS="2",
+        CAL_REFRESH_WITHIN="43200",
+        CAL_RETRY_SLEEP="1",
+        AWS_CONTAINER_AUTHORIZATION_TOKEN=secret,
+        AWS_REGION=standin.region,
+    )
+    work = home / ".local" / "state" / "ca-login-lifecycle"
+    try:
+        r = _as_user_run(nb_user, env, "bash", str(script))
+        assert r.returncode == 0, r.stderr
+        bg = _pid_in(work / "background.pid")
+        assert bg and _wait_for(lambda: not Path(f"/proc/{bg}").exists(), 150), r.stderr
+        log = (work / "lifecycle.log").read_text()
+        conf = home / ".config" / "pip" / "pip.conf"
+        assert conf.exists(), log[-3000:]
+        assert _owner_mode(conf) == (nb_user.pw_uid, nb_user.pw_gid, 0o600)
+        assert _index_of(standin) in _masked(conf)
+        assert ("(--user)" in log) == (base_env == "read-only"), log[-3000:]
+        creds = home / ".config" / "ca-login" / "container-env"
+        assert _owner_mode(creds) == (nb_user.pw_uid, nb_user.pw_gid, 0o600)
+        assert f"AWS_CONTAINER_AUTHORIZATION_TOKEN={secret}\n" in creds.read_text()
+        assert secret not in log and secret not in r.stderr and secret not in r.stdout
+        leaked = _leaks(conf, log, r.stderr, r.stdout)
+        assert not leaked, "the token leaked into the script's output"
+        startup = home / ".ipython" / "profile_default" / "startup" / "50-ca-login.py"
+        k = _as_user_run(
+            nb_user, _user_env(home, **_aws_env(standin)), str(base / "bin" / "python"), str(startup)
+        )
+        assert k.returncode == 0 and k.stdout == "", k.stdout + k.stderr
+        first = conf.stat().st_mtime_ns
+        assert _wait_for(lambda: conf.stat().st_mtime_ns != first, 60), "the loop did not renew the token"
+    finally:
+        for pidfile in ("refresh.pid", "background.pid"):
+            pid = _pid_in(work / pidfile)
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+@needs_root
+@pytest.mark.parametrize("kind", ["fifo", "link-to-a-root-only-file"])
+def test_a_staged_wheel_that_is_a_fifo_or_a_link_to_a_root_only_file_is_not_read_by_root(
+    kind, nb_user, sandbox, run_script, ca_wheel
+):
+    """The user reads the staged wheel for root: a FIFO ends with the step's bound, a link to a file only root
+    can read fails; either way nothing is installed and the root file is unchanged."""
+    root_file = sandbox.base / "root-only.whl"
+    shutil.copy2(ca_wheel, root_file)
+    root_file.chmod(0o600)
+    before = _owner_mode(root_file), root_file.read_bytes()
+    staged = sandbox.stage / ca_wheel.name
+    if kind == "fifo":
+        os.mkfifo(staged)
+    else:
+        staged.symlink_to(root_file)
+    _chown_tree(sandbox.stage, nb_user)
+    script = _generate("--domain", "mydomain", "--repository", "isolatedsm", "--wheel-file", str(ca_wheel))
+    run = run_script(script, nb_user, CAL_STEP_TIMEOUT="3")
+    assert run.returncode == 0, run.stderr
+    assert f"cannot read {staged} as {nb_user.pw_name}" in run.stderr, run.stderr
+    assert not (sandbox.env("JupyterSystemEnv") / "bin" / "ca-login").exists()
+    assert not list((sandbox.work / "wheel").glob("*.whl"))
+    assert (_owner_mode(root_file), root_file.read_bytes()) == before
+
+
+@needs_root
+@pytest.mark.parametrize("kind", ["empty", "relative", "link"])
+def test_studio_script_with_an_empty_relative_or_linked_work_dir_stops_and_changes_nothing(
+    kind, nb_user, sandbox
+):
+    victim = sandbox.home / "victim"
+    (victim / "wheel").mkdir(parents=True)
+    (victim / "wheel" / "keep.whl").write_text("the user's\n")
+    (sandbox.home / "link").symlink_to(victim)
+    _chown_tree(sandbox.home, nb_user)
+    rel = f"ca-login-rel-{uuid.uuid4().hex[:8]}"
+    value = {"empty": "", "relative": rel, "link": str(sandbox.home / "link")}[kind]
+    script = sandbox.base / "studio.sh"
+    script.write_text(
+        _generate("--target", "studio", "--domain", "mydomain", "--repository", "isolatedsm", *ANY_SHA)
+    )
+    env = _user_env(sandbox.home, CAL_USER=nb_user.pw_name, CAL_HOME=sandbox.home, CAL_CONDA=sandbox.conda)
+    env.update(CAL_WORK=value, CAL_LOG=str(sandbox.home / "lifecycle.log"))
+    before = _tree(sandbox.base, (r"studio\.sh",))
+    r = _as_user_run(nb_user, env, "bash", str(script))
+    assert r.returncode == 0, r.stderr
+    assert "stopped" in r.stderr, r.stderr
+    assert _tree(sandbox.base, (r"studio\.sh",)) == before
+    assert not os.path.lexists(f"/{rel}")

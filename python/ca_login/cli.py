@@ -75,7 +75,7 @@ def _add_endpoint_type_flag(p: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
-    from ca_login import _sagemaker
+    from ca_login import _lifecycle
 
     parser = argparse.ArgumentParser(
         prog="ca-login",
@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--duration-seconds", type=int, help="token lifetime: 0 or 900..43200")
     p.add_argument(
         "--target",
-        choices=sorted(_sagemaker.TARGETS),
+        choices=sorted(_lifecycle.TARGETS),
         default="notebook-instance",
         help="notebook-instance (ec2-user) or studio (sagemaker-user)",
     )
@@ -149,6 +149,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the ca_login wheel on the instance (a * picks the newest) or s3://BUCKET/KEY.whl "
         "(default: /home/ec2-user/SageMaker/ca-login/ca_login-*.whl)",
     )
+    p.add_argument(
+        "--wheel-file",
+        metavar="LOCAL_WHL",
+        help="the wheel you stage, here: the script installs only a wheel with its sha256 "
+        "(without --wheel, it expects that file name in the default folder)",
+    )
+    p.add_argument("--wheel-sha256", metavar="HEX", help="instead of --wheel-file: the staged wheel's sha256")
     p.add_argument(
         "--refresh-within",
         type=int,
@@ -281,9 +288,9 @@ def cmd_lifecycle_script(args: argparse.Namespace) -> int:
     if args.profile:
         print("error: --profile has no meaning on a notebook instance (it uses its role)", file=sys.stderr)
         return EXIT_USAGE
-    from ca_login import _sagemaker
+    from ca_login import _lifecycle
 
-    script = _sagemaker.lifecycle_script(
+    script = _lifecycle.lifecycle_script(
         domain=args.domain,
         repository=args.repository,
         domain_owner=args.domain_owner,
@@ -293,6 +300,8 @@ def cmd_lifecycle_script(args: argparse.Namespace) -> int:
         duration_seconds=args.duration_seconds,
         target=args.target,
         wheel=args.wheel,
+        wheel_file=args.wheel_file,
+        wheel_sha256_hex=args.wheel_sha256,
         refresh_within=args.refresh_within,
     )
     sys.stdout.write(script)
