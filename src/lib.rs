@@ -6,6 +6,7 @@ pub mod aws;
 pub mod caconfig;
 pub mod diagnose;
 pub mod error;
+pub mod files;
 pub mod lifetime;
 pub mod login;
 pub mod pipconf;
@@ -15,6 +16,7 @@ pub mod runtime;
 pub mod secret;
 pub mod settings;
 pub mod state;
+pub mod tools;
 
 #[cfg(feature = "python")]
 mod python;
