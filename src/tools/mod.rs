@@ -1,6 +1,7 @@
 //! One file per tool: which file it reads, what overrides that file, what we write there. The editors are in
 //! `files::{pipconf, netrc, pypirc, toml}`; this module decides which one each tool gets.
 
+pub mod apply;
 pub mod poetry;
 pub mod twine;
 pub mod uv;
