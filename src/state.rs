@@ -52,6 +52,22 @@ pub struct Entry {
     /// Whether the file had an index URL before our first login.
     #[serde(default)]
     pub had_previous: bool,
+    /// Where the token is: `"url"` (in this file) or `"netrc"` (the file holds the URL only).
+    #[serde(default = "default_token_store")]
+    pub token_store: String,
+    /// The repository was added as an extra index (uv: an `[[index]]` without `default`).
+    #[serde(default)]
+    pub extra_index: bool,
+    /// The login created the file: logout removes it when nothing of the user's is left.
+    #[serde(default)]
+    pub created: bool,
+    /// Poetry's source name.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+fn default_token_store() -> String {
+    "url".into()
 }
 
 impl fmt::Debug for Entry {
@@ -77,6 +93,10 @@ impl fmt::Debug for Entry {
                     .map(crate::secret::mask_url),
             )
             .field("had_previous", &self.had_previous)
+            .field("token_store", &self.token_store)
+            .field("extra_index", &self.extra_index)
+            .field("created", &self.created)
+            .field("source", &self.source)
             .finish()
     }
 }
@@ -263,6 +283,10 @@ mod tests {
             issued_at: expires_at - 43200,
             previous_index_url: previous.map(String::from),
             had_previous: previous.is_some(),
+            token_store: "url".into(),
+            extra_index: false,
+            created: false,
+            source: None,
         }
     }
 
