@@ -486,6 +486,11 @@ mod tests {
             "repository",
             "repository_endpoint",
             "tool",
+            // Where the token is ("url" or "netrc"), never the token itself.
+            "token_store",
+            "extra_index",
+            "created",
+            "source",
         ];
         want.sort();
         let mut got: Vec<&str> = fields.iter().map(|s| s.as_str()).collect();
