@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::files::{self, user::AsUser};
 use crate::pipconf;
 use crate::settings::{self, CONFIG_KEYS};
 
@@ -82,15 +83,20 @@ pub fn check(values: &[(String, Option<String>)]) -> Result<()> {
 }
 
 /// Sets (`Some`) or removes (`None`) each key in `[default]` of the ca-login config at `path`, keeping the rest
-/// of the file. Every value is checked first: on a bad one nothing is written. With `owner` (root writing for a
-/// notebook user), the file gets that owner; directories it creates get their parent's owner (see
-/// [`pipconf::write_atomic`]). Returns the file's new text.
+/// of the file. Every value is checked first: on a bad one nothing is written. With `as_user` (root writing for a
+/// notebook user) every read, lock, mkdir and rename is done with that user's ids ([`files::user::run`]): what is
+/// created is theirs, and a link they planted leads nowhere they could not write themselves. Returns the file's
+/// new text.
 pub fn write(
     path: &Path,
     values: &[(String, Option<String>)],
-    owner: Option<(u32, u32)>,
+    as_user: Option<&AsUser>,
 ) -> Result<String> {
     check(values)?;
+    files::user::run(as_user, || write_here(path, values))
+}
+
+fn write_here(path: &Path, values: &[(String, Option<String>)]) -> Result<String> {
     let outcome = pipconf::update_file(path, |doc| {
         for (k, v) in values {
             match v {
@@ -102,11 +108,6 @@ pub fn write(
         }
         Ok(())
     })?;
-    if let Some((uid, gid)) = owner {
-        if path.exists() {
-            pipconf::set_owner(path, uid, gid)?;
-        }
-    }
     Ok(outcome.new_text)
 }
 
@@ -223,29 +224,32 @@ mod tests {
     }
 
     #[test]
-    fn write_as_root_gives_new_dirs_and_the_file_the_owner_of_the_nearest_existing_dir() {
-        // What `ca-login configure --user NAME` relies on: the user's home is theirs, so what we create under it
-        // is theirs too. Without root the ownership change is impossible and skipped: everything stays ours.
-        use std::os::unix::fs::chown;
+    fn write_as_a_user_creates_their_dirs_and_file_and_follows_no_dangling_link_out_of_reach() {
+        // What `ca-login configure --user NAME` relies on: the writes happen with the user's ids, so what is
+        // created is theirs, and a dangling link to a root directory creates nothing there.
+        use std::os::unix::fs::{chown, symlink};
+        if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+            return;
+        }
+        use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let home = d.path().join("home");
         std::fs::create_dir(&home).unwrap();
-        let me = std::fs::metadata(d.path()).unwrap();
-        let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
-        let (uid, gid) = if root {
-            (54321, 54322)
-        } else {
-            (me.uid(), me.gid())
+        let (uid, gid) = (54321, 54322);
+        chown(&home, Some(uid), Some(gid)).unwrap();
+        let who = AsUser {
+            uid,
+            gid,
+            groups: vec![gid],
         };
-        if root {
-            chown(&home, Some(uid), Some(gid)).unwrap();
-        }
         let p = home.join(".config/ca-login/config");
-        write(&p, &kv(&[("domain", Some("mydomain"))]), Some((uid, gid))).unwrap();
+        write(&p, &kv(&[("domain", Some("mydomain"))]), Some(&who)).unwrap();
         for path in [
             home.join(".config"),
             home.join(".config/ca-login"),
             p.clone(),
+            pipconf::lock_path(&p).unwrap(),
         ] {
             let m = std::fs::metadata(&path).unwrap();
             assert_eq!((m.uid(), m.gid()), (uid, gid), "{}", path.display());
@@ -257,13 +261,14 @@ mod tests {
                 & 0o777,
             0o700
         );
-        let lock = pipconf::lock_path(&p).unwrap();
-        let m = std::fs::metadata(&lock).unwrap();
-        assert_eq!(
-            (m.uid(), m.gid()),
-            (uid, gid),
-            "lock file {}",
-            lock.display()
-        );
+        // A dangling link into a root-only directory: root (as the user) creates nothing there.
+        let root_dir = d.path().join("rootonly");
+        std::fs::create_dir(&root_dir).unwrap();
+        std::fs::set_permissions(&root_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::remove_file(&p).unwrap();
+        symlink(root_dir.join("planted"), &p).unwrap();
+        let err = write(&p, &kv(&[("domain", Some("mydomain"))]), Some(&who)).unwrap_err();
+        assert_eq!(err.cause(), "config-error");
+        assert!(!root_dir.join("planted").exists());
     }
 }

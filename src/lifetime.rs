@@ -107,6 +107,9 @@ pub struct Status {
     pub no_index: bool,
     /// What could not be worked out (unparsable files ...), one message each.
     pub problems: Vec<String>,
+    /// The state file could not be read as ours (garbage, another version, a link, a FIFO ...): what is
+    /// recorded is unknown.
+    pub state_unreadable: bool,
 }
 
 impl Status {
@@ -115,10 +118,11 @@ impl Status {
         self.entry.as_ref().map(|e| e.expires_in(self.now))
     }
 
-    /// `"valid"`, `"expired"`, `"missing"` (no record of a login for this file) or `"replaced"` (recorded, but the
-    /// file no longer holds our index URL).
+    /// `"valid"`, `"expired"`, `"missing"` (no record of a login for this file), `"replaced"` (recorded, but the
+    /// file no longer holds our index URL) or `"unknown"` (the state file cannot be read as ours).
     pub fn state(&self) -> &'static str {
         match &self.entry {
+            None if self.state_unreadable => "unknown",
             None => "missing",
             Some(_) if !self.file_holds_ours => "replaced",
             Some(e) if e.is_expired(self.now) => "expired",
@@ -133,12 +137,25 @@ impl Status {
 }
 
 /// Reads the record for `config_file` (default: the file a login writes) and pip's effective index URL for the
-/// interpreter in `target`. Makes no network call.
+/// interpreter in `target`. Makes no network call. A state file we cannot read as ours is a problem line and the
+/// state `"unknown"`, not an error. Acting for a user, every file is read with that user's ids.
 pub fn status(tool: &str, config_file: Option<&Path>, target: &Target) -> Result<Status> {
     check_tool(tool)?;
+    crate::files::user::run(target.as_user.as_ref(), || status_here(config_file, target))
+}
+
+fn status_here(config_file: Option<&Path>, target: &Target) -> Result<Status> {
     let file = login::target_file(config_file, target);
-    let entry = state::load(&login::state_path(target))?.get(&file).cloned();
     let mut problems = Vec::new();
+    let mut state_unreadable = false;
+    let entry = match state::load(&login::state_path(target)) {
+        Ok(st) => st.get(&file).cloned(),
+        Err(e) => {
+            problems.push(e.to_string());
+            state_unreadable = true;
+            None
+        }
+    };
     let file_url = match pipconf::read_document(&file) {
         Ok(doc) => doc.and_then(|d| d.get(SECTION, KEY)),
         Err(e) => {
@@ -187,6 +204,7 @@ pub fn status(tool: &str, config_file: Option<&Path>, target: &Target) -> Result
         effective_is_ours,
         no_index,
         problems,
+        state_unreadable,
     })
 }
 
@@ -237,7 +255,25 @@ pub fn fast_path(opts: &LoginOptions, min_remaining: i64) -> Result<Option<Login
         log::debug!("tools other than pip: logging in");
         return Ok(None);
     }
-    let st = state::load(&login::state_path(&opts.target))?;
+    crate::files::user::run(opts.target.as_user.as_ref(), || {
+        fast_path_files(opts, min_remaining, &settings, file, started)
+    })
+}
+
+fn fast_path_files(
+    opts: &LoginOptions,
+    min_remaining: i64,
+    settings: &Settings,
+    file: PathBuf,
+    started: Instant,
+) -> Result<Option<LoginResult>> {
+    let st = match state::load(&login::state_path(&opts.target)) {
+        Ok(st) => st,
+        Err(e) => {
+            log::warn!("{e}\nlogging in replaces it");
+            return Ok(None);
+        }
+    };
     let Some(entry) = st.get(&file) else {
         log::debug!("no recorded login for {}: logging in", file.display());
         return Ok(None);
@@ -251,7 +287,7 @@ pub fn fast_path(opts: &LoginOptions, min_remaining: i64) -> Result<Option<Login
         );
         return Ok(None);
     }
-    if !entry_matches(entry, &settings) {
+    if !entry_matches(entry, settings) {
         log::info!(
             "the login recorded for {} is for {}/{} in {}: logging in for {}/{}",
             file.display(),
@@ -365,13 +401,25 @@ pub struct LogoutResult {
 /// carries a CodeArtifact token and our `# ca-login:` comment. A refresher working on the file is stopped first.
 pub fn logout(tool: &str, config_file: Option<&Path>, target: &Target) -> Result<LogoutResult> {
     if !tool.is_empty() && tool != "pip" {
-        return logout_tool(tool, target);
+        return crate::files::user::run(target.as_user.as_ref(), || logout_tool(tool, target));
     }
     check_tool(tool)?;
     let file = login::target_file(config_file, target);
     let stopped_refresher = crate::refresh::stop_for_file(&file);
+    crate::files::user::run(target.as_user.as_ref(), || {
+        logout_files(file, target, stopped_refresher)
+    })
+}
+
+fn logout_files(file: PathBuf, target: &Target, stopped_refresher: bool) -> Result<LogoutResult> {
     let sp = login::state_path(target);
-    let entry = state::load(&sp)?.get(&file).cloned();
+    let entry = match state::load(&sp) {
+        Ok(st) => st.get(&file).cloned(),
+        Err(e) => {
+            log::warn!("{e}\nlogging out without it");
+            None
+        }
+    };
     let mut action = LogoutAction::Unchanged;
     let mut restored = None;
     if file.exists() {
@@ -566,7 +614,7 @@ mod tests {
     fn target(tmp: &Path) -> Target {
         Target {
             home: Some(tmp.join("home")),
-            owner: None,
+            as_user: None,
             sys_prefix: None,
             state_file: Some(tmp.join("state.json")),
         }

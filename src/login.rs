@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::aws::{self, CallContext, Timeouts};
 use crate::error::{Error, Result};
+use crate::files::{self, user::AsUser};
 use crate::pipconf::{self, PipContext};
 use crate::secret::{mask_url, Secret};
 use crate::settings::{self, Args, Settings};
@@ -16,8 +17,9 @@ use crate::state;
 pub struct Target {
     /// The home whose files we edit (None: the running user's).
     pub home: Option<PathBuf>,
-    /// Owner to give the files we write (root writing for a notebook user).
-    pub owner: Option<(u32, u32)>,
+    /// The ids every read, write, lock and rename of the target's files is done with (root acting for a notebook
+    /// user, `--user NAME`); `None`: our own. With it, the user's ca-login config is not read for settings.
+    pub as_user: Option<AsUser>,
     /// `sys.prefix` of the interpreter whose pip we configure (decides the site file and the default target).
     pub sys_prefix: Option<PathBuf>,
     /// Overrides the state file (tests, several setups side by side).
@@ -151,7 +153,12 @@ pub fn state_path(target: &Target) -> PathBuf {
     }
 }
 
+/// The ca-login config settings are read from. Acting for another user it is root's own (`$CA_LOGIN_CONFIG` or
+/// root's `~/.config/ca-login/config`), never the user's: a user's `endpoint_url` or `profile` must not steer root.
 pub fn ca_config_path(target: &Target) -> Option<PathBuf> {
+    if target.as_user.is_some() {
+        return settings::config_path_for_home(None);
+    }
     settings::config_path_for_home(target.home.as_deref())
 }
 
@@ -173,29 +180,38 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
-/// Everything that can be checked without the network: settings, the tool, the target file parses.
+/// Everything that can be checked without the network: settings (as ourselves), the tool, then as the target
+/// user: the target file parses, and no lock file, state file or target is a link, FIFO, directory or device
+/// someone planted.
 pub fn prepare(opts: &LoginOptions) -> Result<(Settings, PathBuf)> {
     let plan = tool_plan(opts)?;
     let settings = Settings::resolve(&opts.args, ca_config_path(&opts.target).as_deref())?;
     let file = target_file(opts.config_file.as_deref(), &opts.target);
-    // A file pip itself could not parse is an error that leaves it untouched: find out before any network call.
-    pipconf::read_document(&file)?;
-    // So is a state file we could not read or update (corrupt, or left by root in the user's home).
-    state::load(&state_path(&opts.target))?;
-    // Every other tool's file reads and takes our part (with a placeholder token): refused now, not half-way.
-    let endpoint = settings
-        .repository_endpoint_url
-        .as_ref()
-        .map_or("https://endpoint.invalid/pypi/repository/", |e| {
-            e.value.as_str()
-        });
-    let home = tool_home(&opts.target);
-    let env = tool_env(&opts.target);
-    crate::tools::apply::plan(
-        &tool_request(&plan, opts, endpoint, &home),
-        env.as_ref(),
-        "placeholder",
-    )?;
+    let sp = state_path(&opts.target);
+    files::user::run(opts.target.as_user.as_ref(), || {
+        // A file pip itself could not parse is an error that leaves it untouched: find out before any network call.
+        pipconf::read_document(&file)?;
+        let resolved = files::resolve_target(&file)?;
+        files::check_not_special(&resolved, "write pip's configuration")?;
+        files::check_lock(&resolved)?;
+        // A state file we cannot read is replaced by the login; one we could not replace stops it here.
+        state::check_writable(&sp)?;
+        // Every other tool's file reads and takes our part (with a placeholder token): refused now, not half-way.
+        let endpoint = settings
+            .repository_endpoint_url
+            .as_ref()
+            .map_or("https://endpoint.invalid/pypi/repository/", |e| {
+                e.value.as_str()
+            });
+        let home = tool_home(&opts.target);
+        let env = tool_env(&opts.target);
+        crate::tools::apply::plan(
+            &tool_request(&plan, opts, endpoint, &home),
+            env.as_ref(),
+            "placeholder",
+        )
+        .map(|_| ())
+    })?;
     Ok((settings, file))
 }
 
@@ -218,7 +234,7 @@ fn tool_request<'a>(
 /// The environment a tool's file is looked up with: the process's, but for another user's home (`--user`) none of
 /// our own `XDG_*`/`NETRC`/`POETRY_CONFIG_DIR`.
 fn tool_env(target: &Target) -> Box<dyn crate::tools::Env> {
-    if target.home.is_some() && target.owner.is_some() {
+    if target.as_user.is_some() {
         Box::new(crate::tools::Vars(&[]))
     } else {
         Box::new(crate::tools::ProcessEnv)
@@ -295,9 +311,11 @@ pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
     // Files are written under a lock that may wait for another process: off the async workers.
     let (opts, region) = (opts.clone(), aws.region.clone());
     tokio::task::spawn_blocking(move || {
-        finish(
-            &opts, &settings, &region, &file, endpoint, index_url, &token, expires_at, started,
-        )
+        files::user::run(opts.target.as_user.as_ref(), || {
+            finish(
+                &opts, &settings, &region, &file, endpoint, index_url, &token, expires_at, started,
+            )
+        })
     })
     .await
     .map_err(|e| Error::Service {
@@ -355,16 +373,13 @@ fn finish(
         preview = doc.render();
     } else {
         let sp = state_path(&opts.target);
-        // Read before writing pip's config: a state file we cannot use stops the login with nothing changed.
-        let recorded = state::load(&sp)?.get(file).cloned();
+        // A state file we cannot read as ours is logged and replaced (state::record).
+        let recorded = state::load_or_replace(&sp).get(file).cloned();
         let mut previous: Option<String> = None;
         let outcome = pipconf::update_file(file, |doc| {
             previous = doc.get("global", "index-url");
             doc.set("global", "index-url", index_url.expose(), Some(&comment))
         })?;
-        if let Some((uid, gid)) = opts.target.owner {
-            pipconf::set_owner(file, uid, gid)?;
-        }
         preview = outcome.new_text.replace(index_url.expose(), &masked);
         let (previous_index_url, had_previous) = match recorded {
             // Keep what was there before our first login.
@@ -397,19 +412,14 @@ fn finish(
             },
         );
         if let Err(e) = recorded {
-            // A login completes or leaves nothing behind: put pip's config back as it was.
-            match &outcome.previous_text {
-                Some(text) => {
-                    let _ = pipconf::write_atomic(file, text);
-                }
-                None => {
-                    let _ = std::fs::remove_file(file);
+            // A login completes or leaves nothing behind: put pip's config back as it was, at the path written
+            // (a link's target; the link itself is never removed).
+            if outcome.written {
+                if let Err(re) = files::restore(&outcome.target, outcome.previous_text.as_deref()) {
+                    log::warn!("cannot put pip's config back after the failed login: {re}");
                 }
             }
             return Err(e);
-        }
-        if let Some((uid, gid)) = opts.target.owner {
-            pipconf::set_owner(&sp, uid, gid)?;
         }
     }
     log::debug!("pip config and state written at {:.1} ms", ms(started));
@@ -506,7 +516,7 @@ fn write_tool_files(
     let mut out = Vec::new();
     for p in planned {
         let recorded = state::load(&sp)?.get(&p.file.config_file).cloned();
-        let step = apply::write(&req, &p.file, token, opts.target.owner).and_then(|existed| {
+        let step = apply::write(&req, &p.file, token).and_then(|existed| {
             // A file is ours to remove only if our first login created it.
             let created = recorded.as_ref().map_or(!existed, |e| e.created);
             done.push((p.file.clone(), !existed));
@@ -545,11 +555,6 @@ fn write_tool_files(
             _ => crate::files::netrc::preview(&text),
         };
         out.push((p.file, preview));
-    }
-    if let Some((uid, gid)) = opts.target.owner {
-        if !out.is_empty() {
-            pipconf::set_owner(&sp, uid, gid)?;
-        }
     }
     Ok((out, next_steps))
 }

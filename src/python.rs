@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::error::Error;
+use crate::files::user::AsUser;
 use crate::login::{LoginOptions, LoginResult, Target};
 use crate::secret::{mask_url, Secret};
 use crate::settings::Args;
@@ -123,12 +124,34 @@ fn ensure_logging(py: Python<'_>) {
     }
     // Loggers are cached, levels are not: a notebook may turn on DEBUG after the first call.
     if let Ok(logger) = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers) {
-        let _ = logger
+        let logger = logger
             .filter(log::LevelFilter::Debug)
             .filter_target("rustls".to_string(), log::LevelFilter::Warn)
             .filter_target("hyper".to_string(), log::LevelFilter::Warn)
-            .filter_target("hyper_util".to_string(), log::LevelFilter::Warn)
-            .install();
+            .filter_target("hyper_util".to_string(), log::LevelFilter::Warn);
+        if log::set_boxed_logger(Box::new(UserThreadAware(logger))).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    }
+}
+
+/// Python's logging, except on a thread acting for another user: that thread never calls into Python, its
+/// records are buffered and replayed on the calling thread ([`crate::files::user::capture`]).
+struct UserThreadAware(pyo3_log::Logger);
+
+impl log::Log for UserThreadAware {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        crate::files::user::buffering() || self.0.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !crate::files::user::capture(record) {
+            self.0.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.0.flush();
     }
 }
 
@@ -223,15 +246,22 @@ where
     }
 }
 
+/// `as_user=(uid, gid, [groups])`: the ids root acts with for another user.
+type AsUserArg = Option<(u32, u32, Vec<u32>)>;
+
+fn as_user(a: AsUserArg) -> Option<AsUser> {
+    a.map(|(uid, gid, groups)| AsUser { uid, gid, groups })
+}
+
 fn target(
     sys_prefix: Option<PathBuf>,
     user_home: Option<PathBuf>,
-    owner: Option<(u32, u32)>,
+    as_user_arg: AsUserArg,
     state_file: Option<PathBuf>,
 ) -> Target {
     Target {
         home: user_home,
-        owner,
+        as_user: as_user(as_user_arg),
         sys_prefix,
         state_file,
     }
@@ -322,7 +352,7 @@ struct LoginKw {
     #[pyo3(default)]
     user_home: Option<PathBuf>,
     #[pyo3(default)]
-    owner: Option<(u32, u32)>,
+    as_user: AsUserArg,
     #[pyo3(default)]
     state_file: Option<PathBuf>,
 }
@@ -342,7 +372,7 @@ const LOGIN_KW: [&str; 16] = [
     "dry_run",
     "sys_prefix",
     "user_home",
-    "owner",
+    "as_user",
     "state_file",
 ];
 
@@ -388,7 +418,7 @@ fn login_options(
         poetry_source: k.poetry_source,
         config_file: k.config_file,
         dry_run: k.dry_run,
-        target: target(k.sys_prefix, k.user_home, k.owner, k.state_file),
+        target: target(k.sys_prefix, k.user_home, k.as_user, k.state_file),
         timeouts: None,
     })
 }
@@ -403,8 +433,11 @@ fn login<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
     let opts = login_options(py, "login", domain, repository, kw)?;
-    // Bad input gets its error here, before any network call and with the GIL held (it is quick).
-    crate::login::prepare(&opts).map_err(|e| to_py_err(py, e))?;
+    // Bad input gets its error here, before any network call. Without the GIL: acting for a user, the checks run
+    // on a thread of theirs whose log records are replayed here, and a record wants the GIL.
+    let opts = py
+        .detach(move || crate::login::prepare(&opts).map(|_| opts))
+        .map_err(|e| to_py_err(py, e))?;
     let r = run(py, async move { crate::login::login(&opts).await })?;
     login_dict(py, r)
 }
@@ -433,7 +466,7 @@ fn refresher_dict<'py>(py: Python<'py>, i: &crate::refresh::Info) -> PyResult<Bo
 }
 
 #[pyfunction]
-#[pyo3(signature = (tool="pip".to_string(), config_file=None, *, sys_prefix=None, user_home=None, state_file=None))]
+#[pyo3(signature = (tool="pip".to_string(), config_file=None, *, sys_prefix=None, user_home=None, state_file=None, as_user=None))]
 fn status<'py>(
     py: Python<'py>,
     tool: String,
@@ -441,11 +474,13 @@ fn status<'py>(
     sys_prefix: Option<PathBuf>,
     user_home: Option<PathBuf>,
     state_file: Option<PathBuf>,
+    as_user: AsUserArg,
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
-    let t = target(sys_prefix, user_home, None, state_file);
-    let s =
-        crate::lifetime::status(&tool, config_file.as_deref(), &t).map_err(|e| to_py_err(py, e))?;
+    let t = target(sys_prefix, user_home, as_user, state_file);
+    let s = py
+        .detach(move || crate::lifetime::status(&tool, config_file.as_deref(), &t))
+        .map_err(|e| to_py_err(py, e))?;
     let d = PyDict::new(py);
     d.set_item("tool", &s.tool)?;
     d.set_item("config_file", s.config_file.clone())?;
@@ -488,15 +523,15 @@ fn ensure_login<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
     let opts = login_options(py, "ensure_login", domain, repository, kw)?;
-    // The fast path reads three small files and makes no network call: run it with the GIL held.
-    let (r, fresh) =
-        match crate::lifetime::fast_path(&opts, min_remaining).map_err(|e| to_py_err(py, e))? {
-            Some(r) => (r, false),
-            None => (
-                run(py, async move { crate::login::login(&opts).await })?,
-                true,
-            ),
-        };
+    // The fast path reads three small files and makes no network call; without the GIL (see `login`).
+    let (fast, opts) = py.detach(move || (crate::lifetime::fast_path(&opts, min_remaining), opts));
+    let (r, fresh) = match fast.map_err(|e| to_py_err(py, e))? {
+        Some(r) => (r, false),
+        None => (
+            run(py, async move { crate::login::login(&opts).await })?,
+            true,
+        ),
+    };
     let d = login_dict(py, r)?;
     d.set_item("fresh", fresh)?;
     Ok(d)
@@ -558,7 +593,7 @@ fn refresher(py: Python<'_>) -> PyResult<Option<Bound<'_, PyDict>>> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (tool="pip".to_string(), config_file=None, *, sys_prefix=None, user_home=None, state_file=None))]
+#[pyo3(signature = (tool="pip".to_string(), config_file=None, *, sys_prefix=None, user_home=None, state_file=None, as_user=None))]
 #[allow(clippy::result_large_err)]
 fn logout<'py>(
     py: Python<'py>,
@@ -567,9 +602,10 @@ fn logout<'py>(
     sys_prefix: Option<PathBuf>,
     user_home: Option<PathBuf>,
     state_file: Option<PathBuf>,
+    as_user: AsUserArg,
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
-    let t = target(sys_prefix, user_home, None, state_file);
+    let t = target(sys_prefix, user_home, as_user, state_file);
     let r = py
         .detach(move || crate::lifetime::logout(&tool, config_file.as_deref(), &t))
         .map_err(|e| to_py_err(py, e))?;
@@ -596,13 +632,13 @@ fn logout<'py>(
 /// `path` None: `$CA_LOGIN_CONFIG`, else `user_home/.config/ca-login/config` (None: the running user's).
 /// `dry_run`: check only. Returns `{"path": Path, "text": str}` (`text` is None on a dry run).
 #[pyfunction]
-#[pyo3(signature = (values, *, path=None, user_home=None, owner=None, dry_run=false))]
+#[pyo3(signature = (values, *, path=None, user_home=None, as_user=None, dry_run=false))]
 fn write_ca_config<'py>(
     py: Python<'py>,
     values: Vec<(String, Option<String>)>,
     path: Option<PathBuf>,
     user_home: Option<PathBuf>,
-    owner: Option<(u32, u32)>,
+    as_user: AsUserArg,
     dry_run: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
@@ -614,7 +650,12 @@ fn write_ca_config<'py>(
         crate::caconfig::check(&values).map_err(|e| to_py_err(py, e))?;
         None
     } else {
-        Some(crate::caconfig::write(&file, &values, owner).map_err(|e| to_py_err(py, e))?)
+        let who = self::as_user(as_user);
+        let f = file.clone();
+        Some(
+            py.detach(move || crate::caconfig::write(&f, &values, who.as_ref()))
+                .map_err(|e| to_py_err(py, e))?,
+        )
     };
     let d = PyDict::new(py);
     d.set_item("path", file)?;

@@ -2,7 +2,10 @@
 //! endpoint is stored without credentials, and an endpoint with userinfo is refused.
 //!
 //! A small JSON file (default `$XDG_STATE_HOME/ca-login/state.json`, i.e. `~/.local/state/ca-login/state.json`),
-//! mode 0600, changed by read-modify-write under the same sibling lock and atomic write as pip's files.
+//! mode 0600, changed by read-modify-write under the same sibling lock and atomic write as pip's files
+//! ([`crate::files`]). It is never reached through a link: root's own state file cannot be redirected. A file we
+//! cannot read as ours (garbage, another version, over 1 MiB, a link, a FIFO) makes `status` say so, and the
+//! next login replaces it.
 
 // `Error` is the crate's one (large) error enum; boxing it is the lead's call, for the whole crate.
 #![allow(clippy::result_large_err)]
@@ -14,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::pipconf;
+use crate::files;
 
 /// The format version written in the file.
 pub const STATE_VERSION: u32 = 1;
@@ -166,24 +169,25 @@ fn corrupt(path: &Path, what: String) -> Error {
     )
 }
 
-/// Reads the state file; a missing file is an empty state. A file we cannot parse is a `Config` error whose
-/// message names the position only (never the content).
+/// Reads the state file (never through a link, at most 1 MiB, a regular file); a missing file is an empty state.
+/// A file we cannot use as ours is a `Config` error whose message names the position only (never the content).
 pub fn load(path: &Path) -> Result<State> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+    let bytes = match files::read_bytes_nofollow(path, "read the ca-login state file") {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(State::default()),
         Err(e) => {
-            return Err(Error::config(
-                path,
-                format!("cannot read the ca-login state file: {e}"),
-                "check the file's owner and mode (it should be yours, 0600)",
-            ))
+            let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+            return Err(if link {
+                corrupt(path, "a symbolic link, not a regular file".into())
+            } else {
+                e
+            });
         }
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(State::default());
     }
-    serde_json::from_slice::<State>(&bytes).map_err(|e| {
+    let state = serde_json::from_slice::<State>(&bytes).map_err(|e| {
         let kind = match e.classify() {
             serde_json::error::Category::Io => "unreadable",
             serde_json::error::Category::Syntax => "not JSON",
@@ -194,7 +198,35 @@ pub fn load(path: &Path) -> Result<State> {
             path,
             format!("{kind} at line {} column {}", e.line(), e.column()),
         )
-    })
+    })?;
+    if state.version != STATE_VERSION {
+        return Err(corrupt(
+            path,
+            format!(
+                "format version {}, this ca-login reads {STATE_VERSION}",
+                state.version
+            ),
+        ));
+    }
+    Ok(state)
+}
+
+/// [`load`] for a writer: a file we cannot use as ours is logged as a warning and replaced by an empty state.
+pub fn load_or_replace(path: &Path) -> State {
+    match load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("{e}\nthe next write replaces it");
+            State::default()
+        }
+    }
+}
+
+/// Before any network call: nothing at the state path (or its lock) that a write could not replace: a directory,
+/// FIFO, device or socket is a `Config` error naming it.
+pub fn check_writable(path: &Path) -> Result<()> {
+    files::check_not_special(path, "write the ca-login state file")?;
+    files::check_lock(path)
 }
 
 fn has_userinfo(url: &str) -> bool {
@@ -215,12 +247,12 @@ fn save(path: &Path, state: &State) -> Result<()> {
         )
     })?;
     text.push('\n');
-    pipconf::write_atomic(path, &text)
+    files::write_atomic_nofollow(path, &text)
 }
 
 fn modify<T>(path: &Path, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-    let _lock = pipconf::lock(path)?;
-    let mut state = load(path)?;
+    let _lock = files::lock(path)?;
+    let mut state = load_or_replace(path);
     let out = f(&mut state)?;
     save(path, &state)?;
     Ok(out)
@@ -254,8 +286,8 @@ pub fn record(path: &Path, mut entry: Entry) -> Result<Entry> {
 /// as it was).
 pub fn remove(path: &Path, config_file: &Path) -> Result<Option<Entry>> {
     let key = key_for(config_file);
-    let _lock = pipconf::lock(path)?;
-    let mut state = load(path)?;
+    let _lock = files::lock(path)?;
+    let mut state = load_or_replace(path);
     let removed = state.entries.remove(&key);
     if removed.is_some() {
         save(path, &state)?;
@@ -405,9 +437,55 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not JSON at line 1"));
-        // record refuses to overwrite a corrupt file.
-        assert!(record(&sp, entry(&tmp.path().join("p.conf"), 1, None)).is_err());
-        assert_eq!(std::fs::read_to_string(&sp).unwrap(), "{not json");
+        // The next record replaces a file we cannot read as ours.
+        let conf = tmp.path().join("p.conf");
+        record(&sp, entry(&conf, 1, None)).unwrap();
+        assert_eq!(load(&sp).unwrap().get(&conf).unwrap().expires_at, 1);
+    }
+
+    #[test]
+    fn another_version_a_link_a_fifo_or_over_1_mib_is_unreadable_and_replaced_by_the_next_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sp = tmp.path().join("state.json");
+        let conf = tmp.path().join("p.conf");
+        std::fs::write(&sp, "{\"version\": 7, \"entries\": {}}").unwrap();
+        assert!(load(&sp)
+            .unwrap_err()
+            .to_string()
+            .contains("format version 7"));
+        record(&sp, entry(&conf, 1, None)).unwrap();
+        std::fs::write(&sp, vec![b' '; (files::MAX_FILE_BYTES + 1) as usize]).unwrap();
+        assert!(load(&sp)
+            .unwrap_err()
+            .to_string()
+            .contains("larger than 1 MiB"));
+        record(&sp, entry(&conf, 2, None)).unwrap();
+        // A link: never followed, neither to read nor to write; the link itself is replaced.
+        let target = tmp.path().join("elsewhere.json");
+        std::fs::write(&target, "{}").unwrap();
+        std::fs::remove_file(&sp).unwrap();
+        std::os::unix::fs::symlink(&target, &sp).unwrap();
+        assert!(load(&sp).unwrap_err().to_string().contains("symbolic link"));
+        record(&sp, entry(&conf, 3, None)).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "{}");
+        assert!(std::fs::symlink_metadata(&sp).unwrap().is_file());
+        // A FIFO: named at once, never waited on; check_writable lets it be replaced, but not a directory.
+        std::fs::remove_file(&sp).unwrap();
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&sp)
+            .status()
+            .unwrap()
+            .success());
+        assert!(load(&sp).unwrap_err().to_string().contains("a FIFO"));
+        assert!(check_writable(&sp)
+            .unwrap_err()
+            .to_string()
+            .contains("a FIFO"));
+        std::fs::remove_file(&sp).unwrap();
+        std::fs::create_dir(&sp).unwrap();
+        let err = check_writable(&sp).unwrap_err();
+        assert_eq!(err.cause(), "config-error");
+        assert!(err.to_string().contains("a directory"), "{err}");
     }
 
     #[test]

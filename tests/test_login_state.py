@@ -87,19 +87,22 @@ def test_own_previous_index_url_is_restored_at_logout(lib_env, _clean_env):
     assert conf.read_text() == original
 
 
-def test_corrupt_state_file_stops_login_before_any_call_with_nothing_changed(lib_env, _clean_env):
+def test_corrupt_state_file_is_replaced_by_the_next_login_with_a_warning(lib_env, _clean_env, caplog):
     conf = _clean_env / ".config" / "pip" / "pip.conf"
     conf.parent.mkdir(parents=True)
     conf.write_text("[global]\ntimeout = 30\n")
     sf = state_file(_clean_env)
     sf.parent.mkdir(parents=True)
     sf.write_text("{not json")
-    with pytest.raises(ca_login.ConfigError) as ei:
-        ca_login.login(DOMAIN, REPO, domain_owner=OWNER)
-    assert str(sf) in str(ei.value) and "hint:" in str(ei.value)
-    assert api_calls(lib_env) == []
-    assert conf.read_text() == "[global]\ntimeout = 30\n"
-    assert sf.read_text() == "{not json"
+    st = ca_login.status()
+    assert st.state == "unknown" and not st.valid
+    assert any("not a valid ca-login state file" in p for p in st.problems), st.problems
+    with caplog.at_level("WARNING", logger="ca_login"):
+        r = ca_login.login(DOMAIN, REPO, domain_owner=OWNER)
+    assert any("not a valid ca-login state file" in m for m in caplog.messages), caplog.messages
+    recorded = json.loads(sf.read_text())
+    assert list(recorded["entries"]) == [str(r.config_file)]
+    assert ca_login.status().valid
 
 
 def test_state_file_that_cannot_be_updated_leaves_pip_conf_as_it_was(lib_env, _clean_env):
@@ -119,13 +122,23 @@ def test_state_file_that_cannot_be_updated_leaves_pip_conf_as_it_was(lib_env, _c
     assert conf.read_text() == "# mine\n[global]\ntimeout = 30\n"
 
 
-def test_cli_reports_a_corrupt_state_file_with_exit_7(standin, aws_env, _clean_env, tmp_path):
+def test_cli_status_says_a_corrupt_state_file_is_unknown_with_exit_1_and_login_replaces_it(
+    standin, aws_env, _clean_env, tmp_path
+):
     sf = state_file(Path(aws_env["HOME"]))
     sf.parent.mkdir(parents=True, exist_ok=True)
     sf.write_text("{not json")
+    cli = str(Path(sys.executable).parent / "ca-login")
+    conf = str(tmp_path / "pip.conf")
+    st = subprocess.run(
+        [cli, "status", "--config-file", conf], env=aws_env, capture_output=True, text=True, timeout=60
+    )
+    assert st.returncode == 1, st.stderr
+    assert "Traceback" not in st.stderr
+    assert "UNKNOWN" in st.stdout and "not a valid ca-login state file" in " ".join(st.stdout.split())
     out = subprocess.run(
         [
-            str(Path(sys.executable).parent / "ca-login"),
+            cli,
             "login",
             "--domain",
             DOMAIN,
@@ -134,12 +147,13 @@ def test_cli_reports_a_corrupt_state_file_with_exit_7(standin, aws_env, _clean_e
             "--repository",
             REPO,
             "--config-file",
-            str(tmp_path / "pip.conf"),
+            conf,
         ],
         env=aws_env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert out.returncode == 7, out.stderr
-    assert not (tmp_path / "pip.conf").exists()
+    assert out.returncode == 0, out.stderr
+    assert "not a valid ca-login state file" in out.stderr
+    assert json.loads(sf.read_text())["entries"]

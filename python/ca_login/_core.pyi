@@ -62,7 +62,7 @@ def login(
     dry_run: bool = False,
     sys_prefix: Optional[_Path] = None,
     user_home: Optional[_Path] = None,
-    owner: Optional[tuple[int, int]] = None,
+    as_user: Optional[tuple[int, int, list[int]]] = None,
     state_file: Optional[_Path] = None,
 ) -> dict[str, Any]: ...
 
@@ -74,6 +74,7 @@ def status(
     sys_prefix: Optional[_Path] = None,
     user_home: Optional[_Path] = None,
     state_file: Optional[_Path] = None,
+    as_user: Optional[tuple[int, int, list[int]]] = None,
 ) -> dict[str, Any]: ...
 def ensure_login(
     domain: Optional[str] = None,
@@ -90,7 +91,7 @@ def ensure_login(
     dry_run: bool = False,
     sys_prefix: Optional[_Path] = None,
     user_home: Optional[_Path] = None,
-    owner: Optional[tuple[int, int]] = None,
+    as_user: Optional[tuple[int, int, list[int]]] = None,
     state_file: Optional[_Path] = None,
     min_remaining: int = 3600,
 ) -> dict[str, Any]: ...
@@ -108,7 +109,7 @@ def start_refresh(
     config_file: Optional[_Path] = None,
     sys_prefix: Optional[_Path] = None,
     user_home: Optional[_Path] = None,
-    owner: Optional[tuple[int, int]] = None,
+    as_user: Optional[tuple[int, int, list[int]]] = None,
     state_file: Optional[_Path] = None,
     every: Optional[float] = None,
     backoff_base: float = 2.0,
@@ -123,6 +124,7 @@ def logout(
     sys_prefix: Optional[_Path] = None,
     user_home: Optional[_Path] = None,
     state_file: Optional[_Path] = None,
+    as_user: Optional[tuple[int, int, list[int]]] = None,
 ) -> dict[str, Any]: ...
 
 # SageMaker / `ca-login configure` (issue 6)
@@ -131,7 +133,7 @@ def write_ca_config(
     *,
     path: Optional[_Path] = None,
     user_home: Optional[_Path] = None,
-    owner: Optional[tuple[int, int]] = None,
+    as_user: Optional[tuple[int, int, list[int]]] = None,
     dry_run: bool = False,
 ) -> dict[str, Any]: ...
 

@@ -26,18 +26,21 @@ def _invalid(field: str, message: str, hint: str) -> Exception:
 
 @dataclass(frozen=True)
 class UserTarget:
-    """Whose files a command writes: a user's home, and the owner to give new files (None: leave as is)."""
+    """Whose files a command writes: a user's home, and the ids the core acts with (``as_user``; None: our own,
+    when the user is the one running)."""
 
     name: str
     home: Path
     uid: int
     gid: int
-    owner: Optional[tuple[int, int]]
+    groups: tuple[int, ...]
+    as_user: Optional[tuple[int, int, list[int]]]
 
 
 def resolve_user(name: str) -> UserTarget:
-    """Look ``name`` up (``pwd``). Writing for another user needs root; naming yourself is allowed and changes
-    nothing about ownership."""
+    """Look ``name`` up (``pwd``, and its groups with ``os.getgrouplist``). Acting for another user needs root;
+    naming yourself is allowed and acts as yourself. Root then reads, writes, locks and renames that user's files
+    only with the user's uid, gid and groups."""
     import pwd
 
     try:
@@ -55,12 +58,14 @@ def resolve_user(name: str) -> UserTarget:
             f"cannot write files for user {name!r}: ca-login runs as uid {euid}, not root",
             f"run it as root (sudo ca-login ... --user {name}), or leave out --user to write your own files",
         )
-    owner = None if pw.pw_uid == euid else (pw.pw_uid, pw.pw_gid)
-    return UserTarget(name, Path(pw.pw_dir), pw.pw_uid, pw.pw_gid, owner)
+    groups = tuple(sorted(set(os.getgrouplist(name, pw.pw_gid))))
+    as_user = None if pw.pw_uid == euid else (pw.pw_uid, pw.pw_gid, list(groups))
+    return UserTarget(name, Path(pw.pw_dir), pw.pw_uid, pw.pw_gid, groups, as_user)
 
 
 def core_target(user: Optional[str], sys_prefix: str) -> dict:
-    """Keyword arguments for ``_core.login``/``ensure_login``: this interpreter's files, or ``user``'s.
+    """Keyword arguments for ``_core.login``/``ensure_login``/``status``/``logout``: this interpreter's files, or
+    ``user``'s (done with the user's ids; settings come from root's own ca-login config, never the user's).
 
     For another user the site file of this interpreter is not theirs: no ``sys_prefix``, so the default
     target is ``~USER/.config/pip/pip.conf`` (the user file all their environments read) unless
@@ -69,7 +74,7 @@ def core_target(user: Optional[str], sys_prefix: str) -> dict:
     if not user:
         return {"sys_prefix": sys_prefix}
     t = resolve_user(user)
-    return {"sys_prefix": None, "user_home": str(t.home), "owner": t.owner}
+    return {"sys_prefix": None, "user_home": str(t.home), "as_user": t.as_user}
 
 
 # --- ca-login configure --------------------------------------------------------------------------------
@@ -105,7 +110,7 @@ def configure(values: dict, *, user: Optional[str] = None, replace: bool = False
         )
     if user:
         t = resolve_user(user)
-        return _core.write_ca_config(pairs, user_home=str(t.home), owner=t.owner)
+        return _core.write_ca_config(pairs, user_home=str(t.home), as_user=t.as_user)
     return _core.write_ca_config(pairs)
 
 

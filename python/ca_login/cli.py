@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Optional
 
 import ca_login
@@ -78,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--user",
         metavar="NAME",
-        help="as root: write NAME's files (~NAME/.config/pip/pip.conf by default), owned by NAME, mode 0600",
+        help="as root: write NAME's files (~NAME/.config/pip/pip.conf by default) with NAME's ids, mode 0600; "
+        "settings come from root's own ca-login config, never NAME's",
     )
     p.add_argument(
         "--if-expiring-within",
@@ -92,10 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="token expiry and what pip will use (exit 1: missing or expired)")
     p.add_argument("--config-file", help="pip config file (default: the one `login` writes)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.add_argument("--user", metavar="NAME", help="as root: read NAME's files, with NAME's ids")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("logout", help="put back the index-url from before the first login; forget the token")
     p.add_argument("--config-file", help="pip config file (default: the one `login` writes)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--user", metavar="NAME", help="as root: log NAME out, changing NAME's files with NAME's ids")
     p.set_defaults(func=cmd_logout)
     # SageMaker (issue 6) ---------------------------------------------------------------------------------
     p = sub.add_parser("configure", help="write the ca-login config, so login() needs no arguments")
@@ -186,7 +190,13 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    st = ca_login.status(config_file=args.config_file)
+    if getattr(args, "user", None):
+        from ca_login import _core
+        from ca_login._lifetime import Status
+
+        st = Status._from(_core.status("pip", args.config_file, **_sagemaker.core_target(args.user, sys.prefix)))
+    else:
+        st = ca_login.status(config_file=args.config_file)
     if args.json:
         print(json.dumps(st.to_dict(), indent=2))
     else:
@@ -195,7 +205,21 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
-    r = ca_login.logout(config_file=args.config_file)
+    if getattr(args, "user", None):
+        from ca_login import _core
+        from ca_login._lifetime import LogoutResult
+
+        d = _core.logout("pip", args.config_file, **_sagemaker.core_target(args.user, sys.prefix))
+        r = LogoutResult(
+            file=Path(d["config_file"]),
+            action=d["action"],
+            restored_index_url=d["restored_index_url"],
+            had_state=d["had_state"],
+            stopped_refresher=d["stopped_refresher"],
+            message=d["message"],
+        )
+    else:
+        r = ca_login.logout(config_file=args.config_file)
     if args.json:
         print(json.dumps(r.to_dict(), indent=2))
     else:

@@ -1,17 +1,12 @@
 //! Writing the files of uv, Poetry, twine and netrc for a login, and taking our part out again at logout. Each
-//! file: locked, read only if it is a regular file (bounded), written atomically with mode 0600, given to the
-//! target user, its own state record (`tool`, `created`: the login created it, so logout removes it).
+//! file through `files`: locked, read only if it is a regular file (bounded), written atomically with mode 0600
+//! (as the target user: the caller runs this inside `files::user::run`), its own state record (`tool`, `created`: the login created it, so logout removes it).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{poetry, twine, uv, Env, TokenStore, Tool};
-use crate::files::{netrc, pypirc, toml};
-use crate::pipconf;
+use crate::files::{self, netrc, pypirc, toml};
 use crate::{Error, Result};
-
-/// The most we read of a tool's file.
-pub const MAX_FILE: u64 = 1 << 20;
 
 /// The state's tool name of the netrc file (shared by every tool logged in with the netrc store).
 pub const NETRC: &str = "netrc";
@@ -54,55 +49,19 @@ impl std::fmt::Debug for Planned {
     }
 }
 
-/// Reads a tool's file: `None` if missing; an error if it is not a regular file, too big, or not UTF-8.
+/// Reads a tool's file through `files` (regular files only, at most 1 MiB): `None` if missing; not UTF-8 is an
+/// error.
 pub fn read(path: &Path) -> Result<Option<String>> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::config(
+    match files::read_bytes(path, "read the file")? {
+        None => Ok(None),
+        Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+            Error::config(
                 path,
-                format!("cannot read it: {e}"),
-                "check its owner and mode",
-            ))
-        }
-    };
-    if !meta.is_file() {
-        return Err(Error::config(
-            path,
-            "is not a regular file (a link, directory or device): ca-login leaves it alone",
-            format!("move {} aside, then log in again", path.display()),
-        ));
+                "is not UTF-8",
+                format!("save {} as UTF-8", path.display()),
+            )
+        }),
     }
-    let f = std::fs::File::open(path).map_err(|e| {
-        Error::config(
-            path,
-            format!("cannot read it: {e}"),
-            "check its owner and mode",
-        )
-    })?;
-    let mut bytes = Vec::new();
-    f.take(MAX_FILE + 1).read_to_end(&mut bytes).map_err(|e| {
-        Error::config(
-            path,
-            format!("cannot read it: {e}"),
-            "check its owner and mode",
-        )
-    })?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(Error::config(
-            path,
-            format!("is larger than {MAX_FILE} bytes"),
-            "shorten it, then log in again",
-        ));
-    }
-    String::from_utf8(bytes).map(Some).map_err(|_| {
-        Error::config(
-            path,
-            "is not UTF-8",
-            format!("save {} as UTF-8", path.display()),
-        )
-    })
 }
 
 /// The files each tool reads, with the store it gets. The netrc file comes once, last.
@@ -195,21 +154,13 @@ pub fn plan(req: &Request<'_>, env: &dyn Env, token: &str) -> Result<Vec<Planned
 
 /// Writes one file under its lock (read again under the lock: another login may have written it meanwhile).
 /// Returns whether the file existed before.
-pub fn write(
-    req: &Request<'_>,
-    file: &ToolFile,
-    token: &str,
-    owner: Option<(u32, u32)>,
-) -> Result<bool> {
+pub fn write(req: &Request<'_>, file: &ToolFile, token: &str) -> Result<bool> {
     let path = &file.config_file;
-    let _lock = pipconf::lock(path)?;
+    let _lock = files::lock(path)?;
     let before = read(path)?;
     let (after, _) = edit(req, file, before.as_deref().unwrap_or(""), token)?;
     if before.as_deref() != Some(after.as_str()) {
-        pipconf::write_atomic(path, &after)?;
-    }
-    if let Some((uid, gid)) = owner {
-        pipconf::set_owner(path, uid, gid)?;
+        files::write_atomic(path, &after)?;
     }
     Ok(before.is_some())
 }
@@ -217,7 +168,7 @@ pub fn write(
 /// Takes our part out of a tool's file; removes the file when the login created it and nothing else is left.
 /// Returns whether the file changed.
 pub fn unwrite(tool: &str, path: &Path, created: bool) -> Result<bool> {
-    let _lock = pipconf::lock(path)?;
+    let _lock = files::lock(path)?;
     let Some(text) = read(path)? else {
         return Ok(false);
     };
@@ -234,7 +185,7 @@ pub fn unwrite(tool: &str, path: &Path, created: bool) -> Result<bool> {
             Error::config(path, format!("cannot remove it: {e}"), "remove it by hand")
         })?;
     } else {
-        pipconf::write_atomic(path, &rest)?;
+        files::write_atomic(path, &rest)?;
     }
     Ok(true)
 }
@@ -320,7 +271,7 @@ mod tests {
             .all(|p| !p.preview.contains("placeholder") || p.file.tool == "uv"));
         let mut created = Vec::new();
         for p in &planned {
-            let existed = write(&r, &p.file, "tok-1", None).expect("write");
+            let existed = write(&r, &p.file, "tok-1").expect("write");
             created.push(!existed);
             let text = std::fs::read_to_string(&p.file.config_file).expect("read");
             assert!(
@@ -353,18 +304,14 @@ mod tests {
     }
 
     #[test]
-    fn a_file_we_cannot_edit_stops_the_plan_and_a_link_is_left_alone() {
+    fn a_file_we_cannot_edit_stops_the_plan_a_directory_and_a_bad_source_name() {
         let dir = tempfile::tempdir().expect("tmp");
         let home = dir.path();
-        std::fs::write(home.join("elsewhere"), "").expect("w");
-        std::os::unix::fs::symlink(home.join("elsewhere"), home.join(".pypirc")).expect("link");
+        std::fs::create_dir(home.join(".pypirc")).expect("dir");
         let err = plan(&req(&[Tool::Twine], home), &Vars(&[]), "t")
-            .expect_err("link")
+            .expect_err("dir")
             .to_string();
-        assert!(
-            err.contains("not a regular file") && err.contains("hint:"),
-            "{err}"
-        );
+        assert!(err.contains(".pypirc") && err.contains("hint:"), "{err}");
         let mut r = req(&[Tool::Poetry], home);
         r.poetry_source = "no spaces";
         assert!(plan(&r, &Vars(&[]), "t").is_err());
