@@ -549,6 +549,11 @@ fn write_tool_files(
         }
         let text = apply::read(&p.file.config_file)?.unwrap_or_default();
         let preview = match p.file.tool.as_str() {
+            _ if p.file.tool == "poetry"
+                && p.file.token_store == crate::tools::TokenStore::Netrc =>
+            {
+                p.preview
+            }
             "uv" => text,
             "poetry" => crate::files::toml::preview(&text),
             "twine" => crate::files::pypirc::preview(&text),

@@ -76,6 +76,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="show what would be written; write nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_tool_flag(p, "tools to configure")
+    p.add_argument(
+        "--token-store",
+        choices=("url", "netrc"),
+        help="url: the token in each tool's file; netrc: only in ~/.netrc (default: url for pip, netrc for uv)",
+    )
+    p.add_argument(
+        "--extra-index-url",
+        dest="extra_index",
+        action="store_true",
+        help="uv: add the repository as an extra index (not the default); two indexes allow dependency confusion",
+    )
+    p.add_argument("--poetry-source", metavar="NAME", help="Poetry source name (default: codeartifact)")
     p.add_argument(
         "--user",
         metavar="NAME",
@@ -99,7 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("logout", help="put back the index-url from before the first login; forget the token")
     p.add_argument("--config-file", help="pip config file (default: the one `login` writes)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--user", metavar="NAME", help="as root: log NAME out, changing NAME's files with NAME's ids")
+    p.add_argument(
+        "--user", metavar="NAME", help="as root: log NAME out, changing NAME's files with NAME's ids"
+    )
+    _add_tool_flag(p, "tools to log out (netrc: the ~/.netrc entry)")
     p.set_defaults(func=cmd_logout)
     # SageMaker (issue 6) ---------------------------------------------------------------------------------
     p = sub.add_parser("configure", help="write the ca-login config, so login() needs no arguments")
@@ -138,6 +154,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_tool_flag(p, what: str) -> None:
+    p.add_argument(
+        "--tool",
+        action="append",
+        metavar="TOOL",
+        help=f"{what}: pip, uv, poetry, twine; repeat or comma-separate (default: pip)",
+    )
+
+
+def _tools(args: argparse.Namespace) -> list[str]:
+    names = [n.strip() for t in (args.tool or ["pip"]) for n in t.split(",") if n.strip()]
+    return names or ["pip"]
+
+
 def _result_json(r: ca_login.LoginResult) -> dict:
     return {
         "repository_endpoint": r.repository_endpoint,
@@ -147,6 +177,11 @@ def _result_json(r: ca_login.LoginResult) -> dict:
         "tool": r.tool,
         "dry_run": r.dry_run,
         "warnings": list(r.warnings),
+        "tools": list(r.tools),
+        "files": [
+            {"tool": f.tool, "config_file": str(f.config_file), "token_store": f.token_store} for f in r.files
+        ],
+        "next_steps": list(r.next_steps),
     }
 
 
@@ -163,6 +198,10 @@ def _login_kwargs(args: argparse.Namespace) -> dict:
         profile=args.profile,
         config_file=args.config_file,
         dry_run=args.dry_run,
+        tool=",".join(_tools(args)),
+        token_store=args.token_store,
+        extra_index=args.extra_index,
+        poetry_source=args.poetry_source,
         **_sagemaker.core_target(args.user, sys.prefix),
     )
 
@@ -184,8 +223,13 @@ def cmd_login(args: argparse.Namespace) -> int:
         print(json.dumps({**_result_json(result), **extra}, indent=2))
     else:
         print(result)
-        if result.dry_run:
+        if result.dry_run and "pip" in result.tools:
             print(f"\n--- {result.config_file} would read (token masked):\n{result.preview}", end="")
+        for f in result.files:
+            verb = "would read" if result.dry_run else "now reads"
+            print(f"\n--- {f.config_file} ({f.tool}) {verb} (passwords masked):\n{f.preview}", end="")
+        for step in result.next_steps:
+            print(f"next: {step}")
     return EXIT_OK
 
 
@@ -194,7 +238,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         from ca_login import _core
         from ca_login._lifetime import Status
 
-        st = Status._from(_core.status("pip", args.config_file, **_sagemaker.core_target(args.user, sys.prefix)))
+        st = Status._from(
+            _core.status("pip", args.config_file, **_sagemaker.core_target(args.user, sys.prefix))
+        )
     else:
         st = ca_login.status(config_file=args.config_file)
     if args.json:
@@ -205,6 +251,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
+    tools = _tools(args)
+    if tools != ["pip"]:
+        for tool in tools:
+            d = ca_login._core.logout(tool, args.config_file, **_sagemaker.core_target(args.user, sys.prefix))
+            print(
+                json.dumps({"tool": tool, "action": d["action"], "message": d["message"]})
+                if args.json
+                else d["message"]
+            )
+        return EXIT_OK
     if getattr(args, "user", None):
         from ca_login import _core
         from ca_login._lifetime import LogoutResult

@@ -74,8 +74,8 @@ pub fn files(req: &Request<'_>, env: &dyn Env) -> Vec<ToolFile> {
         let path = match (tool, store) {
             (Tool::Pip, _) => continue,
             (Tool::Uv, _) => uv::config_file(env, req.home),
-            (Tool::Poetry, TokenStore::Url) => poetry::auth_file(env, req.home),
-            (Tool::Poetry, TokenStore::Netrc) => continue,
+            // With netrc, Poetry's auth.toml is left as it is; its record keeps the netrc entry alive.
+            (Tool::Poetry, _) => poetry::auth_file(env, req.home),
             (Tool::Twine, _) => twine::pypirc_file(req.home),
         };
         out.push(ToolFile {
@@ -116,6 +116,10 @@ pub fn edit(
 ) -> Result<(String, String)> {
     let path = &file.config_file;
     let simple = super::simple_url(req.endpoint);
+    if file.tool == "poetry" && file.token_store == TokenStore::Netrc {
+        let note = "(left as it is: Poetry finds the token in netrc)".to_string();
+        return Ok((before.to_string(), note));
+    }
     let after = match file.tool.as_str() {
         "uv" => toml::set_uv_index(path, before, &simple, !req.extra_index)?,
         "poetry" => toml::set_poetry_auth(path, before, req.poetry_source, token)?,
@@ -159,7 +163,7 @@ pub fn write(req: &Request<'_>, file: &ToolFile, token: &str) -> Result<bool> {
     let _lock = files::lock(path)?;
     let before = read(path)?;
     let (after, _) = edit(req, file, before.as_deref().unwrap_or(""), token)?;
-    if before.as_deref() != Some(after.as_str()) {
+    if before.as_deref().unwrap_or("") != after {
         files::write_atomic(path, &after)?;
     }
     Ok(before.is_some())
@@ -248,8 +252,10 @@ mod tests {
         r.store = Some(TokenStore::Netrc);
         let f = files(&r, &Vars(&[]));
         assert_eq!(
-            f.iter().map(|f| f.tool.as_str()).collect::<Vec<_>>(),
-            vec!["netrc"]
+            f.iter()
+                .map(|f| (f.tool.as_str(), f.token_store))
+                .collect::<Vec<_>>(),
+            vec![("poetry", TokenStore::Netrc), ("netrc", TokenStore::Netrc)]
         );
     }
 

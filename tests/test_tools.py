@@ -1,0 +1,149 @@
+"""login(tool=...) for uv, Poetry, twine and netrc through the CodeArtifact stand-in: each tool's file, the token
+store, logout byte for byte, and pip installing with the token only in netrc."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import urllib.parse
+
+import ca_login
+import pytest
+import tomllib
+from conftest import assert_exit, assert_no_token
+from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+
+DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
+
+
+@pytest.fixture
+def lib_env(standin, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEARTIFACT", standin.api_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", standin.api_url)
+    return standin
+
+
+def do_login(**kw):
+    kw.setdefault("domain_owner", OWNER)
+    return ca_login.login(DOMAIN, REPO, **kw)
+
+
+def token_of(r) -> str:
+    """The token, read back from the netrc file the login wrote (never printed)."""
+    host = urllib.parse.urlsplit(r.repository_endpoint).hostname
+    for f in r.files:
+        if f.tool == "netrc":
+            words = f.config_file.read_text().split()
+            for i, w in enumerate(words[:-5]):
+                if w == "machine" and words[i + 1] == host and words[i + 4] == "password":
+                    return words[i + 5]
+    raise AssertionError("no netrc entry for the repository host")
+
+
+def test_uv_poetry_and_twine_get_their_files_with_the_token_only_where_meant(lib_env, _clean_env):
+    r = do_login(tool=["uv", "poetry", "twine"])
+    assert r.tools == ("uv", "poetry", "twine")
+    by_tool = {f.tool: f for f in r.files}
+    home = _clean_env
+    assert by_tool["uv"].config_file == home / ".config" / "uv" / "uv.toml"
+    assert by_tool["poetry"].config_file == home / ".config" / "pypoetry" / "auth.toml"
+    assert by_tool["twine"].config_file == home / ".pypirc"
+    assert by_tool["netrc"].config_file == home / ".netrc"
+    assert (by_tool["uv"].token_store, by_tool["poetry"].token_store) == ("netrc", "url")
+    for f in r.files:
+        assert oct(f.config_file.stat().st_mode & 0o777) == "0o600", f.tool
+    token = token_of(r)
+    simple = r.repository_endpoint.rstrip("/") + "/simple/"
+
+    uv = tomllib.loads(by_tool["uv"].config_file.read_text())
+    assert uv["index"] == [{"name": "codeartifact", "url": simple, "default": True}]
+    assert_no_token(token, by_tool["uv"].config_file.read_text(), what="uv.toml")
+    poetry = tomllib.loads(by_tool["poetry"].config_file.read_text())
+    assert poetry["http-basic"]["codeartifact"]["username"] == "aws"
+    assert poetry["http-basic"]["codeartifact"]["password"] == token, "auth.toml holds the netrc token"
+    pypirc = configparser.RawConfigParser()
+    pypirc.read_string(by_tool["twine"].config_file.read_text())
+    assert pypirc.get("distutils", "index-servers").split() == ["codeartifact"]
+    assert pypirc.get("codeartifact", "repository") == r.repository_endpoint
+    assert pypirc.get("codeartifact", "password") == token, ".pypirc holds the netrc token"
+    assert r.next_steps == (
+        f"poetry source add --priority=primary codeartifact {simple}",
+        "twine upload -r codeartifact dist/*",
+    )
+    for f in r.files:
+        assert_no_token(token, f.preview, repr(f), what=f"{f.tool} preview")
+    assert_no_token(token, repr(r), str(r), what="login result")
+
+
+def test_logout_gives_back_each_file_byte_for_byte_and_netrc_goes_with_the_last_user(lib_env, _clean_env):
+    home = _clean_env
+    pypirc = home / ".pypirc"
+    netrc = home / ".netrc"
+    pypirc_text = (
+        "[distutils]\r\nindex-servers =\r\n    pypi\r\n\r\n"
+        + "[pypi]\r\nusername = __token__\r\npassword = pypi-x"
+    )
+    netrc_text = (
+        "# mine\nmachine example.org login me password mine\n\nmacdef init\ncd /\n\ndefault login anon"
+    )
+    pypirc.write_text(pypirc_text, newline="")
+    netrc.write_text(netrc_text)
+    pypirc.chmod(0o600)
+    netrc.chmod(0o600)
+    do_login(tool="uv,twine,poetry", token_store="netrc")
+    assert (home / ".config" / "uv" / "uv.toml").exists()
+    assert not (home / ".config" / "pypoetry" / "auth.toml").exists(), (
+        "Poetry with netrc: auth.toml untouched"
+    )
+
+    ca_login.logout(tool="twine")
+    assert pypirc.read_bytes() == pypirc_text.encode()
+    ca_login.logout(tool="uv")
+    assert not (home / ".config" / "uv" / "uv.toml").exists(), "uv.toml was created by the login"
+    assert netrc.read_text() != netrc_text, "Poetry still uses the netrc entry"
+    ca_login.logout(tool="poetry")
+    assert netrc.read_text() == netrc_text
+
+
+def test_pip_with_the_token_only_in_netrc_installs_through_the_standin(lib_env, pip_venv, isolated_env):
+    r = do_login(tool=["pip"], token_store="netrc")
+    text = r.config_file.read_text()
+    parser = configparser.RawConfigParser()
+    parser.read_string(text)
+    assert parser.get("global", "index-url") == r.repository_endpoint.rstrip("/") + "/simple/"
+    token = token_of(r)
+    assert_no_token(token, text, what="pip.conf")
+    out = pip_venv.run(
+        ["install", "--no-input", "--no-cache-dir", "ca-demo-app"], pip_venv.env(isolated_env())
+    )
+    assert_no_token(token, out.stdout, out.stderr, what="pip output")
+    assert_exit(out, 0, what="pip install")
+    ca_login.logout()
+    assert not (os.path.exists(r.files[0].config_file)), "the netrc the login created goes with the last user"
+
+
+def test_bad_tool_arguments_fail_before_any_network_call(lib_env):
+    for kw, field in [
+        ({"tool": "npm"}, "tool"),
+        ({"tool": "uv", "token_store": "keyring"}, "token_store"),
+        ({"tool": "pip", "extra_index": True}, "extra_index"),
+        ({"tool": "poetry", "poetry_source": "a b"}, "poetry_source"),
+    ]:
+        with pytest.raises(ca_login.InvalidInput) as e:
+            do_login(**kw)
+        assert field in str(e.value) and "hint:" in str(e.value)
+    assert [c for c in lib_env.calls if c.get("operation") not in (None, "repository", "control")] == []
+
+
+def test_dry_run_writes_nothing_and_masks_every_password(lib_env, _clean_env):
+    (_clean_env / ".pypirc").write_text("[pypi]\npassword = pypi-own-secret\n")
+    r = do_login(tool="twine,uv", extra_index=True, dry_run=True)
+    assert not (_clean_env / ".netrc").exists() and not (_clean_env / ".config" / "uv").exists()
+    assert (_clean_env / ".pypirc").read_text() == "[pypi]\npassword = pypi-own-secret\n"
+    shown = "\n".join(f.preview for f in r.files)
+    assert "pypi-own-secret" not in shown and "password = ****" in shown
+    uv = tomllib.loads(next(f.preview for f in r.files if f.tool == "uv"))
+    assert "default" not in uv["index"][0], "an extra index is not uv's default"
