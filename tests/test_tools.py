@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import configparser
 import os
+import subprocess
+import sys
 import urllib.parse
 
 import ca_login
@@ -147,3 +149,46 @@ def test_dry_run_writes_nothing_and_masks_every_password(lib_env, _clean_env):
     assert "pypi-own-secret" not in shown and "password = ****" in shown
     uv = tomllib.loads(next(f.preview for f in r.files if f.tool == "uv"))
     assert "default" not in uv["index"][0], "an extra index is not uv's default"
+
+
+@pytest.fixture(scope="session")
+def uv_bin(tmp_path_factory):
+    """uv from PyPI, in a venv of its own (the client under test, never this machine's)."""
+    d = tmp_path_factory.mktemp("uvvenv") / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", str(d)], check=True, timeout=300, env={"PATH": "/usr/bin:/bin"}
+    )
+    r = subprocess.run(
+        [str(d / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "uv"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(d.parent)},
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return d / "bin" / "uv"
+
+
+def test_real_uv_installs_through_uv_toml_and_netrc_without_the_token_in_its_output(
+    lib_env, uv_bin, pip_venv, isolated_env, _clean_env, tmp_path
+):
+    r = do_login(tool="uv")
+    token = token_of(r)
+    env = isolated_env()
+    env = {k: v for k, v in env.items() if not k.startswith(("UV_", "PIP_"))}
+    env.update(HOME=str(_clean_env), UV_CACHE_DIR=str(tmp_path / "uvcache"), PATH="/usr/bin:/bin")
+    env.pop("XDG_CONFIG_HOME", None)
+    out = subprocess.run(
+        [str(uv_bin), "-v", "pip", "install", "--python", str(pip_venv.python), "ca-demo-app"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    assert_no_token(token, out.stdout, out.stderr, what="uv -v output")
+    assert_exit(out, 0, what="uv pip install")
+    assert "ca-demo-pkg" in out.stderr + out.stdout
+    version = subprocess.run([str(uv_bin), "--version"], capture_output=True, text=True, timeout=60).stdout
+    print(f"client: {version.strip()}")
