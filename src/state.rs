@@ -275,6 +275,8 @@ pub fn record(path: &Path, mut entry: Entry) -> Result<Entry> {
         if let Some(old) = state.entries.get(&key) {
             entry.previous_index_url = old.previous_index_url.clone();
             entry.had_previous = old.had_previous;
+            // Racing logins: the one that found no file created it, whichever records last.
+            entry.created |= old.created;
         }
         state.version = STATE_VERSION;
         state.entries.insert(key, entry.clone());

@@ -7,6 +7,7 @@ import configparser
 import os
 import subprocess
 import sys
+import threading
 import urllib.parse
 
 import ca_login
@@ -192,3 +193,38 @@ def test_real_uv_installs_through_uv_toml_and_netrc_without_the_token_in_its_out
     assert "ca-demo-pkg" in out.stderr + out.stdout
     version = subprocess.run([str(uv_bin), "--version"], capture_output=True, text=True, timeout=60).stdout
     print(f"client: {version.strip()}")
+
+
+def test_eight_racing_logins_over_every_file_leave_one_block_each_and_logout_restores_them(
+    lib_env, _clean_env
+):
+    home = _clean_env
+    pypirc_text = "[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = __token__\n"
+    (home / ".pypirc").write_text(pypirc_text)
+    errors = []
+
+    def one():
+        try:
+            do_login(tool=["pip", "uv", "poetry", "twine"])
+        except Exception as e:
+            errors.append(type(e).__name__)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    files = [
+        home / ".config" / "uv" / "uv.toml",
+        home / ".config" / "pypoetry" / "auth.toml",
+        home / ".pypirc",
+        home / ".netrc",
+    ]
+    for f in files:
+        assert f.read_text().count("# ca-login: begin") == 1, f
+    assert (home / ".pypirc").read_text().count("    codeartifact") == 1
+    for tool in ("uv", "poetry", "twine"):
+        ca_login.logout(tool=tool)
+    assert (home / ".pypirc").read_text() == pypirc_text
+    assert [f.exists() for f in files] == [False, False, True, False]
