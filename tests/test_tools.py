@@ -228,3 +228,47 @@ def test_eight_racing_logins_over_every_file_leave_one_block_each_and_logout_res
         ca_login.logout(tool=tool)
     assert (home / ".pypirc").read_text() == pypirc_text
     assert [f.exists() for f in files] == [False, False, True, False]
+
+
+@pytest.fixture(scope="session")
+def twine_bin(tmp_path_factory):
+    """twine from PyPI, in a venv of its own."""
+    d = tmp_path_factory.mktemp("twinevenv") / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", str(d)], check=True, timeout=300, env={"PATH": "/usr/bin:/bin"}
+    )
+    r = subprocess.run(
+        [str(d / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "twine"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(d.parent)},
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return d / "bin" / "twine"
+
+
+def test_real_twine_uploads_to_the_standin_through_pypirc_without_the_token_in_its_output(
+    lib_env, twine_bin, wheelhouse, _clean_env, tmp_path
+):
+    r = do_login(tool="twine")
+    pypirc = configparser.RawConfigParser()
+    pypirc.read_string((_clean_env / ".pypirc").read_text())
+    token = pypirc.get("codeartifact", "password")
+    wheel = sorted(wheelhouse.glob("ca_demo_pkg-*.whl"))[0]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(_clean_env), "LANG": "C.UTF-8"}
+    out = subprocess.run(
+        [str(twine_bin), "upload", "--verbose", "--non-interactive", "-r", "codeartifact", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    assert_no_token(token, out.stdout, out.stderr, what="twine --verbose output")
+    assert_exit(out, 0, what="twine upload")
+    assert [u["filename"] for u in lib_env.uploads] == [wheel.name]
+    assert r.next_steps == ("twine upload -r codeartifact dist/*",)
+    version = subprocess.run([str(twine_bin), "--version"], capture_output=True, text=True, timeout=60).stdout
+    print(f"client: {version.strip().splitlines()[0]}")
