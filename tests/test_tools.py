@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
+from pathlib import Path
 
 import ca_login
 import pytest
@@ -272,3 +273,71 @@ def test_real_twine_uploads_to_the_standin_through_pypirc_without_the_token_in_i
     assert r.next_steps == ("twine upload -r codeartifact dist/*",)
     version = subprocess.run([str(twine_bin), "--version"], capture_output=True, text=True, timeout=60).stdout
     print(f"client: {version.strip().splitlines()[0]}")
+
+
+@pytest.fixture(scope="session")
+def poetry_bin(tmp_path_factory):
+    """Poetry from PyPI, in a venv of its own."""
+    d = tmp_path_factory.mktemp("poetryvenv") / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", str(d)], check=True, timeout=300, env={"PATH": "/usr/bin:/bin"}
+    )
+    r = subprocess.run(
+        [str(d / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "poetry"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(d.parent)},
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return d / "bin" / "poetry"
+
+
+@pytest.mark.parametrize("store", ["url", "netrc"])
+def test_real_poetry_adds_a_package_from_the_standin_with_the_token_in_auth_toml_or_netrc(
+    lib_env, poetry_bin, store, _clean_env, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("POETRY_CONFIG_DIR", str(tmp_path / "pconf"))
+    r = do_login(tool="poetry", token_store=store)
+    token = token_of(r) if store == "netrc" else None
+    if store == "url":
+        token = tomllib.loads((tmp_path / "pconf" / "auth.toml").read_text())["http-basic"]["codeartifact"][
+            "password"
+        ]
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "proj"\nversion = "0.1.0"\nrequires-python = ">=3.9"\ndependencies = []\n\n'
+        "[tool.poetry]\npackage-mode = false\n"
+    )
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(_clean_env),
+        "LANG": "C.UTF-8",
+        "POETRY_CONFIG_DIR": str(tmp_path / "pconf"),
+        "POETRY_CACHE_DIR": str(tmp_path / "pcache"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+    }
+    outs = []
+    for cmd in (r.next_steps[0].split()[1:], ["add", "--lock", "-vvv", "ca-demo-pkg"]):
+        out = subprocess.run(
+            [str(poetry_bin), *cmd],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            cwd=project,
+            stdin=subprocess.DEVNULL,
+        )
+        outs.append(out)
+        assert_no_token(token, out.stdout, out.stderr, what="poetry -vvv output")
+        assert_exit(out, 0, what=f"poetry {cmd[0]}")
+    lock = (project / "poetry.lock").read_text()
+    assert "ca-demo-pkg" in lock
+    assert_no_token(
+        token, lock, (project / "pyproject.toml").read_text(), what="poetry.lock / pyproject.toml"
+    )
+    version = subprocess.run(
+        [str(poetry_bin), "--version"], capture_output=True, text=True, timeout=60, env=env
+    )
+    print(f"client: {version.stdout.strip()}")
