@@ -341,3 +341,35 @@ def test_real_poetry_adds_a_package_from_the_standin_with_the_token_in_auth_toml
         [str(poetry_bin), "--version"], capture_output=True, text=True, timeout=60, env=env
     )
     print(f"client: {version.stdout.strip()}")
+
+
+def test_real_uv_add_locks_the_package_and_uv_lock_holds_no_token(lib_env, uv_bin, _clean_env, tmp_path):
+    r = do_login(tool="uv")
+    token = token_of(r)
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "proj"\nversion = "0.1.0"\nrequires-python = ">=3.9"\ndependencies = []\n'
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(_clean_env),
+        "LANG": "C.UTF-8",
+        "UV_CACHE_DIR": str(tmp_path / "uvcache"),
+        "UV_PYTHON": sys.executable,
+        "UV_PYTHON_DOWNLOADS": "never",
+    }
+    out = subprocess.run(
+        [str(uv_bin), "-v", "add", "ca-demo-pkg"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=project,
+        stdin=subprocess.DEVNULL,
+    )
+    assert_no_token(token, out.stdout, out.stderr, what="uv -v add output")
+    assert_exit(out, 0, what="uv add")
+    lock = (project / "uv.lock").read_text()
+    assert "ca-demo-pkg" in lock and r.repository_endpoint.rstrip("/") + "/simple" in lock
+    assert_no_token(token, lock, (project / "pyproject.toml").read_text(), what="uv.lock / pyproject.toml")
