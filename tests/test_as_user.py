@@ -26,6 +26,8 @@ from conftest import assert_no_token
 
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
 BOUND = 20.0
+# The user cannot reach the venv under /work: their own processes run the system interpreter.
+USER_PYTHON = "/usr/bin/python3"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to add a user")
 
@@ -113,13 +115,21 @@ def snapshot(*roots: Path, skip: Path | None = None) -> dict[str, tuple]:
                     digest = hashlib.sha256(p.read_bytes()).hexdigest()
                 elif stat.S_ISLNK(st.st_mode):
                     digest = os.readlink(p)
-                out[str(p)] = (stat.S_IFMT(st.st_mode), digest, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+                out[str(p)] = (
+                    stat.S_IFMT(st.st_mode),
+                    digest,
+                    st.st_uid,
+                    st.st_gid,
+                    stat.S_IMODE(st.st_mode),
+                )
     return out
 
 
-def cli(args, env, **kw) -> tuple[subprocess.CompletedProcess, float]:
+def cli(args, env, stdout=subprocess.PIPE) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
-    r = subprocess.run([CA_LOGIN, *args], env=env, capture_output=True, text=True, timeout=BOUND, **kw)
+    r = subprocess.run(
+        [CA_LOGIN, *args], env=env, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=BOUND
+    )
     return r, time.monotonic() - started
 
 
@@ -284,7 +294,9 @@ def test_pip_conf_linked_to_proc_self_fd_1_never_reaches_roots_file(standin, aws
     assert "index-url" not in r.stdout
 
 
-def test_the_users_config_cannot_steer_root_to_their_listener_or_profile(standin, aws_env, user, world, guard):
+def test_the_users_config_cannot_steer_root_to_their_listener_or_profile(
+    standin, aws_env, user, world, guard
+):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
@@ -296,6 +308,7 @@ def test_the_users_config_cannot_steer_root_to_their_listener_or_profile(standin
         guard.start()
         r, t = cli(login_args(standin, user), aws_env)
         assert r.returncode == 0, r.stderr
+        assert t < BOUND
         with pytest.raises(BlockingIOError):
             listener.accept()
     finally:
@@ -304,7 +317,9 @@ def test_the_users_config_cannot_steer_root_to_their_listener_or_profile(standin
     assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (user.pw_uid, 0o600)
 
 
-def test_a_directory_at_the_state_path_stops_login_before_the_token_call(standin, aws_env, user, world, guard):
+def test_a_directory_at_the_state_path_stops_login_before_the_token_call(
+    standin, aws_env, user, world, guard
+):
     state = Path(user.pw_dir) / ".local" / "state" / "ca-login" / "state.json"
     plant(user, state, dir=True)
     calls = token_calls(standin)
@@ -359,12 +374,17 @@ def test_the_user_cannot_signal_or_prlimit_roots_thread_acting_for_them(standin,
     )
     guard.start()
     holder = subprocess.Popen(
-        [sys.executable, "-c", holder_code], preexec_fn=as_user(user), stdout=subprocess.PIPE, text=True
+        [USER_PYTHON, "-c", holder_code], preexec_fn=as_user(user), stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        root = subprocess.Popen([CA_LOGIN, *login_args(standin, user)], env=aws_env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        root = subprocess.Popen(
+            [CA_LOGIN, *login_args(standin, user)],
+            env=aws_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             tid = None
             deadline = time.monotonic() + 10
@@ -387,13 +407,108 @@ def test_the_user_cannot_signal_or_prlimit_roots_thread_acting_for_them(standin,
                 "except PermissionError:\n    res.append('prlimit EPERM')\n"
                 "print(' '.join(res))\n"
             )
-            p = subprocess.run([sys.executable, "-c", probe, str(tid)], preexec_fn=as_user(user),
-                               capture_output=True, text=True, timeout=10)
+            p = subprocess.run(
+                [USER_PYTHON, "-c", probe, str(tid)],
+                preexec_fn=as_user(user),
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             assert p.stdout.split() == ["kill", "EPERM", "prlimit", "EPERM"], p.stdout + p.stderr
         finally:
             holder.kill()
-            out, err = root.communicate(timeout=BOUND)
+            _, err = root.communicate(timeout=BOUND)
         assert root.returncode == 0, err
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+SWAPPER = """
+import os, sys, time
+conf, target, stop = sys.argv[1:4]
+tmp = conf + ".swap"
+end = time.monotonic() + 60
+while time.monotonic() < end and not os.path.exists(stop):
+    try:
+        os.symlink(target, tmp)
+        os.rename(tmp, conf)
+    except OSError:
+        pass
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+"""
+
+
+def test_swapping_pip_conf_for_a_link_during_20_logins_never_reaches_the_root_file(
+    standin, aws_env, user, world, guard
+):
+    target = root_file(world)
+    conf = pip_conf(user)
+    plant(user, conf, text="[global]\n")
+    stop = Path(user.pw_dir) / "stop-swapping"
+    guard.start()
+    swapper = subprocess.Popen(
+        [USER_PYTHON, "-c", SWAPPER, str(conf), str(target), str(stop)], preexec_fn=as_user(user)
+    )
+    try:
+        for _ in range(20):
+            r, t = cli(login_args(standin, user), aws_env)
+            assert r.returncode in (0, 7), r.stderr
+            assert "Traceback" not in r.stderr
+            assert t < BOUND
+    finally:
+        stop.write_text("")
+        swapper.wait(timeout=BOUND)
+    assert target.read_text() == "secret root data\n"
+
+
+LOG_FROM_USER_THREAD = """
+import logging, sys
+from ca_login import _core
+home, log_path, uid, gid, domain, owner = sys.argv[1:7]
+handler = logging.FileHandler(log_path, delay=True)
+logger = logging.getLogger("ca_login")
+logger.setLevel(logging.DEBUG)
+logger.addHandler(handler)
+r = _core.login(domain, "isolatedsm", domain_owner=owner, user_home=home,
+                as_user=(int(uid), int(gid), [int(gid)]))
+handler.flush()
+print("ok")
+"""
+
+
+def test_records_logged_on_the_user_thread_reach_a_delayed_file_handler_as_root(
+    standin, aws_env, user, world, guard
+):
+    logs = Path(user.pw_dir) / "shared-logs"
+    logs.mkdir()
+    logs.chmod(0o1777)
+    log_path = logs / "ca-login.log"
+    guard.start()
+    started = time.monotonic()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LOG_FROM_USER_THREAD,
+            user.pw_dir,
+            str(log_path),
+            str(user.pw_uid),
+            str(user.pw_gid),
+            standin.domain,
+            standin.owner,
+        ],
+        env=aws_env,
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    assert time.monotonic() - started < BOUND
+    st = os.lstat(log_path)
+    assert st.st_uid == 0, "the log file was created by the user thread"
+    assert "pip config and state written" in log_path.read_text()
+    assert os.stat(pip_conf(user)).st_uid == user.pw_uid

@@ -195,7 +195,12 @@ login_all() {
   local f n rc=0
   while IFS= read -r f; do
     for ((n = 1; n <= CAL_LOGIN_ATTEMPTS; n++)); do
-      if timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_CLI" login --user "$CAL_USER" --config-file "$f" >&2; then
+      # Root does not read the user's ca-login config for settings: pass them.
+      if timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_CLI" login --user "$CAL_USER" --config-file "$f" \
+        --domain "$CAL_DOMAIN" --repository "$CAL_REPOSITORY" ${CAL_DOMAIN_OWNER:+--domain-owner "$CAL_DOMAIN_OWNER"} \
+        ${CAL_REGION:+--region "$CAL_REGION"} ${CAL_ENDPOINT_URL:+--endpoint-url "$CAL_ENDPOINT_URL"} \
+        ${CAL_REPOSITORY_ENDPOINT_URL:+--repository-endpoint-url "$CAL_REPOSITORY_ENDPOINT_URL"} \
+        ${CAL_DURATION_SECONDS:+--duration-seconds "$CAL_DURATION_SECONDS"} >&2; then
         continue 2
       fi
       log "login for $f failed (attempt $n of $CAL_LOGIN_ATTEMPTS)"

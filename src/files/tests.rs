@@ -383,3 +383,24 @@ fn lock_is_an_exclusive_flock_on_the_sibling_lock_file() {
     drop(held);
     assert!(other.try_lock().is_ok());
 }
+
+#[test]
+fn a_lock_the_user_may_not_create_reports_permission_denied_not_a_missing_file() {
+    if !is_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let nobody = user::AsUser {
+        uid: 65534,
+        gid: 65534,
+        groups: vec![65534],
+    };
+    let path = tmp.path().join("pip.conf");
+    let err = user::run(Some(&nobody), || lock(&path).map(|_| ()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Permission denied"), "{err}");
+    assert!(!err.contains("No such file"), "{err}");
+    assert!(!lock_path(&path).unwrap().exists());
+}
