@@ -4,6 +4,7 @@ store, logout byte for byte, and pip installing with the token only in netrc."""
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import subprocess
 import sys
@@ -373,3 +374,34 @@ def test_real_uv_add_locks_the_package_and_uv_lock_holds_no_token(lib_env, uv_bi
     lock = (project / "uv.lock").read_text()
     assert "ca-demo-pkg" in lock and r.repository_endpoint.rstrip("/") + "/simple" in lock
     assert_no_token(token, lock, (project / "pyproject.toml").read_text(), what="uv.lock / pyproject.toml")
+
+
+CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
+
+
+def cli(args, env):
+    return subprocess.run(
+        [CA_LOGIN, *args], capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL
+    )
+
+
+def test_cli_tool_flags_print_the_next_commands_and_logout_tool_takes_each_file_back(aws_env, _clean_env):
+    base = ["--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO]
+    dry = cli(["login", *base, "--tool", "twine", "--tool", "poetry,uv", "--dry-run"], aws_env)
+    assert_exit(dry, 0, what="ca-login login --dry-run")
+    assert "next: twine upload -r codeartifact dist/*" in dry.stdout
+    assert "next: poetry source add --priority=primary codeartifact " in dry.stdout
+    assert "password = ****" in dry.stdout and not (_clean_env / ".pypirc").exists()
+    out = cli(["login", *base, "--tool", "twine,uv", "--json"], aws_env)
+    assert_exit(out, 0, what="ca-login login --json")
+    doc = json.loads(out.stdout)
+    assert doc["tools"] == ["twine", "uv"]
+    assert [f["tool"] for f in doc["files"]] == ["twine", "uv", "netrc"]
+    token = configparser.RawConfigParser()
+    token.read_string((_clean_env / ".pypirc").read_text())
+    assert_no_token(token.get("codeartifact", "password"), out.stdout, out.stderr, what="ca-login output")
+    bad = cli(["login", *base, "--tool", "npm"], aws_env)
+    assert bad.returncode != 0 and "hint:" in bad.stderr
+    gone = cli(["logout", "--tool", "twine,uv"], aws_env)
+    assert_exit(gone, 0, what="ca-login logout --tool")
+    assert not (_clean_env / ".pypirc").exists() and not (_clean_env / ".netrc").exists()
