@@ -6,10 +6,14 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.parse
+import uuid
 from pathlib import Path
 
 import ca_login
@@ -405,3 +409,52 @@ def test_cli_tool_flags_print_the_next_commands_and_logout_tool_takes_each_file_
     gone = cli(["logout", "--tool", "twine,uv"], aws_env)
     assert_exit(gone, 0, what="ca-login logout --tool")
     assert not (_clean_env / ".pypirc").exists() and not (_clean_env / ".netrc").exists()
+
+
+@pytest.fixture
+def throwaway_user():
+    """A user whose home is in a fresh temp tree (removed with the user, also on failure); root only."""
+    if os.geteuid() != 0:
+        pytest.fail("the --user tests run as root (they create a throwaway user)")
+    base = Path(tempfile.mkdtemp(prefix="ca-login-tools-", dir="/tmp"))
+    base.chmod(0o755)
+    name = f"calt{uuid.uuid4().hex[:8]}"
+    r = subprocess.run(
+        ["useradd", "-m", "-d", str(base / "home"), "-s", "/bin/sh", "-U", name],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stderr
+    try:
+        yield pwd.getpwnam(name), base
+    finally:
+        subprocess.run(["userdel", name], capture_output=True, timeout=30)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_root_for_a_user_writes_each_tool_file_as_the_user_and_never_through_a_link_to_roots_file(
+    aws_env, throwaway_user
+):
+    pw, base = throwaway_user
+    home = Path(pw.pw_dir)
+    root_only = base / "root-only"
+    root_only.write_text("machine root.example login root password rootsecret\n")
+    root_only.chmod(0o600)
+    os.symlink(root_only, home / ".netrc")
+    os.lchown(home / ".netrc", pw.pw_uid, pw.pw_gid)
+    args = ["login", "--user", pw.pw_name, "--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO]
+    refused = cli([*args, "--tool", "uv"], aws_env)
+    assert refused.returncode == 7, refused.stderr
+    assert root_only.read_text() == "machine root.example login root password rootsecret\n"
+    assert "rootsecret" not in refused.stdout + refused.stderr
+    (home / ".netrc").unlink()
+
+    ok = cli([*args, "--tool", "uv,twine,poetry"], aws_env)
+    assert_exit(ok, 0, what="ca-login login --user --tool")
+    for f in (home / ".config" / "uv" / "uv.toml", home / ".pypirc", home / ".netrc"):
+        st = f.stat()
+        assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o777)) == (pw.pw_uid, pw.pw_gid, "0o600"), f
+    gone = cli(["logout", "--user", pw.pw_name, "--tool", "uv,twine,poetry"], aws_env)
+    assert_exit(gone, 0, what="ca-login logout --user --tool")
+    assert not (home / ".pypirc").exists() and not (home / ".netrc").exists()
