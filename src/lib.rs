@@ -17,6 +17,7 @@ pub mod runtime;
 pub mod secret;
 pub mod settings;
 pub mod state;
+pub mod tools;
 
 #[cfg(feature = "python")]
 mod python;

@@ -257,6 +257,10 @@ fn entry_matches(entry: &Entry, settings: &Settings) -> bool {
 pub fn fast_path(opts: &LoginOptions, min_remaining: i64) -> Result<Option<LoginResult>> {
     let started = Instant::now();
     let (settings, file) = login::prepare(opts)?;
+    if login::tool_plan(opts)?.tools != [crate::tools::Tool::Pip] {
+        log::debug!("tools other than pip: logging in");
+        return Ok(None);
+    }
     crate::files::user::run(opts.target.as_user.as_ref(), || {
         fast_path_files(opts, min_remaining, &settings, file, started)
     })
@@ -345,6 +349,9 @@ fn fast_path_files(
         preview,
         warnings,
         duration: started.elapsed(),
+        tools: vec!["pip".into()],
+        files: Vec::new(),
+        next_steps: Vec::new(),
     }))
 }
 
@@ -399,6 +406,9 @@ pub struct LogoutResult {
 /// nothing else in the file, then removes the state entry. Without a state entry, removes an index URL that
 /// carries a CodeArtifact token and our `# ca-login:` comment. A refresher working on the file is stopped first.
 pub fn logout(tool: &str, config_file: Option<&Path>, target: &Target) -> Result<LogoutResult> {
+    if !tool.is_empty() && tool != "pip" {
+        return crate::files::user::run(target.as_user.as_ref(), || logout_tool(tool, target));
+    }
     check_tool(tool)?;
     let file = login::target_file(config_file, target);
     let stopped_refresher = crate::refresh::stop_for_file(&file);
@@ -424,6 +434,10 @@ fn logout_files(file: PathBuf, target: &Target, stopped_refresher: bool) -> Resu
                 return Ok(());
             };
             let ours = match &entry {
+                Some(e) if e.token_store == "netrc" => {
+                    without_userinfo(&current).as_deref()
+                        == Some(crate::tools::simple_url(&e.repository_endpoint).as_str())
+                }
                 Some(e) => is_our_index_url(&current, &e.repository_endpoint),
                 None => {
                     crate::secret::carries_codeartifact_token(&current)
@@ -455,6 +469,7 @@ fn logout_files(file: PathBuf, target: &Target, stopped_refresher: bool) -> Resu
         Some(_) => state::remove(&sp, &file)?.is_some(),
         None => false,
     };
+    drop_unused_netrc(&sp)?;
     let message = match (action, had_state) {
         (LogoutAction::Restored, _) => format!(
             "restored the index-url {} had before the first login ({})",
@@ -480,6 +495,81 @@ fn logout_files(file: PathBuf, target: &Target, stopped_refresher: bool) -> Resu
         restored_index_url: restored,
         had_state,
         stopped_refresher,
+        message,
+    })
+}
+
+/// The netrc entry goes with the last login that uses it: removes it when no recorded login has the netrc store.
+/// Returns the files changed.
+fn drop_unused_netrc(sp: &Path) -> Result<Vec<PathBuf>> {
+    use crate::tools::apply::{self, NETRC};
+    let left = state::load(sp)?;
+    if left
+        .entries()
+        .any(|e| e.token_store == "netrc" && e.tool != NETRC)
+    {
+        return Ok(Vec::new());
+    }
+    let netrc: Vec<state::Entry> = left
+        .entries()
+        .filter(|e| e.tool == NETRC)
+        .cloned()
+        .collect();
+    let mut changed = Vec::new();
+    for e in &netrc {
+        if apply::unwrite(NETRC, &e.config_file, e.created)? {
+            changed.push(e.config_file.clone());
+        }
+        state::remove(sp, &e.config_file)?;
+    }
+    Ok(changed)
+}
+
+/// Logout for uv, Poetry, twine or netrc: takes our part out of each file recorded for `tool` (removing a file the
+/// login created and left with nothing else), then the netrc entry when no remaining login uses it.
+pub fn logout_tool(tool: &str, target: &Target) -> Result<LogoutResult> {
+    use crate::tools::apply::{self, NETRC};
+    if tool != NETRC {
+        crate::tools::Tool::parse(tool)?;
+    }
+    let sp = login::state_path(target);
+    let entries: Vec<state::Entry> = state::load(&sp)?
+        .entries()
+        .filter(|e| e.tool == tool)
+        .cloned()
+        .collect();
+    let mut changed = Vec::new();
+    for e in &entries {
+        crate::refresh::stop_for_file(&e.config_file);
+        if apply::unwrite(&e.tool, &e.config_file, e.created)? {
+            changed.push(e.config_file.clone());
+        }
+        state::remove(&sp, &e.config_file)?;
+    }
+    if tool != NETRC {
+        changed.extend(drop_unused_netrc(&sp)?);
+    }
+    let config_file = entries
+        .first()
+        .map(|e| e.config_file.clone())
+        .unwrap_or_default();
+    let message = if changed.is_empty() {
+        format!("no ca-login login found for {tool}: nothing to do")
+    } else {
+        let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+        format!("took the CodeArtifact login out of {}", names.join(", "))
+    };
+    log::info!("{message}");
+    Ok(LogoutResult {
+        config_file,
+        action: if changed.is_empty() {
+            LogoutAction::Unchanged
+        } else {
+            LogoutAction::Removed
+        },
+        restored_index_url: None,
+        had_state: !entries.is_empty(),
+        stopped_refresher: false,
         message,
     })
 }
@@ -549,6 +639,10 @@ mod tests {
             issued_at: expires_at - 100,
             previous_index_url: previous.map(String::from),
             had_previous: previous.is_some(),
+            token_store: "url".into(),
+            extra_index: false,
+            created: false,
+            source: None,
         }
     }
 

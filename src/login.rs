@@ -29,7 +29,14 @@ pub struct Target {
 #[derive(Debug, Clone, Default)]
 pub struct LoginOptions {
     pub args: Args,
+    /// One tool or several, comma-separated: `pip`, `uv`, `poetry`, `twine` (empty: pip).
     pub tool: String,
+    /// `url` or `netrc` (None: each tool's default, see [`crate::tools::Tool::store`]).
+    pub token_store: Option<String>,
+    /// Add the repository as an extra index (uv: an `[[index]]` without `default`).
+    pub extra_index: bool,
+    /// Poetry's source name (None: `codeartifact`).
+    pub poetry_source: Option<String>,
     pub config_file: Option<PathBuf>,
     pub dry_run: bool,
     pub target: Target,
@@ -54,6 +61,56 @@ pub struct LoginResult {
     /// Reasons pip would not use what we wrote.
     pub warnings: Vec<String>,
     pub duration: Duration,
+    /// The tools configured, in order.
+    pub tools: Vec<String>,
+    /// The files written (dry run: would be written) for tools other than pip's config, with a preview each
+    /// (passwords masked).
+    pub files: Vec<(crate::tools::apply::ToolFile, String)>,
+    /// Commands the user runs next (`poetry source add ...`, `twine upload -r codeartifact ...`).
+    pub next_steps: Vec<String>,
+}
+
+/// The tools, token store and files a login's options ask for (checked: no network).
+#[derive(Debug, Clone)]
+pub struct ToolPlan {
+    pub tools: Vec<crate::tools::Tool>,
+    pub store: Option<crate::tools::TokenStore>,
+    pub poetry_source: String,
+}
+
+pub fn tool_plan(opts: &LoginOptions) -> Result<ToolPlan> {
+    use crate::tools::{self, TokenStore, Tool};
+    let tools = tools::parse_tools(&[opts.tool.as_str()])?;
+    let store = opts
+        .token_store
+        .as_deref()
+        .map(TokenStore::parse)
+        .transpose()?;
+    if opts.extra_index && tools.contains(&Tool::Pip) {
+        return Err(Error::invalid(
+            "extra_index",
+            "pip's extra-index-url mode is not available in this version (uv's is)",
+            "log pip in without --extra-index-url, and uv with it: --tool uv --extra-index-url",
+        ));
+    }
+    let poetry_source = opts
+        .poetry_source
+        .clone()
+        .unwrap_or_else(|| tools::poetry::SOURCE.into());
+    Ok(ToolPlan {
+        tools,
+        store,
+        poetry_source,
+    })
+}
+
+/// The home whose tool files a login edits.
+pub fn tool_home(target: &Target) -> PathBuf {
+    target
+        .home
+        .clone()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn ms(since: Instant) -> f64 {
@@ -123,27 +180,11 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
-fn check_tool(tool: &str) -> Result<()> {
-    if tool == "pip" {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "tool",
-            format!("{tool:?} is not supported"),
-            "use tool=\"pip\"",
-        ))
-    }
-}
-
 /// Everything that can be checked without the network: settings (as ourselves), the tool, then as the target
 /// user: the target file parses, and no lock file, state file or target is a link, FIFO, directory or device
 /// someone planted.
 pub fn prepare(opts: &LoginOptions) -> Result<(Settings, PathBuf)> {
-    check_tool(if opts.tool.is_empty() {
-        "pip"
-    } else {
-        &opts.tool
-    })?;
+    let plan = tool_plan(opts)?;
     let settings = Settings::resolve(&opts.args, ca_config_path(&opts.target).as_deref())?;
     let file = target_file(opts.config_file.as_deref(), &opts.target);
     let sp = state_path(&opts.target);
@@ -154,9 +195,50 @@ pub fn prepare(opts: &LoginOptions) -> Result<(Settings, PathBuf)> {
         files::check_not_special(&resolved, "write pip's configuration")?;
         files::check_lock(&resolved)?;
         // A state file we cannot read is replaced by the login; one we could not replace stops it here.
-        state::check_writable(&sp)
+        state::check_writable(&sp)?;
+        // Every other tool's file reads and takes our part (with a placeholder token): refused now, not half-way.
+        let endpoint = settings
+            .repository_endpoint_url
+            .as_ref()
+            .map_or("https://endpoint.invalid/pypi/repository/", |e| {
+                e.value.as_str()
+            });
+        let home = tool_home(&opts.target);
+        let env = tool_env(&opts.target);
+        crate::tools::apply::plan(
+            &tool_request(&plan, opts, endpoint, &home),
+            env.as_ref(),
+            "placeholder",
+        )
+        .map(|_| ())
     })?;
     Ok((settings, file))
+}
+
+fn tool_request<'a>(
+    plan: &'a ToolPlan,
+    opts: &LoginOptions,
+    endpoint: &'a str,
+    home: &'a Path,
+) -> crate::tools::apply::Request<'a> {
+    crate::tools::apply::Request {
+        tools: &plan.tools,
+        store: plan.store,
+        extra_index: opts.extra_index,
+        poetry_source: &plan.poetry_source,
+        endpoint,
+        home,
+    }
+}
+
+/// The environment a tool's file is looked up with: the process's, but for another user's home (`--user`) none of
+/// our own `XDG_*`/`NETRC`/`POETRY_CONFIG_DIR`.
+fn tool_env(target: &Target) -> Box<dyn crate::tools::Env> {
+    if target.as_user.is_some() {
+        Box::new(crate::tools::Vars(&[]))
+    } else {
+        Box::new(crate::tools::ProcessEnv)
+    }
 }
 
 /// Log in: get a token and the repository endpoint, write pip's config, record the expiry.
@@ -231,7 +313,7 @@ pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
     tokio::task::spawn_blocking(move || {
         files::user::run(opts.target.as_user.as_ref(), || {
             finish(
-                &opts, &settings, &region, &file, endpoint, index_url, expires_at, started,
+                &opts, &settings, &region, &file, endpoint, index_url, &token, expires_at, started,
             )
         })
     })
@@ -253,18 +335,36 @@ fn finish(
     file: &Path,
     endpoint: String,
     index_url: Secret,
+    token: &Secret,
     expires_at: i64,
     started: Instant,
 ) -> Result<LoginResult> {
+    let token = token.expose();
     let comment = format!(
         "# ca-login: token for {}/{} expires {} (run `ca-login status`)",
         settings.domain.value,
         settings.repository.value,
         rfc3339(expires_at)
     );
+    let plan = tool_plan(opts)?;
+    let pip_store = crate::tools::Tool::Pip.store(plan.store);
+    // With the netrc store pip's file holds the URL only; the token goes to netrc with the other tools' files.
+    let index_url = if pip_store == crate::tools::TokenStore::Netrc {
+        Secret::new(crate::tools::simple_url(&endpoint))
+    } else {
+        index_url
+    };
+    let (files, next_steps) =
+        write_tool_files(opts, &plan, settings, region, &endpoint, token, expires_at)?;
     let masked = mask_url(index_url.expose());
     let preview;
-    if opts.dry_run {
+    if !plan.tools.contains(&crate::tools::Tool::Pip) {
+        preview = files
+            .iter()
+            .map(|(_, p)| p.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+    } else if opts.dry_run {
         let mut doc = match pipconf::read_document(file)? {
             Some(d) => d,
             None => pipconf::Document::parse("", file)?,
@@ -306,6 +406,10 @@ fn finish(
                 issued_at: now_epoch(),
                 previous_index_url,
                 had_previous,
+                token_store: pip_store.as_str().into(),
+                extra_index: false,
+                created: false,
+                source: None,
             },
         );
         if let Err(e) = recorded {
@@ -320,10 +424,16 @@ fn finish(
         }
     }
     log::debug!("pip config and state written at {:.1} ms", ms(started));
-    let warnings = if opts.dry_run {
+    let uses_pip = plan.tools.contains(&crate::tools::Tool::Pip);
+    let mut warnings = if opts.dry_run || !uses_pip {
         Vec::new()
     } else {
         override_warnings(file, &opts.target)
+    };
+    warnings.extend(tool_warnings(&plan, &opts.target));
+    let config_file = match (uses_pip, files.first()) {
+        (false, Some((f, _))) => f.config_file.clone(),
+        _ => file.to_path_buf(),
     };
     log::debug!("login done in {:.1} ms", ms(started));
     for w in &warnings {
@@ -333,8 +443,8 @@ fn finish(
         repository_endpoint: endpoint,
         index_url,
         expires_at,
-        config_file: file.to_path_buf(),
-        tool: "pip".into(),
+        config_file,
+        tool: plan.tools[0].as_str().into(),
         domain: settings.domain.value.clone(),
         domain_owner: settings.domain_owner.as_ref().map(|o| o.value.clone()),
         repository: settings.repository.value.clone(),
@@ -343,7 +453,116 @@ fn finish(
         preview,
         warnings,
         duration: started.elapsed(),
+        tools: plan.tools.iter().map(|t| t.as_str().to_string()).collect(),
+        files,
+        next_steps,
     })
+}
+
+/// Why uv, Poetry or twine would not use what we wrote (environment variables, a project's own uv config).
+pub fn tool_warnings(plan: &ToolPlan, target: &Target) -> Vec<String> {
+    use crate::tools::{poetry, twine, uv, Tool};
+    let env = tool_env(target);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let mut out = Vec::new();
+    for t in &plan.tools {
+        let lines = match t {
+            Tool::Pip => continue,
+            Tool::Uv => uv::overrides(env.as_ref(), &cwd),
+            Tool::Poetry => poetry::overrides(env.as_ref(), &plan.poetry_source),
+            Tool::Twine => twine::overrides(env.as_ref()),
+        };
+        out.extend(lines.into_iter().map(|l| format!("{}: {l}", t.as_str())));
+    }
+    out
+}
+
+type ToolFiles = Vec<(crate::tools::apply::ToolFile, String)>;
+
+/// Writes (dry run: previews) every tool file but pip's, each with its state record. A failure takes back the
+/// files this call wrote.
+#[allow(clippy::too_many_arguments)]
+fn write_tool_files(
+    opts: &LoginOptions,
+    plan: &ToolPlan,
+    settings: &Settings,
+    region: &str,
+    endpoint: &str,
+    token: &str,
+    expires_at: i64,
+) -> Result<(ToolFiles, Vec<String>)> {
+    use crate::tools::{apply, poetry, twine, Tool};
+    let home = tool_home(&opts.target);
+    let env = tool_env(&opts.target);
+    let req = tool_request(plan, opts, endpoint, &home);
+    let planned = apply::plan(&req, env.as_ref(), token)?;
+    let mut next_steps = Vec::new();
+    if plan.tools.contains(&Tool::Poetry) {
+        next_steps.push(poetry::source_add_line(
+            &plan.poetry_source,
+            &crate::tools::simple_url(endpoint),
+        ));
+    }
+    if plan.tools.contains(&Tool::Twine) {
+        next_steps.push(twine::upload_line());
+    }
+    if opts.dry_run {
+        return Ok((
+            planned.into_iter().map(|p| (p.file, p.preview)).collect(),
+            next_steps,
+        ));
+    }
+    let sp = state_path(&opts.target);
+    let mut done: Vec<(apply::ToolFile, bool)> = Vec::new();
+    let mut out = Vec::new();
+    for p in planned {
+        let recorded = state::load(&sp)?.get(&p.file.config_file).cloned();
+        let step = apply::write(&req, &p.file, token).and_then(|existed| {
+            // A file is ours to remove only if our first login created it.
+            let created = recorded.as_ref().map_or(!existed, |e| e.created);
+            done.push((p.file.clone(), !existed));
+            state::record(
+                &sp,
+                state::Entry {
+                    tool: p.file.tool.clone(),
+                    config_file: p.file.config_file.clone(),
+                    repository_endpoint: endpoint.to_string(),
+                    domain: settings.domain.value.clone(),
+                    domain_owner: settings.domain_owner.as_ref().map(|o| o.value.clone()),
+                    repository: settings.repository.value.clone(),
+                    region: region.to_string(),
+                    expires_at,
+                    issued_at: now_epoch(),
+                    previous_index_url: None,
+                    had_previous: false,
+                    token_store: p.file.token_store.as_str().into(),
+                    extra_index: opts.extra_index && p.file.tool == "uv",
+                    created,
+                    source: (p.file.tool == "poetry").then(|| plan.poetry_source.clone()),
+                },
+            )
+        });
+        if let Err(e) = step {
+            for (f, created) in &done {
+                let _ = apply::unwrite(&f.tool, &f.config_file, *created);
+            }
+            return Err(e);
+        }
+        let text = apply::read(&p.file.config_file)?.unwrap_or_default();
+        let preview = match p.file.tool.as_str() {
+            _ if p.file.tool == "poetry"
+                && p.file.token_store == crate::tools::TokenStore::Netrc =>
+            {
+                p.preview
+            }
+            "uv" => text,
+            "poetry" => crate::files::toml::preview(&text),
+            "twine" => crate::files::pypirc::preview(&text),
+            _ => crate::files::netrc::preview(&text),
+        };
+        out.push((p.file, preview));
+    }
+    Ok((out, next_steps))
 }
 
 /// Why pip would not use the index-url we wrote to `file`.

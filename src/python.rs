@@ -377,7 +377,35 @@ pub(crate) fn login_dict<'py>(py: Python<'py>, r: LoginResult) -> PyResult<Bound
     d.set_item("preview", mask_url(&r.preview))?;
     d.set_item("warnings", masked_all(&r.warnings))?;
     d.set_item("duration_ms", r.duration.as_secs_f64() * 1000.0)?;
+    d.set_item("tools", &r.tools)?;
+    let files = pyo3::types::PyList::empty(py);
+    for (f, preview) in &r.files {
+        let fd = PyDict::new(py);
+        fd.set_item("tool", &f.tool)?;
+        fd.set_item("config_file", f.config_file.as_os_str())?;
+        fd.set_item("token_store", f.token_store.as_str())?;
+        fd.set_item("preview", preview)?;
+        files.append(fd)?;
+    }
+    d.set_item("files", files)?;
+    d.set_item("next_steps", &r.next_steps)?;
     Ok(d)
+}
+
+/// `tool="pip"`, `tool="pip,uv"` or `tool=["pip", "uv"]`.
+#[derive(FromPyObject)]
+enum ToolArg {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ToolArg {
+    fn joined(self) -> String {
+        match self {
+            ToolArg::One(s) => s,
+            ToolArg::Many(v) => v.join(","),
+        }
+    }
 }
 
 /// `login`'s keyword arguments (after `domain` and `repository`), shared by `login`, `ensure_login` and
@@ -389,7 +417,13 @@ struct LoginKw {
     domain_owner: Option<String>,
     #[pyo3(default)]
     region: Option<String>,
-    tool: String,
+    tool: ToolArg,
+    #[pyo3(default)]
+    token_store: Option<String>,
+    #[pyo3(default)]
+    extra_index: bool,
+    #[pyo3(default)]
+    poetry_source: Option<String>,
     #[pyo3(default)]
     duration_seconds: Option<i64>,
     #[pyo3(default)]
@@ -414,10 +448,13 @@ struct LoginKw {
     endpoint_type: Option<String>,
 }
 
-const LOGIN_KW: [&str; 14] = [
+const LOGIN_KW: [&str; 17] = [
     "domain_owner",
     "region",
     "tool",
+    "token_store",
+    "extra_index",
+    "poetry_source",
     "duration_seconds",
     "endpoint_url",
     "repository_endpoint_url",
@@ -468,7 +505,10 @@ fn login_options(
             profile: k.profile,
             endpoint_type: k.endpoint_type,
         },
-        tool: k.tool,
+        tool: k.tool.joined(),
+        token_store: k.token_store,
+        extra_index: k.extra_index,
+        poetry_source: k.poetry_source,
         config_file: k.config_file,
         dry_run: k.dry_run,
         target: target(k.sys_prefix, k.user_home, k.as_user, k.state_file),

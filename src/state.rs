@@ -55,6 +55,22 @@ pub struct Entry {
     /// Whether the file had an index URL before our first login.
     #[serde(default)]
     pub had_previous: bool,
+    /// Where the token is: `"url"` (in this file) or `"netrc"` (the file holds the URL only).
+    #[serde(default = "default_token_store")]
+    pub token_store: String,
+    /// The repository was added as an extra index (uv: an `[[index]]` without `default`).
+    #[serde(default)]
+    pub extra_index: bool,
+    /// The login created the file: logout removes it when nothing of the user's is left.
+    #[serde(default)]
+    pub created: bool,
+    /// Poetry's source name.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+fn default_token_store() -> String {
+    "url".into()
 }
 
 impl fmt::Debug for Entry {
@@ -80,6 +96,10 @@ impl fmt::Debug for Entry {
                     .map(crate::secret::mask_url),
             )
             .field("had_previous", &self.had_previous)
+            .field("token_store", &self.token_store)
+            .field("extra_index", &self.extra_index)
+            .field("created", &self.created)
+            .field("source", &self.source)
             .finish()
     }
 }
@@ -255,6 +275,8 @@ pub fn record(path: &Path, mut entry: Entry) -> Result<Entry> {
         if let Some(old) = state.entries.get(&key) {
             entry.previous_index_url = old.previous_index_url.clone();
             entry.had_previous = old.had_previous;
+            // Racing logins: the one that found no file created it, whichever records last.
+            entry.created |= old.created;
         }
         state.version = STATE_VERSION;
         state.entries.insert(key, entry.clone());
@@ -295,6 +317,10 @@ mod tests {
             issued_at: expires_at - 43200,
             previous_index_url: previous.map(String::from),
             had_previous: previous.is_some(),
+            token_store: "url".into(),
+            extra_index: false,
+            created: false,
+            source: None,
         }
     }
 
@@ -540,6 +566,11 @@ mod tests {
             "repository",
             "repository_endpoint",
             "tool",
+            // Where the token is ("url" or "netrc"), never the token itself.
+            "token_store",
+            "extra_index",
+            "created",
+            "source",
         ];
         want.sort();
         let mut got: Vec<&str> = fields.iter().map(|s| s.as_str()).collect();

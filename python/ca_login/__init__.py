@@ -44,6 +44,7 @@ from ._core import (
 # names' real types.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime, timedelta
     from pathlib import Path
     from typing import Any
@@ -83,6 +84,7 @@ __all__ = [
     "ServiceError",
     "Status",
     "Throttled",
+    "ToolFile",
     "Verdict",
     "diagnose",
     "ensure_login",
@@ -157,13 +159,69 @@ class LoginWarning(UserWarning):
     """pip will not use what ca_login wrote (an environment variable or another file wins)."""
 
 
+class ToolFile:
+    """A file a login wrote for a tool other than pip's config: ``tool`` (``"uv"``, ``"poetry"``, ``"twine"``,
+    ``"netrc"``), ``config_file`` (``pathlib.Path``), ``token_store`` (``"url"``: the token is in this file;
+    ``"netrc"``: it holds the URL only), ``preview`` (its text, passwords masked). Read-only."""
+
+    __slots__ = ("_config_file", "_preview", "_token_store", "_tool")
+
+    def __init__(
+        self, *, tool: str, config_file: str | os.PathLike[str], token_store: str, preview: str = ""
+    ) -> None:
+        object.__setattr__(self, "_tool", tool)
+        object.__setattr__(self, "_config_file", os.fspath(config_file))
+        object.__setattr__(self, "_token_store", token_store)
+        object.__setattr__(self, "_preview", preview)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ToolFile) and (self._tool, self._config_file, self._token_store) == (
+            other._tool,
+            other._config_file,
+            other._token_store,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._tool, self._config_file, self._token_store))
+
+    def __repr__(self) -> str:
+        return f"ToolFile(tool={self._tool!r}, config_file={self._config_file!r}, token_store={self._token_store!r})"
+
+    @property
+    def tool(self) -> str:
+        """``"uv"``, ``"poetry"``, ``"twine"`` or ``"netrc"``."""
+        return self._tool
+
+    @property
+    def config_file(self) -> Path:
+        """The file written (``pathlib.Path``)."""
+        from pathlib import Path
+
+        return Path(self._config_file)
+
+    @property
+    def token_store(self) -> str:
+        """``"url"`` or ``"netrc"``."""
+        return self._token_store
+
+    @property
+    def preview(self) -> str:
+        """The file's text after the login, passwords masked."""
+        return self._preview
+
+
 class LoginResult:
     """What a login configured. ``index_url`` prints masked; ``index_url.get_secret_value()`` gives the URL.
 
     Attributes: ``repository_endpoint``, ``index_url`` (:class:`SecretUrl`), ``expires_at`` (aware UTC
     ``datetime``), ``config_file`` (``pathlib.Path`` written), ``tool``, ``domain``, ``domain_owner``,
     ``repository``, ``region``, ``dry_run``, ``preview`` (the file's text after the login, token masked),
-    ``warnings`` (why pip would not use it). Read-only.
+    ``warnings`` (why pip would not use it), ``tools`` (the tools configured), ``files`` (:class:`ToolFile` for
+    each file written besides pip's), ``next_steps`` (commands to run next, e.g. ``poetry source add ...``).
+    Read-only.
     """
 
     _FIELDS = (
@@ -179,6 +237,9 @@ class LoginResult:
         "dry_run",
         "preview",
         "warnings",
+        "tools",
+        "files",
+        "next_steps",
     )
     __slots__ = tuple(f"_{f}" for f in _FIELDS)
     _repository_endpoint: str
@@ -193,6 +254,9 @@ class LoginResult:
     _dry_run: bool
     _preview: str
     _warnings: tuple[str, ...]
+    _tools: tuple[str, ...]
+    _files: tuple[ToolFile, ...]
+    _next_steps: tuple[str, ...]
 
     def __init__(
         self,
@@ -209,6 +273,9 @@ class LoginResult:
         dry_run: bool = False,
         preview: str = "",
         warnings: tuple[str, ...] = (),
+        tools: tuple[str, ...] = ("pip",),
+        files: tuple[ToolFile, ...] = (),
+        next_steps: tuple[str, ...] = (),
     ) -> None:
         values = dict(locals())
         for f in LoginResult._FIELDS:
@@ -288,6 +355,21 @@ class LoginResult:
         return self._warnings
 
     @property
+    def tools(self) -> tuple[str, ...]:
+        """The tools configured, in order (``("pip",)`` by default)."""
+        return self._tools
+
+    @property
+    def files(self) -> tuple[ToolFile, ...]:
+        """The files written for tools other than pip's config (uv.toml, auth.toml, .pypirc, .netrc)."""
+        return self._files
+
+    @property
+    def next_steps(self) -> tuple[str, ...]:
+        """Commands to run next: ``poetry source add ...`` in a project, ``twine upload -r codeartifact ...``."""
+        return self._next_steps
+
+    @property
     def config_file(self) -> Path:
         """The pip config file written (``pathlib.Path``)."""
         from pathlib import Path
@@ -323,6 +405,12 @@ class LoginResult:
         d["expires_at"] = self._expires_at.isoformat()
         d["config_file"] = os.fspath(self._config_file)
         d["warnings"] = list(self._warnings)
+        d["tools"] = list(self._tools)
+        d["files"] = [
+            {"tool": f.tool, "config_file": os.fspath(f.config_file), "token_store": f.token_store}
+            for f in self._files
+        ]
+        d["next_steps"] = list(self._next_steps)
         return d
 
 
@@ -342,6 +430,9 @@ def _to_result(d: dict[str, Any]) -> LoginResult:
         dry_run=d["dry_run"],
         preview=d["preview"],
         warnings=tuple(d["warnings"]),
+        tools=tuple(d.get("tools", ("pip",))),
+        files=tuple(ToolFile(**f) for f in d.get("files", ())),
+        next_steps=tuple(d.get("next_steps", ())),
     )
 
 
@@ -377,7 +468,10 @@ def login(
     *,
     domain_owner: str | None = None,
     region: str | None = None,
-    tool: str = "pip",
+    tool: str | Sequence[str] = "pip",
+    token_store: str | None = None,
+    extra_index: bool = False,
+    poetry_source: str | None = None,
     duration_seconds: int | None = None,
     endpoint_url: str | None = None,
     repository_endpoint_url: str | None = None,
@@ -393,7 +487,12 @@ def login(
         repository: the repository pip should install from.
         domain_owner: the 12-digit account that owns the domain.
         region: the AWS Region (else ``AWS_REGION``, the config, the profile, instance metadata).
-        tool: ``"pip"``.
+        tool: ``"pip"``, ``"uv"``, ``"poetry"``, ``"twine"``, or several (a list, or ``"pip,uv"``).
+        token_store: ``"url"`` (the token in the tool's file) or ``"netrc"`` (only in ``~/.netrc``, ``NETRC``
+            honoured; pip's file then holds the URL only). Default: url for pip, netrc for uv (always).
+        extra_index: add the repository to uv's index list without ``default`` instead of replacing the index
+            (two indexes allow dependency confusion).
+        poetry_source: the Poetry source name (default ``codeartifact``).
         duration_seconds: token lifetime, 0 (the role session's) or 900..43200; CodeArtifact's default is 43200.
         endpoint_url: the ``codeartifact.api`` VPC endpoint's URL when its private DNS is off.
         repository_endpoint_url: the ``codeartifact.repositories`` endpoint (URL or bare ``vpce-…`` name) when

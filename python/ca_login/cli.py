@@ -94,6 +94,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="show what would be written; write nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_tool_flag(p, "tools to configure")
+    p.add_argument(
+        "--token-store",
+        choices=("url", "netrc"),
+        help="url: the token in each tool's file; netrc: only in ~/.netrc (default: url for pip, netrc for uv)",
+    )
+    p.add_argument(
+        "--extra-index-url",
+        dest="extra_index",
+        action="store_true",
+        help="uv: add the repository as an extra index (not the default); two indexes allow dependency confusion",
+    )
+    p.add_argument("--poetry-source", metavar="NAME", help="Poetry source name (default: codeartifact)")
     p.add_argument(
         "--user",
         metavar="NAME",
@@ -123,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--user", metavar="NAME", help="as root: log NAME out, changing NAME's files with NAME's ids"
     )
+    _add_tool_flag(p, "tools to log out (netrc: the ~/.netrc entry)")
     p.set_defaults(func=cmd_logout)
     # SageMaker (issue 6) ---------------------------------------------------------------------------------
     p = sub.add_parser("configure", help="write the ca-login config, so login() needs no arguments")
@@ -168,6 +182,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_tool_flag(p, what: str) -> None:
+    p.add_argument(
+        "--tool",
+        action="append",
+        metavar="TOOL",
+        help=f"{what}: pip, uv, poetry, twine; repeat or comma-separate (default: pip)",
+    )
+
+
+def _tools(args: argparse.Namespace) -> list[str]:
+    names = [n.strip() for t in (args.tool or ["pip"]) for n in t.split(",") if n.strip()]
+    return names or ["pip"]
+
+
 def _result_json(r: ca_login.LoginResult) -> dict:
     return {
         "repository_endpoint": r.repository_endpoint,
@@ -177,6 +205,11 @@ def _result_json(r: ca_login.LoginResult) -> dict:
         "tool": r.tool,
         "dry_run": r.dry_run,
         "warnings": list(r.warnings),
+        "tools": list(r.tools),
+        "files": [
+            {"tool": f.tool, "config_file": str(f.config_file), "token_store": f.token_store} for f in r.files
+        ],
+        "next_steps": list(r.next_steps),
     }
 
 
@@ -196,6 +229,10 @@ def _login_kwargs(args: argparse.Namespace) -> dict:
         config_file=args.config_file,
         dry_run=args.dry_run,
         endpoint_type=args.endpoint_type,
+        tool=",".join(_tools(args)),
+        token_store=args.token_store,
+        extra_index=args.extra_index,
+        poetry_source=args.poetry_source,
         **_sagemaker.core_target(args.user, sys.prefix),
     )
 
@@ -219,6 +256,11 @@ def cmd_login(args: argparse.Namespace) -> int:
         print(json.dumps({**_result_json(result), **extra}, indent=2))
     else:
         print(result)  # a dry run's text holds the preview
+        for f in result.files:
+            verb = "would read" if result.dry_run else "now reads"
+            print(f"\n--- {f.config_file} ({f.tool}) {verb} (passwords masked):\n{f.preview}", end="")
+        for step in result.next_steps:
+            print(f"next: {step}")
     return EXIT_OK
 
 
@@ -242,6 +284,20 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
+    tools = _tools(args)
+    if tools != ["pip"]:
+        import json
+
+        from ca_login import _sagemaker
+
+        for tool in tools:
+            d = ca_login._core.logout(tool, args.config_file, **_sagemaker.core_target(args.user, sys.prefix))
+            print(
+                json.dumps({"tool": tool, "action": d["action"], "message": d["message"]})
+                if args.json
+                else d["message"]
+            )
+        return EXIT_OK
     if getattr(args, "user", None):
         from pathlib import Path
 

@@ -8,6 +8,12 @@
 
 pub mod user;
 
+// The editors that keep every other byte of a user's file (netrc, .pypirc, TOML) and the block they add.
+pub mod block;
+pub mod netrc;
+pub mod pypirc;
+pub mod toml;
+
 #[cfg(test)]
 mod tests;
 

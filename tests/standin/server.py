@@ -210,6 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
                 st._package_api(self, rec["operation"], raw_path, raw_query, body)
             elif raw_path.startswith(("/pypi/", "/npm/")):
                 rec["operation"] = "repository"
+                self._req_body = body  # twine's upload POST
                 st._repository(self, raw_path)
             elif raw_path == "/" and (
                 b"Action=GetCallerIdentity" in body or "Action=GetCallerIdentity" in raw_query
@@ -298,6 +299,8 @@ class StandIn:
         self.simple_json = simple_json
         self._faults: dict[str, _Fault] = {}
         self._lock = threading.Lock()
+        # twine's legacy uploads accepted: (name, version, filename, size) each, never the credentials
+        self.uploads: list[dict] = []
         self._calls: collections.deque = collections.deque(maxlen=max_calls)
         self._token_key = _secrets.token_bytes(32)
         self._stop_event = threading.Event()
@@ -815,6 +818,37 @@ class StandIn:
         h._send(200, xml.encode(), [("x-amzn-RequestId", rid)], "text/xml")
 
     # --- repository -----------------------------------------------------------------------
+    def _upload(self, h: _Handler, body: bytes):
+        """The legacy upload API twine speaks: a multipart/form-data POST with `:action=file_upload`."""
+        import email.parser
+        import email.policy
+
+        ctype = h.headers.get("Content-Type", "")
+        if not ctype.startswith("multipart/form-data"):
+            return self._repo_error(h, 400, "expected multipart/form-data")
+        msg = email.parser.BytesParser(policy=email.policy.default).parsebytes(
+            b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body
+        )
+        fields, filename, size = {}, None, 0
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if part.get_filename():
+                filename, size = part.get_filename(), len(part.get_payload(decode=True) or b"")
+            elif name in (":action", "name", "version"):
+                fields[name] = part.get_content().strip()
+        if fields.get(":action") != "file_upload" or not filename:
+            return self._repo_error(h, 400, "not a file upload")
+        with self._lock:
+            self.uploads.append(
+                {
+                    "name": fields.get("name"),
+                    "version": fields.get("version"),
+                    "filename": filename,
+                    "size": size,
+                }
+            )
+        return h._send(200, b"OK\n", [], "text/plain; charset=utf-8")
+
     def _repo_error(self, h: _Handler, status: int, text: str, headers=()):
         h._rec["error"] = str(status)
         h._send(status, (text + "\n").encode(), headers, "text/plain; charset=utf-8")
@@ -867,6 +901,8 @@ class StandIn:
         if fmt != "pypi" or repo not in self.repositories:
             return self._repo_error(h, 404, f"Repository not found: {repo}")
         rest = parts[3:]
+        if h.command == "POST" and rest in ([], [""]):
+            return self._upload(h, getattr(h, "_req_body", b""))
         if not rest or rest[0] != "simple":
             return self._repo_error(h, 404, "Not Found")
         base = "/".join(raw_path.split("/")[: raw_path.split("/").index("simple") + 1])

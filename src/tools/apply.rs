@@ -1,0 +1,325 @@
+//! Writing the files of uv, Poetry, twine and netrc for a login, and taking our part out again at logout. Each
+//! file through `files`: locked, read only if it is a regular file (bounded), written atomically with mode 0600
+//! (as the target user: the caller runs this inside `files::user::run`), its own state record (`tool`, `created`: the login created it, so logout removes it).
+
+use std::path::{Path, PathBuf};
+
+use super::{poetry, twine, uv, Env, TokenStore, Tool};
+use crate::files::{self, netrc, pypirc, toml};
+use crate::{Error, Result};
+
+/// The state's tool name of the netrc file (shared by every tool logged in with the netrc store).
+pub const NETRC: &str = "netrc";
+
+/// What a login asks of the tools other than pip's config file.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub tools: &'a [Tool],
+    /// The store asked for (None: each tool's default).
+    pub store: Option<TokenStore>,
+    pub extra_index: bool,
+    pub poetry_source: &'a str,
+    /// The repository endpoint, without credentials.
+    pub endpoint: &'a str,
+    pub home: &'a Path,
+}
+
+/// A file a login writes, and for which tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolFile {
+    /// `"uv"`, `"poetry"`, `"twine"`, `"netrc"`.
+    pub tool: String,
+    pub config_file: PathBuf,
+    pub token_store: TokenStore,
+}
+
+/// One file to write: its text before (None: it does not exist) and after, and a preview with passwords masked.
+#[derive(Clone)]
+pub struct Planned {
+    pub file: ToolFile,
+    pub before: Option<String>,
+    pub after: String,
+    pub preview: String,
+}
+
+impl std::fmt::Debug for Planned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the texts: they hold the token.
+        f.debug_struct("Planned").field("file", &self.file).finish()
+    }
+}
+
+/// Reads a tool's file through `files` (regular files only, at most 1 MiB): `None` if missing; not UTF-8 is an
+/// error.
+pub fn read(path: &Path) -> Result<Option<String>> {
+    match files::read_bytes(path, "read the file")? {
+        None => Ok(None),
+        Some(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+            Error::config(
+                path,
+                "is not UTF-8",
+                format!("save {} as UTF-8", path.display()),
+            )
+        }),
+    }
+}
+
+/// The files each tool reads, with the store it gets. The netrc file comes once, last.
+pub fn files(req: &Request<'_>, env: &dyn Env) -> Vec<ToolFile> {
+    let mut out = Vec::new();
+    let mut netrc_needed = false;
+    for &tool in req.tools {
+        let store = tool.store(req.store);
+        netrc_needed |= store == TokenStore::Netrc;
+        let path = match (tool, store) {
+            (Tool::Pip, _) => continue,
+            (Tool::Uv, _) => uv::config_file(env, req.home),
+            // With netrc, Poetry's auth.toml is left as it is; its record keeps the netrc entry alive.
+            (Tool::Poetry, _) => poetry::auth_file(env, req.home),
+            (Tool::Twine, _) => twine::pypirc_file(req.home),
+        };
+        out.push(ToolFile {
+            tool: tool.as_str().into(),
+            config_file: path,
+            token_store: store,
+        });
+    }
+    if netrc_needed {
+        out.push(ToolFile {
+            tool: NETRC.into(),
+            config_file: super::netrc_file(env, req.home),
+            token_store: TokenStore::Netrc,
+        });
+    }
+    out
+}
+
+fn host_of(endpoint: &str) -> Result<String> {
+    url::Url::parse(endpoint)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .ok_or_else(|| {
+            Error::invalid(
+                "repository endpoint",
+                "has no host name",
+                "check --repository-endpoint-url",
+            )
+        })
+}
+
+/// The new text of one file.
+pub fn edit(
+    req: &Request<'_>,
+    file: &ToolFile,
+    before: &str,
+    token: &str,
+) -> Result<(String, String)> {
+    let path = &file.config_file;
+    let simple = super::simple_url(req.endpoint);
+    if file.tool == "poetry" && file.token_store == TokenStore::Netrc {
+        let note = "(left as it is: Poetry finds the token in netrc)".to_string();
+        return Ok((before.to_string(), note));
+    }
+    let after = match file.tool.as_str() {
+        "uv" => toml::set_uv_index(path, before, &simple, !req.extra_index)?,
+        "poetry" => toml::set_poetry_auth(path, before, req.poetry_source, token)?,
+        "twine" => pypirc::set(path, before, req.endpoint, token)?,
+        _ => netrc::set(path, before, &host_of(req.endpoint)?, token)?,
+    };
+    let preview = match file.tool.as_str() {
+        "uv" => after.clone(),
+        "poetry" => toml::preview(&after),
+        "twine" => pypirc::preview(&after),
+        _ => netrc::preview(&after),
+    };
+    Ok((after, preview))
+}
+
+/// Plans every file: reads each and computes its new text, so that a file we cannot edit stops the login before
+/// anything is written (and before any network call when `token` is a placeholder).
+pub fn plan(req: &Request<'_>, env: &dyn Env, token: &str) -> Result<Vec<Planned>> {
+    if req.tools.contains(&Tool::Poetry) {
+        toml::check_source(req.poetry_source)?;
+    }
+    files(req, env)
+        .into_iter()
+        .map(|file| {
+            let before = read(&file.config_file)?;
+            let (after, preview) = edit(req, &file, before.as_deref().unwrap_or(""), token)?;
+            Ok(Planned {
+                file,
+                before,
+                after,
+                preview,
+            })
+        })
+        .collect()
+}
+
+/// Writes one file under its lock (read again under the lock: another login may have written it meanwhile).
+/// Returns whether the file existed before.
+pub fn write(req: &Request<'_>, file: &ToolFile, token: &str) -> Result<bool> {
+    let path = &file.config_file;
+    let _lock = files::lock(path)?;
+    let before = read(path)?;
+    let (after, _) = edit(req, file, before.as_deref().unwrap_or(""), token)?;
+    if before.as_deref().unwrap_or("") != after {
+        files::write_atomic(path, &after)?;
+    }
+    Ok(before.is_some())
+}
+
+/// Takes our part out of a tool's file; removes the file when the login created it and nothing else is left.
+/// Returns whether the file changed.
+pub fn unwrite(tool: &str, path: &Path, created: bool) -> Result<bool> {
+    let _lock = files::lock(path)?;
+    let Some(text) = read(path)? else {
+        return Ok(false);
+    };
+    let (rest, found) = match tool {
+        "uv" | "poetry" => toml::remove(&text),
+        "twine" => pypirc::remove(&text),
+        _ => netrc::remove(&text),
+    };
+    if !found {
+        return Ok(false);
+    }
+    if created && rest.is_empty() {
+        std::fs::remove_file(path).map_err(|e| {
+            Error::config(path, format!("cannot remove it: {e}"), "remove it by hand")
+        })?;
+    } else {
+        files::write_atomic(path, &rest)?;
+    }
+    Ok(true)
+}
+
+/// Whether `text` (the file of `tool`) still holds what we wrote.
+pub fn holds_ours(tool: &str, path: &Path, text: &str, endpoint: &str) -> bool {
+    match tool {
+        "uv" => uv::has_our_index(path, text, &super::simple_url(endpoint)),
+        "poetry" | "twine" => crate::files::block::find(text).is_some(),
+        _ => host_of(endpoint)
+            .ok()
+            .is_some_and(|h| netrc::our_host(text).as_deref() == Some(h.as_str())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::Vars;
+
+    const EP: &str = "https://d-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/r/";
+
+    fn req<'a>(tools: &'a [Tool], home: &'a Path) -> Request<'a> {
+        Request {
+            tools,
+            store: None,
+            extra_index: false,
+            poetry_source: "codeartifact",
+            endpoint: EP,
+            home,
+        }
+    }
+
+    #[test]
+    fn every_tool_gets_its_file_and_uv_brings_netrc() {
+        let home = Path::new("/h");
+        let all = [Tool::Pip, Tool::Uv, Tool::Poetry, Tool::Twine];
+        let f = files(&req(&all, home), &Vars(&[("POETRY_CONFIG_DIR", "/p")]));
+        let got: Vec<_> = f
+            .iter()
+            .map(|f| {
+                (
+                    f.tool.as_str(),
+                    f.config_file.to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("uv", "/h/.config/uv/uv.toml".into()),
+                ("poetry", "/p/auth.toml".into()),
+                ("twine", "/h/.pypirc".into()),
+                ("netrc", "/h/.netrc".into()),
+            ]
+        );
+        let only_pip = files(&req(&[Tool::Pip], home), &Vars(&[]));
+        assert!(only_pip.is_empty());
+        let mut r = req(&[Tool::Pip, Tool::Poetry], home);
+        r.store = Some(TokenStore::Netrc);
+        let f = files(&r, &Vars(&[]));
+        assert_eq!(
+            f.iter()
+                .map(|f| (f.tool.as_str(), f.token_store))
+                .collect::<Vec<_>>(),
+            vec![("poetry", TokenStore::Netrc), ("netrc", TokenStore::Netrc)]
+        );
+    }
+
+    #[test]
+    fn write_then_unwrite_gives_back_every_file_byte_for_byte_and_removes_created_ones() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let home = dir.path();
+        std::fs::write(home.join(".netrc"), "machine other login u password p").expect("netrc");
+        std::fs::write(
+            home.join(".pypirc"),
+            "[distutils]\r\nindex-servers = pypi\r\n",
+        )
+        .expect("pypirc");
+        let tools = [Tool::Uv, Tool::Poetry, Tool::Twine];
+        let r = req(&tools, home);
+        let planned = plan(&r, &Vars(&[]), "placeholder").expect("plan");
+        assert!(planned
+            .iter()
+            .all(|p| !p.preview.contains("placeholder") || p.file.tool == "uv"));
+        let mut created = Vec::new();
+        for p in &planned {
+            let existed = write(&r, &p.file, "tok-1").expect("write");
+            created.push(!existed);
+            let text = std::fs::read_to_string(&p.file.config_file).expect("read");
+            assert!(
+                holds_ours(&p.file.tool, &p.file.config_file, &text, EP),
+                "{}",
+                p.file.tool
+            );
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p.file.config_file)
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", p.file.tool);
+        }
+        assert_eq!(created, vec![true, true, false, false]);
+        let uv_text = std::fs::read_to_string(&planned[0].file.config_file).expect("uv");
+        assert!(!uv_text.contains("tok-1"), "the token is never in uv.toml");
+        for (p, c) in planned.iter().zip(&created) {
+            assert!(unwrite(&p.file.tool, &p.file.config_file, *c).expect("unwrite"));
+        }
+        assert!(!planned[0].file.config_file.exists() && !planned[1].file.config_file.exists());
+        assert_eq!(
+            std::fs::read_to_string(home.join(".netrc")).expect("n"),
+            "machine other login u password p"
+        );
+        assert_eq!(
+            std::fs::read_to_string(home.join(".pypirc")).expect("p"),
+            "[distutils]\r\nindex-servers = pypi\r\n"
+        );
+    }
+
+    #[test]
+    fn a_file_we_cannot_edit_stops_the_plan_a_directory_and_a_bad_source_name() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let home = dir.path();
+        std::fs::create_dir(home.join(".pypirc")).expect("dir");
+        let err = plan(&req(&[Tool::Twine], home), &Vars(&[]), "t")
+            .expect_err("dir")
+            .to_string();
+        assert!(err.contains(".pypirc") && err.contains("hint:"), "{err}");
+        let mut r = req(&[Tool::Poetry], home);
+        r.poetry_source = "no spaces";
+        assert!(plan(&r, &Vars(&[]), "t").is_err());
+    }
+}
