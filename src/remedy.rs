@@ -336,8 +336,18 @@ pub fn verdict_steps(
         ))],
         "api-dns-failed" => unreachable_steps(NetFailure::Dns, s, region),
         "api-endpoint-unreachable" => unreachable_steps(NetFailure::Timeout, s, region),
+        // Connected, then no answer: compare what answers with the endpoint's own names.
+        "api-endpoint-no-response" => vec![endpoint_names("api", region)],
+        "repositories-endpoint-no-response" => vec![endpoint_names("repositories", region)],
         _ => Vec::new(),
     }
+}
+
+/// The DNS names of the notebook VPC's `codeartifact.KIND` interface endpoints (what should answer).
+fn endpoint_names(kind: &str, region: &str) -> Step {
+    Step::Shell(format!(
+        "aws ec2 describe-vpc-endpoints --region {region} --filters Name=service-name,Values=com.amazonaws.{region}.codeartifact.{kind} --query 'VpcEndpoints[].DnsEntries[0].DnsName' --output text"
+    ))
 }
 
 fn owner(s: &Settings) -> &str {
