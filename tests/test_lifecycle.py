@@ -946,11 +946,7 @@ def test_the_outer_bound_ends_the_background_and_every_process_it_started(slow, 
         )
         assert "background: started (at most 3s)" in run.log
     finally:
-        for line in _job_processes(marker):
-            try:
-                os.kill(int(line.split()[0]), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_job(marker)
 
 
 @needs_root
@@ -1468,3 +1464,244 @@ def test_studio_script_with_an_empty_relative_or_linked_work_dir_stops_and_chang
     assert "stopped" in r.stderr, r.stderr
     assert _tree(sandbox.base, (r"studio\.sh",)) == before
     assert not os.path.lexists(f"/{rel}")
+
+
+# --- user steps: bounded by root, no fd of root's, no terminal (hostile review H2) ---------------------------
+
+
+def _user_cli_env(sb: Sandbox, user, ca_login: str) -> tuple[Path, Path]:
+    """A CLI env and a conda base that are the user's: bin/python is a no-op `pip`, bin/ca-login is
+    `ca_login` (bash); the conda base has no python (no kernel env installs). Returns (cli env, conda)."""
+    env = sb.base / "user-env"
+    conda = sb.base / "user-conda"
+    (env / "bin").mkdir(parents=True)
+    (conda / "bin").mkdir(parents=True)
+    (env / "bin" / "python").write_text("#!/bin/bash\nexit 0\n")
+    (env / "bin" / "ca-login").write_text("#!/bin/bash\n" + ca_login)
+    for p in (env / "bin" / "python", env / "bin" / "ca-login"):
+        p.chmod(0o755)
+    _chown_tree(env, user)
+    _chown_tree(conda, user)
+    return env, conda
+
+
+def _kill_job(marker: str) -> None:
+    for line in _job_processes(marker):
+        try:
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _local_script(ca_wheel) -> str:
+    return _generate("--domain", "mydomain", "--repository", "isolatedsm", "--wheel-file", str(ca_wheel))
+
+
+@needs_root
+def test_a_timeout_and_head_the_user_planted_in_their_conda_bin_cannot_lift_a_steps_time_bound(
+    nb_user, sandbox, run_script, ca_wheel
+):
+    _stage_wheel(sandbox, ca_wheel)
+    env, conda = _user_cli_env(sandbox, nb_user, "exec /usr/bin/sleep 300\n")
+    for name in ("timeout", "head"):
+        (conda / "bin" / name).write_text("#!/bin/bash\nexec /usr/bin/sleep 100000\n")
+        (conda / "bin" / name).chmod(0o755)
+    _chown_tree(conda, nb_user)
+    start = time.monotonic()
+    run = run_script(
+        _local_script(ca_wheel),
+        nb_user,
+        CAL_CLI_ENV=env,
+        CAL_CONDA=conda,
+        CAL_STEP_TIMEOUT="3",
+        CAL_BG_TIMEOUT="5",
+    )
+    took = time.monotonic() - start
+    assert run.returncode == 0, run.stderr
+    assert took < 60, f"the script took {took:.0f}s"
+    assert f"installed ca_login into {env} (as {nb_user.pw_name})" in run.stderr, run.stderr
+    assert "could not write the ca-login config" in run.stderr, run.stderr
+
+
+FD_NOTE = """
+for n in 0 1 2; do echo "$1 $n $(readlink /proc/$$/fd/$n)" >>{marks}; done
+/usr/bin/setsid /usr/bin/sleep 80 </dev/null >/dev/null &
+exit 0
+"""
+
+
+@needs_root
+def test_user_steps_and_the_loop_hold_no_fd_of_roots_log_or_output_so_the_scripts_pipes_close_at_its_exit(
+    nb_user, sandbox, run_script, ca_wheel
+):
+    """Each run of the user's ca-login (configure, login, the loop's refresh) notes where its fds 0-2 point
+    and leaves a process holding them: the script's stdout/stderr still close by its exit, and no user
+    process gets the root log (the loop logs to the user's own file)."""
+    marker = uuid.uuid4().hex
+    marks = sandbox.base / "fds"
+    marks.touch()
+    marks.chmod(0o666)
+    _stage_wheel(sandbox, ca_wheel)
+    env, conda = _user_cli_env(sandbox, nb_user, FD_NOTE.format(marks=marks))
+    start = time.monotonic()
+    run = run_script(
+        _local_script(ca_wheel),
+        nb_user,
+        pipes=True,
+        CAL_CLI_ENV=env,
+        CAL_CONDA=conda,
+        CAL_STEP_TIMEOUT="5",
+        CAL_CRONTAB=str(sandbox.base / "no-crontab"),
+        CAL_SYSTEMD=str(sandbox.base / "no-systemd"),
+        CAL_LOOP_SECONDS="1",
+        CAL_TEST_JOB=marker,
+    )
+    took = time.monotonic() - start
+    try:
+        assert run.returncode == 0, run.stderr
+        assert took < 60, f"the script's output stayed open {took:.0f}s (a user process held it)"
+        assert run.wait_background(60), run.log[-3000:]
+        user_log = sandbox.home / ".ca-login-refresh.log"
+        assert _wait_for(lambda: "login" in marks.read_text() and user_log.exists(), 30), marks.read_text()
+        lines = marks.read_text().splitlines()
+        assert {ln.split()[0] for ln in lines} >= {"configure", "login"}, lines
+        for ln in lines:
+            target = ln.split(" ", 2)[2]
+            assert target in ("/dev/null", str(user_log)) or target.startswith("pipe:"), ln
+            assert target != str(sandbox.log), ln
+        assert _owner_mode(user_log)[0] == nb_user.pw_uid
+    finally:
+        _kill_job(marker)
+
+
+TIOCSTI_NOTE = """
+/usr/bin/python3 -I - "$1" <<'PY' >>{marks} 2>&1
+import fcntl, os, sys, termios
+out = [sys.argv[1], "fd0-tty" if os.isatty(0) else "fd0-not-tty"]
+try:
+    fd = os.open("/dev/tty", os.O_RDWR)
+except OSError as e:
+    out.append(f"no-ctty:{{e.errno}}")
+else:
+    try:
+        fcntl.ioctl(fd, termios.TIOCSTI, b"#")
+        out.append("TIOCSTI-pushed")
+    except OSError as e:
+        out.append(f"TIOCSTI-refused:{{e.errno}}")
+print(" ".join(out))
+PY
+"""
+
+
+@needs_root
+def test_a_user_step_has_no_controlling_terminal_so_tiocsti_cannot_push_keys_into_roots(
+    nb_user, sandbox, ca_wheel
+):
+    """The script runs on a pty that is its controlling terminal (as when run by hand); the user's
+    configure step finds no terminal to push keystrokes into."""
+    import fcntl
+    import termios
+
+    marker = uuid.uuid4().hex
+    marks = sandbox.base / "tty"
+    marks.touch()
+    marks.chmod(0o666)
+    _stage_wheel(sandbox, ca_wheel)
+    env, conda = _user_cli_env(sandbox, nb_user, TIOCSTI_NOTE.format(marks=marks))
+    path = sandbox.base / "on-start.sh"
+    path.write_text(_local_script(ca_wheel))
+    run_env = {
+        "PATH": SAGEMAKER_PATH,
+        "LANG": "C.UTF-8",
+        "HOME": str(sandbox.base),
+        "CAL_USER": nb_user.pw_name,
+        "CAL_HOME": str(sandbox.home),
+        "CAL_CONDA": str(conda),
+        "CAL_CLI_ENV": str(env),
+        "CAL_WHEEL": str(sandbox.stage / "ca_login-*.whl"),
+        "CAL_WORK": str(sandbox.work),
+        "CAL_LOG": str(sandbox.log),
+        "CAL_CRONTAB": str(sandbox.crontab),
+        "FAKE_CRONTAB_DIR": str(sandbox.cron_dir),
+        "CAL_BG_TIMEOUT": "20",
+        "CAL_TEST_JOB": marker,
+    }
+    master, slave = os.openpty()
+
+    def take_tty():
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    try:
+        proc = subprocess.Popen(
+            ["bash", str(path)],
+            env=run_env,
+            cwd=str(sandbox.base),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=take_tty,
+        )
+        os.close(slave)
+        out = b""
+        deadline = time.monotonic() + 60
+        os.set_blocking(master, False)
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                out += os.read(master, 65536)[:65536]
+            except BlockingIOError:
+                time.sleep(0.1)
+            except OSError:
+                break
+        assert proc.wait(timeout=max(1, deadline - time.monotonic())) == 0, out[-3000:]
+        assert _wait_for(lambda: "login" in marks.read_text(), 30), marks.read_text()
+        lines = marks.read_text().splitlines()
+        assert any(ln.startswith("configure ") for ln in lines), lines
+        for ln in lines:
+            assert "TIOCSTI-pushed" not in ln and "fd0-not-tty" in ln and "no-ctty:6" in ln, ln
+    finally:
+        os.close(master)
+        _kill_job(marker)
+
+
+@needs_root
+def test_at_most_64_env_pip_files_are_logged_in_and_scheduled_the_rest_logged_as_skipped(
+    nb_user, sandbox, run_script, ca_wheel
+):
+    _stage_wheel(sandbox, ca_wheel)
+    env, conda = _user_cli_env(sandbox, nb_user, "exit 0\n")
+    for i in range(70):
+        (conda / "envs" / f"e{i:02}").mkdir(parents=True)
+        (conda / "envs" / f"e{i:02}" / "pip.conf").write_text("[global]\n")
+    _chown_tree(conda, nb_user)
+    run = run_script(_local_script(ca_wheel), nb_user, CAL_CLI_ENV=env, CAL_CONDA=conda)
+    assert run.returncode == 0, run.stderr
+    assert run.wait_background(60), run.log[-3000:]
+    lines = _cron_lines(sandbox, nb_user)
+    assert len(lines) == 1 + 64, lines
+    assert "e63/pip.conf" in "".join(lines) and "e64/pip.conf" not in "".join(lines)
+    assert f"skipped {conda}/envs/e69/pip.conf: more than 64 env pip files" in run.log, run.log[-3000:]
+
+
+@needs_root
+def test_the_loop_ends_after_cal_loop_max_with_its_sleep(nb_user, sandbox, run_script, ca_wheel):
+    marker = uuid.uuid4().hex
+    _stage_wheel(sandbox, ca_wheel)
+    env, conda = _user_cli_env(sandbox, nb_user, "exit 0\n")
+    run = run_script(
+        _local_script(ca_wheel),
+        nb_user,
+        CAL_CLI_ENV=env,
+        CAL_CONDA=conda,
+        CAL_CRONTAB=str(sandbox.base / "no-crontab"),
+        CAL_SYSTEMD=str(sandbox.base / "no-systemd"),
+        CAL_LOOP_SECONDS="100",
+        CAL_LOOP_MAX="3",
+        CAL_TEST_JOB=marker,
+    )
+    try:
+        assert run.returncode == 0, run.stderr
+        assert "a background loop" in run.stderr, run.stderr
+        assert _wait_for(lambda: not _job_processes(marker), 3 + 5 + 20), _job_processes(marker)
+    finally:
+        _kill_job(marker)

@@ -60,28 +60,38 @@ abs_paths() {
   done
 }
 
-# as_user CMD...: CMD as CAL_USER (their HOME, their conda on PATH); not root: as itself. Without a way to
-# switch, the step is skipped (never run as root).
-as_user() {
-  local t e=(/usr/bin/env HOME="$CAL_HOME" USER="$CAL_USER" LOGNAME="$CAL_USER" PATH="$CAL_USER_PATH")
-  if [ "$(id -u)" != 0 ]; then
-    "${e[@]}" "$@"
-    return
-  fi
+# user SECS CMD...: CMD as CAL_USER (their HOME, their conda on PATH) in a new session with no terminal
+# (no TIOCSTI into root's), bounded by root's own timeout outside the switch and by /usr/bin/timeout inside,
+# which ends CMD's whole process group. No way to switch: skipped (never run as root).
+user() {
+  local s=$1 t e; shift
+  e=(/usr/bin/setsid -w /usr/bin/timeout -k 5 "$s" /usr/bin/env HOME="$CAL_HOME" USER="$CAL_USER"
+    LOGNAME="$CAL_USER" PATH="$CAL_USER_PATH")
   for t in $CAL_SWITCH; do
     command -v "$t" >/dev/null 2>&1 || continue
     case $t in
-      runuser) runuser -u "$CAL_USER" -- "${e[@]}" "$@" ;;
-      setpriv) setpriv --reuid="$CAL_UID" --regid="$CAL_GID" --init-groups -- "${e[@]}" "$@" ;;
+      runuser) set -- runuser -u "$CAL_USER" -- "${e[@]}" "$@" ;;
+      setpriv) set -- setpriv --reuid="$CAL_UID" --regid="$CAL_GID" --init-groups -- "${e[@]}" "$@" ;;
       su)
         # shellcheck disable=SC2016  # expanded by the user's bash
-        su -s /bin/bash -c '"$@"' -- "$CAL_USER" ca-login "${e[@]}" "$@" ;;
+        set -- su -s /bin/bash -c '"$@"' -- "$CAL_USER" ca-login "${e[@]}" "$@" ;;
       *) continue ;;
     esac
+    /usr/bin/timeout --foreground -k 5 "$((s + 5))" "$@" </dev/null
     return
   done
   log "error: none of $CAL_SWITCH to run as $CAL_USER; skipped (never as root): $*"
   return 1
+}
+
+# rd SECS: root's bounded reader (time, 64 KiB) of a user step's output, to stderr. A user process gets only
+# this pipe, never an fd to a root file or to the script's own output.
+rd() { /usr/bin/timeout --foreground -k 5 "$(($1 + 10))" /usr/bin/head -c 65536 >&2; }
+
+# as_user SECS CMD...: user, with stdout and stderr through rd.
+as_user() {
+  user "$@" 2>&1 | rd "$1"
+  return "${PIPESTATUS[0]}"
 }
 
 # root_safe PATH: PATH, resolved and as given (a link on the way), and every dir above are root's, not
@@ -122,13 +132,14 @@ env_root_safe() {
 # change: what was checked is what gets installed. Prints its path.
 wheel_file() {
   local f name got rc d="${CAL_WORK:?}/wheel" max=67108864
+  rd_wheel() { /usr/bin/timeout --foreground -k 5 "$((CAL_STEP_TIMEOUT + 10))" /usr/bin/head -c "$((max + 1))"; }
   rm -rf -- "$d" && mkdir -m 0755 -- "$d" || return 1 # CAL_WORK: checked in main, root's alone
   case "$CAL_WHEEL" in
     s3://*)
       f=$CAL_WHEEL name=${CAL_WHEEL##*/}
-      as_user timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_AWS" s3 cp --only-show-errors "$f" - |
-        head -c "$((max + 1))" >"$d/$name"
-      rc=${PIPESTATUS[0]}
+      { user "$CAL_STEP_TIMEOUT" "$CAL_AWS" s3 cp --only-show-errors "$f" - 2>&3 3>&- |
+        rd_wheel >"$d/$name" 3>&-; } 3>&1 | rd "$CAL_STEP_TIMEOUT"
+      rc=$?
       ;;
     *)
       f=$(compgen -G "$CAL_WHEEL" | sort -V | tail -n 1)
@@ -139,7 +150,8 @@ wheel_file() {
       fi
       name=${f##*/}
       [[ $name == ?*.whl ]] || { log "error: $f is not a .whl file"; return 1; }
-      as_user timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" head -c "$((max + 1))" -- "$f" >"$d/$name"
+      { user "$CAL_STEP_TIMEOUT" /usr/bin/cat -- "$f" 2>&3 3>&- | rd_wheel >"$d/$name" 3>&-; } 3>&1 |
+        rd "$CAL_STEP_TIMEOUT"
       rc=$?
       ;;
   esac
@@ -161,20 +173,21 @@ wheel_file() {
 
 # install_into ENV: pip install the checked wheel, as the user if ENV is theirs, as root if root-safe.
 install_into() {
-  local env=$1 owner run=(env -i PATH="$PATH" HOME="$CAL_WORK" LANG=C.UTF-8)
+  local env=$1 owner run=(/usr/bin/timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" /usr/bin/env -i PATH="$PATH"
+    HOME="$CAL_WORK" LANG=C.UTF-8)
   if [ ! -x "$env/bin/python" ]; then
     log "skip $env: no bin/python"
     return 0
   fi
   owner=$(stat -c %U -- "$env") || return 1
   if [ "$owner" = "$CAL_USER" ]; then
-    run=(as_user)
+    run=(as_user "$CAL_STEP_TIMEOUT")
   elif [ "$owner" != root ] || ! env_root_safe "$env"; then
     log "error: not installing into $env (owner $owner): neither $CAL_USER's nor root's alone"
     return 1
   fi
   # -I: no cwd, user site or PYTHON* on sys.path; pip --isolated: no PIP_* or user config
-  if "${run[@]}" timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$env/bin/python" -I -m pip install --isolated \
+  if "${run[@]}" "$env/bin/python" -I -m pip install --isolated \
     --no-index --no-deps --no-cache-dir --disable-pip-version-check --no-input --quiet "$CAL_WHEEL_PATH" >&2; then
     log "installed ca_login into $env (as $owner)"
   else
@@ -193,12 +206,15 @@ kernel_envs() {
   done
 }
 
-# The pip files to log in: the user's, and each env's own site file.
+# The pip files to log in: the user's, and each env's own site file (the first 64; the rest logged, skipped).
 pip_files() {
-  local e
+  local e n=0
   printf '%s\n' "$CAL_HOME/.config/pip/pip.conf"
   for e in "$CAL_CONDA" "$CAL_CONDA"/envs/*; do
-    if [ -f "$e/pip.conf" ]; then
+    [ -f "$e/pip.conf" ] || continue
+    if ((++n > 64)); then
+      log "skipped $e/pip.conf: more than 64 env pip files"
+    else
       printf '%s\n' "$e/pip.conf"
     fi
   done
@@ -211,7 +227,7 @@ configure_user() {
   [ -n "$CAL_ENDPOINT_URL" ] && args+=(--endpoint-url "$CAL_ENDPOINT_URL")
   [ -n "$CAL_REPOSITORY_ENDPOINT_URL" ] && args+=(--repository-endpoint-url "$CAL_REPOSITORY_ENDPOINT_URL")
   [ -n "$CAL_DURATION_SECONDS" ] && args+=(--duration-seconds "$CAL_DURATION_SECONDS")
-  if ! as_user timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_CLI" "${args[@]}" >&2; then
+  if ! as_user "$CAL_STEP_TIMEOUT" "$CAL_CLI" "${args[@]}"; then
     log "error: could not write the ca-login config for $CAL_USER"
     return 1
   fi
@@ -221,13 +237,17 @@ configure_user() {
 refresh_once() {
   local f
   while IFS= read -r f; do
-    timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_CLI" login --if-expiring-within "$CAL_REFRESH_WITHIN" \
+    /usr/bin/timeout -k 5 "$CAL_STEP_TIMEOUT" "$CAL_CLI" login --if-expiring-within "$CAL_REFRESH_WITHIN" \
       --config-file "$f"
   done < <(pip_files)
 }
 
-# Neither cron nor systemd: check every CAL_LOOP_SECONDS, as the user, for at most CAL_LOOP_MAX s.
-refresh_loop() { while sleep "$CAL_LOOP_SECONDS"; do refresh_once; done; }
+# Neither cron nor systemd: check every CAL_LOOP_SECONDS, as the user, for at most CAL_LOOP_MAX s (then
+# its whole process group ends, the sleep too); logs to the user's own ~/.ca-login-refresh.log.
+refresh_loop() {
+  exec >>"$HOME/.ca-login-refresh.log" 2>&1
+  while /usr/bin/sleep "$CAL_LOOP_SECONDS"; do refresh_once; done
+}
 
 # A value in a systemd unit: quoted, with no expansion of $ or %.
 sd_q() {
@@ -283,11 +303,10 @@ schedule_refresh() {
     log "crontab failed for $CAL_USER"
   fi
   log "refresh: a background loop as $CAL_USER, every ${CAL_LOOP_SECONDS}s (for ${CAL_LOOP_MAX}s)"
-  export -f log as_user pip_files refresh_once refresh_loop
+  export -f log user pip_files refresh_once refresh_loop
   export "${!CAL_@}"
   # shellcheck disable=SC2016  # expanded by that bash
-  nohup setsid bash -c 'as_user timeout --foreground "$CAL_LOOP_MAX" bash -c refresh_loop' </dev/null \
-    >>"$CAL_LOG" 2>&1 &
+  nohup /usr/bin/setsid bash -c 'user "$CAL_LOOP_MAX" /bin/bash -c refresh_loop' </dev/null >/dev/null 2>&1 &
   echo "$!" >"${CAL_WORK:?}/refresh.pid"
 }
 
@@ -296,7 +315,7 @@ login_all() {
   local f n rc=0
   while IFS= read -r f; do
     for ((n = 1; n <= CAL_LOGIN_ATTEMPTS; n++)); do
-      if as_user timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_CLI" login --config-file "$f" >&2; then
+      if as_user "$CAL_STEP_TIMEOUT" "$CAL_CLI" login --config-file "$f"; then
         continue 2
       fi
       log "login for $f failed (attempt $n of $CAL_LOGIN_ATTEMPTS)"
@@ -320,6 +339,7 @@ setup_cli() {
 
 background() {
   local e
+  set -o pipefail
   log "background: started (at most ${CAL_BG_TIMEOUT}s)"
   case "$CAL_WHEEL" in
     s3://*) setup_cli || { log "background: stopped"; return 0; } ;;
@@ -368,14 +388,14 @@ main() {
     s3://*) ;;
     *) setup_cli || { log "nothing more to do"; return 0; } ;;
   esac
-  export -f log abs_paths as_user root_safe env_root_safe wheel_file install_into kernel_envs pip_files configure_user \
+  export -f log abs_paths user rd as_user root_safe env_root_safe wheel_file install_into kernel_envs pip_files configure_user \
     refresh_once refresh_loop sd_q systemd_refresh schedule_refresh login_all setup_cli background
   export "${!CAL_@}"
   # The bound kills timeout's process group; steps use `timeout --foreground` to stay in it.
   if [ "$CAL_BG_STDERR" = 1 ]; then
-    nohup timeout -k 5 "$CAL_BG_TIMEOUT" bash -c background </dev/null >&2 &
+    nohup /usr/bin/timeout -k 5 "$CAL_BG_TIMEOUT" bash -c background </dev/null >&2 &
   else
-    nohup timeout -k 5 "$CAL_BG_TIMEOUT" bash -c background </dev/null >>"$CAL_LOG" 2>&1 &
+    nohup /usr/bin/timeout -k 5 "$CAL_BG_TIMEOUT" bash -c background </dev/null >>"$CAL_LOG" 2>&1 &
   fi
   echo "$!" >"${CAL_WORK:?}/background.pid"
   log "login continues in the background (pid $!, at most ${CAL_BG_TIMEOUT}s); log: $CAL_LOG"
