@@ -306,3 +306,15 @@ def pip_venv(_pip_venv_base, isolated_env) -> PipVenv:
         stdin=subprocess.DEVNULL,
     )
     (v.dir / "pip.conf").unlink(missing_ok=True)
+
+
+@pytest.fixture
+def lib_env(standin, monkeypatch):
+    """The in-process library (and subprocesses given os.environ) pointed at the stand-in: fake keys, us-west-2,
+    CodeArtifact and STS on the stand-in (the autouse fixture already scrubbed the machine's environment)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY)
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEARTIFACT", standin.api_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", standin.api_url)
+    return standin

@@ -29,17 +29,6 @@ PIP = Path(sys.executable).parent / "pip"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-@pytest.fixture
-def lib_env(standin, monkeypatch):
-    """The in-process library (and subprocesses given os.environ) pointed at the stand-in."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEARTIFACT", standin.api_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", standin.api_url)
-    return standin
-
-
 @pytest.fixture(autouse=True)
 def _no_refresher_left():
     yield

@@ -17,21 +17,9 @@ from pathlib import Path
 import ca_login
 import pytest
 from conftest import assert_exit, assert_no_token, assert_same_secret, redacted
-from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
-
-
-@pytest.fixture
-def lib_env(standin, monkeypatch):
-    """The in-process library pointed at the stand-in (the autouse fixture already scrubbed the machine's env)."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEARTIFACT", standin.api_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", standin.api_url)
-    return standin
 
 
 def do_login(**kw):

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import ca_login
 import pytest
-from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 AWS = str(Path(sys.executable).parent / "aws")
@@ -104,16 +103,6 @@ def fails_on_connection(argv: list[str], env: dict[str, str], port: int) -> tupl
         timeout=60,
     )
     return proc.returncode != 0 and CONNECT_FAILED in proc.stderr, proc.stderr[-600:]
-
-
-@pytest.fixture
-def lib_env(standin, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEARTIFACT", standin.api_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", standin.api_url)
-    return standin
 
 
 @pytest.mark.parametrize(

@@ -20,19 +20,8 @@ import ca_login
 import pytest
 import tomllib
 from conftest import assert_exit, assert_no_token
-from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
-
-
-@pytest.fixture
-def lib_env(standin, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEARTIFACT", standin.api_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", standin.api_url)
-    return standin
 
 
 def do_login(**kw):

@@ -13,21 +13,10 @@ from pathlib import Path
 import ca_login
 import pytest
 from conftest import assert_exit
-from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
 DUALSTACK_HOST = f"{DOMAIN}-{OWNER}.codeartifact.{REGION}.on.aws"
-
-
-@pytest.fixture
-def lib_env(standin, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_KEY)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEARTIFACT", standin.api_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", standin.api_url)
-    return standin
 
 
 def do_login(**kw):
