@@ -13,8 +13,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::config::Ctx;
 use super::pep440::{Requirement, SpecifierSet, Version};
-use super::repo::{simple_url, ReadError};
-use super::{net, tls, Budget, Check, Layer, Outcome, Recorder, Which};
+use super::repo::{connect_for_get, simple_url, GetConn, ReadError};
+use super::{tls, Budget, Check, Layer, Outcome, Recorder};
 use crate::aws::{self, CallContext};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -205,35 +205,13 @@ async fn get_once(
     end: Instant,
 ) -> std::result::Result<Answer, ReadError> {
     let left = || end.saturating_duration_since(Instant::now());
-    let u = url::Url::parse(url).map_err(|_| ReadError::Garbled("not a URL".into()))?;
-    let (scheme, host, port) =
-        net::parts(url).ok_or_else(|| ReadError::Garbled("not a URL".into()))?;
-    let addrs: Vec<std::net::SocketAddr> =
-        if net::proxy_on_the_way(Which::Repositories, &scheme, &host).is_some() {
-            Vec::new()
-        } else {
-            match tokio::time::timeout(left(), tokio::net::lookup_host((host.clone(), port))).await
-            {
-                Ok(Ok(it)) => it.collect(),
-                Ok(Err(e)) => {
-                    return Err(ReadError::Connect(net::ConnectError::Other(format!(
-                        "{host} does not resolve ({e})"
-                    ))))
-                }
-                Err(_) => return Err(ReadError::Connect(net::ConnectError::Timeout)),
-            }
-        };
-    let (stream, _) = net::open(Which::Repositories, &scheme, &host, port, &addrs, left())
-        .await
-        .map_err(ReadError::Connect)?;
-    let path = match u.query() {
-        Some(q) => format!("{}?{q}", u.path()),
-        None => u.path().to_string(),
-    };
-    let host_header = match u.port() {
-        Some(p) => format!("{}:{p}", u.host_str().unwrap_or(&host)),
-        None => u.host_str().unwrap_or(&host).to_string(),
-    };
+    let GetConn {
+        scheme,
+        host,
+        stream,
+        path,
+        host_header,
+    } = connect_for_get(url, &left).await?;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("aws:{}", token.expose()));
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nAuthorization: Basic {auth}\r\nAccept: {JSON_SIMPLE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01\r\nUser-Agent: ca-login/{} diagnose\r\nConnection: close\r\n\r\n",

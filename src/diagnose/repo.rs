@@ -95,15 +95,32 @@ fn status_of(buf: &[u8]) -> Option<u16> {
         .ok()
 }
 
-/// GET `url` with Basic `aws:TOKEN`; the HTTP status.
-pub async fn get_status(
+/// A connection for a GET of `url` the way pip would make it (through pip's proxy when one applies, else to the
+/// resolved addresses), with the request line's path and the `Host` value. Shared by the repository read and
+/// the package layer.
+pub struct GetConn {
+    pub scheme: String,
+    pub host: String,
+    pub stream: tokio::net::TcpStream,
+    pub path: String,
+    pub host_header: String,
+}
+
+impl std::fmt::Debug for GetConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetConn")
+            .field("scheme", &self.scheme)
+            .field("host", &self.host)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// Resolves and connects for [`GetConn`], each step within what `left()` still allows.
+pub async fn connect_for_get(
     url: &str,
-    token: &Secret,
-    ca_bundle: Option<&str>,
-    limit: Duration,
-) -> Result<u16, ReadError> {
-    let end = Instant::now() + limit;
-    let left = || end.saturating_duration_since(Instant::now());
+    left: &impl Fn() -> Duration,
+) -> Result<GetConn, ReadError> {
     let u = url::Url::parse(url).map_err(|_| ReadError::Garbled("not a URL".into()))?;
     let (scheme, host, port) =
         net::parts(url).ok_or_else(|| ReadError::Garbled("not a URL".into()))?;
@@ -138,6 +155,31 @@ pub async fn get_status(
         Some(p) => format!("{}:{p}", u.host_str().unwrap_or(&host)),
         None => u.host_str().unwrap_or(&host).to_string(),
     };
+    Ok(GetConn {
+        scheme,
+        host,
+        stream,
+        path,
+        host_header,
+    })
+}
+
+/// GET `url` with Basic `aws:TOKEN`; the HTTP status.
+pub async fn get_status(
+    url: &str,
+    token: &Secret,
+    ca_bundle: Option<&str>,
+    limit: Duration,
+) -> Result<u16, ReadError> {
+    let end = Instant::now() + limit;
+    let left = || end.saturating_duration_since(Instant::now());
+    let GetConn {
+        scheme,
+        host,
+        stream,
+        path,
+        host_header,
+    } = connect_for_get(url, &left).await?;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("aws:{}", token.expose()));
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nAuthorization: Basic {auth}\r\nAccept: text/html\r\nUser-Agent: ca-login/{} diagnose\r\nConnection: close\r\n\r\n",
