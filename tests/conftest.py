@@ -318,3 +318,17 @@ def lib_env(standin, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_CODEARTIFACT", standin.api_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", standin.api_url)
     return standin
+
+
+def remove_user(name: str) -> None:
+    """Remove a throwaway user made by a test: first every process still running as that user (a refresh loop the
+    on-start script started, a planted program), in a bounded loop, since `userdel` refuses a user with live
+    processes; then the user and its group."""
+    import time
+
+    for _ in range(10):
+        subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True, timeout=10)
+        if subprocess.run(["pgrep", "-u", name], capture_output=True, timeout=10).returncode != 0:
+            break
+        time.sleep(0.2)
+    subprocess.run(["userdel", name], capture_output=True, timeout=30)

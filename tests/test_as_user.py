@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import assert_no_token
+from conftest import assert_no_token, remove_user
 
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
 BOUND = 20.0
@@ -66,7 +66,7 @@ def user(world):
     try:
         yield pwd.getpwnam(name)
     finally:
-        subprocess.run(["userdel", name], capture_output=True, timeout=30)
+        remove_user(name)
 
 
 def as_user(pw):

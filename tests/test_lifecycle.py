@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from ca_login import _lifecycle, cli
+from conftest import remove_user
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -171,7 +172,7 @@ def nb_user(sandbox):
     try:
         yield pwd.getpwnam(name)
     finally:
-        subprocess.run(["userdel", name], capture_output=True, timeout=30)
+        remove_user(name)
 
 
 class HangServer:

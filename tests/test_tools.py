@@ -19,7 +19,7 @@ from pathlib import Path
 import ca_login
 import pytest
 import tomllib
-from conftest import assert_exit, assert_no_token
+from conftest import assert_exit, assert_no_token, remove_user
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 
@@ -418,7 +418,7 @@ def throwaway_user():
     try:
         yield pwd.getpwnam(name), base
     finally:
-        subprocess.run(["userdel", name], capture_output=True, timeout=30)
+        remove_user(name)
         shutil.rmtree(base, ignore_errors=True)
 
 
