@@ -147,22 +147,28 @@ def test_dry_run_writes_nothing_and_masks_every_password(lib_env, _clean_env):
     assert "default" not in uv["index"][0], "an extra index is not uv's default"
 
 
-@pytest.fixture(scope="session")
-def uv_bin(tmp_path_factory):
-    """uv from PyPI, in a venv of its own (the client under test, never this machine's)."""
-    d = tmp_path_factory.mktemp("uvvenv") / "venv"
+def client_bin(tmp_path_factory, package: str) -> Path:
+    """`package`'s program from PyPI, installed into a venv of its own (never this machine's), with an
+    environment this test builds (no PIP_* or proxy variables)."""
+    d = tmp_path_factory.mktemp(f"{package}venv") / "venv"
     subprocess.run(
         [sys.executable, "-m", "venv", str(d)], check=True, timeout=300, env={"PATH": "/usr/bin:/bin"}
     )
     r = subprocess.run(
-        [str(d / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "uv"],
+        [str(d / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", package],
         capture_output=True,
         text=True,
         timeout=600,
         env={"PATH": "/usr/bin:/bin", "HOME": str(d.parent)},
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    return d / "bin" / "uv"
+    return d / "bin" / package
+
+
+@pytest.fixture(scope="session")
+def uv_bin(tmp_path_factory):
+    """uv from PyPI, in a venv of its own (the client under test, never this machine's)."""
+    return client_bin(tmp_path_factory, "uv")
 
 
 def test_real_uv_installs_through_uv_toml_and_netrc_without_the_token_in_its_output(
@@ -228,19 +234,7 @@ def test_eight_racing_logins_over_every_file_leave_one_block_each_and_logout_res
 @pytest.fixture(scope="session")
 def twine_bin(tmp_path_factory):
     """twine from PyPI, in a venv of its own."""
-    d = tmp_path_factory.mktemp("twinevenv") / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", str(d)], check=True, timeout=300, env={"PATH": "/usr/bin:/bin"}
-    )
-    r = subprocess.run(
-        [str(d / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "twine"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(d.parent)},
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    return d / "bin" / "twine"
+    return client_bin(tmp_path_factory, "twine")
 
 
 def test_real_twine_uploads_to_the_standin_through_pypirc_without_the_token_in_its_output(
@@ -272,19 +266,7 @@ def test_real_twine_uploads_to_the_standin_through_pypirc_without_the_token_in_i
 @pytest.fixture(scope="session")
 def poetry_bin(tmp_path_factory):
     """Poetry from PyPI, in a venv of its own."""
-    d = tmp_path_factory.mktemp("poetryvenv") / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", str(d)], check=True, timeout=300, env={"PATH": "/usr/bin:/bin"}
-    )
-    r = subprocess.run(
-        [str(d / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "poetry"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(d.parent)},
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    return d / "bin" / "poetry"
+    return client_bin(tmp_path_factory, "poetry")
 
 
 @pytest.mark.parametrize("store", ["url", "netrc"])
