@@ -2,6 +2,7 @@
 //! with retries that honour `Retry-After`.
 
 use std::borrow::Cow;
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -114,13 +115,16 @@ pub async fn load(settings: &Settings, t: &Timeouts) -> Result<Aws> {
     };
     let trust = match &ca_bundle {
         Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::config(
-                    path,
-                    format!("cannot read the CA bundle: {e}"),
-                    "fix AWS_CA_BUNDLE or the profile's ca_bundle to name a PEM file",
-                )
-            })?;
+            // Bounded, regular files only (a FIFO or /dev/zero named here must not hang or fill memory).
+            let pem = crate::files::read_bytes(Path::new(path), "read the CA bundle")?.ok_or_else(
+                || {
+                    Error::config(
+                        path,
+                        "cannot read the CA bundle: no such file",
+                        "fix AWS_CA_BUNDLE or the profile's ca_bundle to name a PEM file",
+                    )
+                },
+            )?;
             if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
                 return Err(Error::config(
                     path,
@@ -244,7 +248,9 @@ pub fn native_roots_pem() -> &'static [u8] {
                         .collect()
                 });
             for path in candidates {
-                if let Ok(bytes) = std::fs::read(&path) {
+                if let Ok(Some(bytes)) =
+                    crate::files::read_bytes(&path, "read the system CA bundle")
+                {
                     if is_pem(&bytes) {
                         return bytes;
                     }

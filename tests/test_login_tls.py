@@ -57,6 +57,30 @@ def test_missing_ca_bundle_file_is_a_config_error_before_any_call(tls_env, monke
     assert [c for c in tls_env.calls if c.get("operation") == "GetAuthorizationToken"] == []
 
 
+@pytest.mark.parametrize("kind", ["fifo", "link-to-dev-zero", "directory"])
+def test_ca_bundle_that_is_not_a_regular_file_is_a_config_error_without_waiting(
+    tls_env, monkeypatch, tmp_path, kind
+):
+    import os
+    import time
+
+    bundle = tmp_path / "bundle.pem"
+    if kind == "fifo":
+        os.mkfifo(bundle)
+    elif kind == "link-to-dev-zero":
+        bundle.symlink_to("/dev/zero")
+    else:
+        bundle.mkdir()
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    started = time.monotonic()
+    with pytest.raises(ca_login.ConfigError) as ei:
+        login(tmp_path)
+    assert time.monotonic() - started < 10
+    assert "bundle.pem" in str(ei.value)
+    assert [c for c in tls_env.calls if c.get("operation") == "GetAuthorizationToken"] == []
+    assert not (tmp_path / "pip.conf").exists()
+
+
 class ConnectProxy:
     """A minimal HTTP CONNECT proxy on loopback that records the targets it tunnels to."""
 

@@ -55,14 +55,11 @@ pub fn project_config(cwd: &Path) -> Option<PathBuf> {
 }
 
 fn has_tool_uv(path: &Path) -> bool {
-    use std::io::Read;
-    let Ok(f) = std::fs::File::open(path) else {
+    // Bounded and regular files only (a FIFO named pyproject.toml must not hang status).
+    let Ok(Some(bytes)) = crate::files::read_bytes(path, "read a project's pyproject.toml") else {
         return false;
     };
-    let mut text = String::new();
-    if f.take(1 << 20).read_to_string(&mut text).is_err() {
-        return false;
-    }
+    let text = String::from_utf8_lossy(&bytes);
     text.parse::<toml_edit::DocumentMut>()
         .map(|d| d.get("tool").and_then(|t| t.get("uv")).is_some())
         .unwrap_or(false)
