@@ -421,7 +421,10 @@ where
                 );
                 return Ok(v);
             }
-            Err(e) => tls_or_connect(map_sdk_error(e, ctx, t), ctx, t).await,
+            Err(e) => {
+                let err = tls_or_connect(map_sdk_error(e, ctx, t), ctx, t).await;
+                through_proxy(err, ctx, t).await
+            }
         };
         let wait = match &err {
             Error::Throttled { retry_after, .. } => {
@@ -489,6 +492,15 @@ fn retry_after(resp: &HttpResponse) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(60.0)))
 }
 
+/// The peer (or a proxy's tunnel) closed the connection in the middle of the TLS handshake: nothing was said
+/// about the certificate, so this is not `tls-untrusted` but what accepts and drops.
+pub fn handshake_cut(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("handshake")
+        && (t.contains("eof") || t.contains("connection reset") || t.contains("closed"))
+        && !t.contains("certificate")
+}
+
 /// Classify a connection failure from its error chain.
 pub fn net_failure_kind(text: &str) -> NetFailure {
     let t = text.to_ascii_lowercase();
@@ -529,10 +541,7 @@ fn unreachable(kind: NetFailure, detail: String, ctx: &CallContext<'_>) -> Error
 fn unreachable_in(kind: NetFailure, phase: Phase, message: String, ctx: &CallContext<'_>) -> Error {
     let (h, _) = http::host_port(ctx.host);
     // The SDK goes through HTTPS_PROXY (unless NO_PROXY lists the host): say so, it may be the proxy that fails.
-    let scheme = given_api_url(ctx.settings)
-        .and_then(|u| url::Url::parse(&u).ok())
-        .map_or_else(|| "https".to_string(), |u| u.scheme().to_string());
-    let (message, hint) = match http::proxy_for(&scheme, &h) {
+    let (message, hint) = match http::proxy_for(&api_scheme(ctx), &h) {
         Some((p, var)) if kind != NetFailure::Tls => (
             format!("{message}; through the proxy {} ({var})", crate::secret::mask_url(&p)),
             format!(
@@ -548,8 +557,54 @@ fn unreachable_in(kind: NetFailure, phase: Phase, message: String, ctx: &CallCon
         phase,
         message,
         hint,
+        proxy_cause: None,
     }
 }
+
+/// The scheme of the API URL a call goes to (`https` unless the caller names an `http://` endpoint).
+fn api_scheme(ctx: &CallContext<'_>) -> String {
+    given_api_url(ctx.settings)
+        .and_then(|u| url::Url::parse(&u).ok())
+        .map_or_else(|| "https".to_string(), |u| u.scheme().to_string())
+}
+
+/// A call through a proxy failed: one bounded CONNECT of our own asks the proxy why. If the proxy cannot be
+/// reached, cannot reach the endpoint (502-504) or refuses the tunnel, the error takes the proxy's cause and
+/// fix, as diagnose gives them; if the tunnel opens, the proxy is not the problem and the error stays.
+async fn through_proxy(err: Error, ctx: &CallContext<'_>, t: &Timeouts) -> Error {
+    let Error::Unreachable {
+        kind, phase, host, ..
+    } = &err
+    else {
+        return err;
+    };
+    if *kind == NetFailure::Tls {
+        return err;
+    }
+    let (h, port) = http::host_port(ctx.host);
+    let Some((proxy, var)) = http::proxy_for(&api_scheme(ctx), &h) else {
+        return err;
+    };
+    let limit = PROXY_PROBE_LIMIT.min(t.connect);
+    match http::tunnel(&proxy, var, &h, port, limit).await {
+        Err(e) => match remedy::proxy_failure(&e, ctx.host, ctx.region) {
+            Some((cause, message, hint)) => Error::Unreachable {
+                host: host.clone(),
+                kind: *kind,
+                phase: *phase,
+                message,
+                hint,
+                proxy_cause: Some(cause),
+            },
+            None => err,
+        },
+        Ok(_) => err,
+    }
+}
+
+/// How long login's own CONNECT to a failing proxy may take (a proxy that cannot be reached, or refuses, answers
+/// at once; one that waits on its own upstream time-out is left as the SDK reported it).
+const PROXY_PROBE_LIMIT: Duration = Duration::from_secs(1);
 
 /// Map an SDK error to ours, naming the host, the policy type and the fix.
 pub fn map_sdk_error<E>(
@@ -604,6 +659,18 @@ where
                     ),
                 };
                 return unreachable_in(kind, phase, message, ctx);
+            }
+            if handshake_cut(&text) {
+                return unreachable_in(
+                    NetFailure::NoResponse,
+                    Phase::Tls,
+                    format!(
+                        "{} closed the connection during the TLS handshake ({})",
+                        http::with_port(ctx.host),
+                        short_chain(&text)
+                    ),
+                    ctx,
+                );
             }
             let kind = net_failure_kind(&text);
             if df.is_user() && text.to_ascii_lowercase().contains("credential") {
@@ -1042,6 +1109,20 @@ mod answer_tests {
             }
             other => panic!("not a service error: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_handshake_cut_short_is_not_an_untrusted_certificate() {
+        assert!(handshake_cut(
+            "io error: client error (Connect): tls handshake eof"
+        ));
+        assert!(!handshake_cut(
+            "invalid peer certificate: UnknownIssuer (tls handshake)"
+        ));
+        assert_eq!(
+            net_failure_kind("invalid peer certificate: UnknownIssuer"),
+            NetFailure::Tls
+        );
     }
 
     #[test]

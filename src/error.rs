@@ -140,6 +140,9 @@ pub enum Error {
         phase: Phase,
         message: String,
         hint: String,
+        /// The call went through a proxy and the proxy is what failed: `proxy-unreachable`,
+        /// `proxy-not-bypassed` or `proxy-connect-refused`, the causes diagnose gives.
+        proxy_cause: Option<&'static str>,
     },
 
     /// AccessDeniedException, with the policy type the message names.
@@ -220,6 +223,10 @@ impl Error {
                 ..
             } => "credentials-invalid",
             Error::Credentials { .. } => "credentials-missing",
+            Error::Unreachable {
+                proxy_cause: Some(cause),
+                ..
+            } => cause,
             Error::Unreachable { kind, .. } => match kind {
                 NetFailure::Dns => "api-dns-failed",
                 NetFailure::Timeout => "api-endpoint-unreachable",

@@ -3,6 +3,7 @@ dual-stack endpoint type, on loopback against the CodeArtifact stand-in."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import ca_login
 import pytest
 from conftest import assert_exit
+from proxies import StatusProxy, closed_port
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
@@ -365,67 +367,18 @@ def test_a_404_with_a_fresh_token_stays_repository_path_not_found(lib_env, _clea
 # --- through a proxy ------------------------------------------------------------------------------------------
 
 
-class ConnectProxy:
-    """A tiny CONNECT proxy on loopback that answers every CONNECT with `status` (403: its policy says no; 502: it
-    cannot reach the target) and closes. Bounded: each read waits at most 5 s and reads at most 8 KiB."""
-
-    def __init__(self, status: int):
-        self.status = status
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.requests: list[str] = []
-        self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            with c:
-                c.settimeout(5)
-                head = b""
-                try:
-                    while b"\r\n\r\n" not in head and len(head) < 8192:
-                        chunk = c.recv(1024)
-                        if not chunk:
-                            break
-                        head += chunk
-                    self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
-                    c.sendall(f"HTTP/1.1 {self.status} No\r\nContent-Length: 0\r\n\r\n".encode())
-                except OSError:
-                    pass
-
-    def close(self):
-        self.stop.set()
-        self.sock.close()
-
-
 @pytest.fixture
 def proxy_factory():
-    made: list[ConnectProxy] = []
+    made: list[StatusProxy] = []
 
-    def make(status: int) -> ConnectProxy:
-        p = ConnectProxy(status)
+    def make(status: int) -> StatusProxy:
+        p = StatusProxy(status)
         made.append(p)
         return p
 
     yield make
     for p in made:
         p.close()
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_diagnose_a_proxy_that_is_down_is_proxy_unreachable(lib_env, monkeypatch):
@@ -452,6 +405,16 @@ def test_diagnose_a_proxy_that_cannot_reach_the_endpoint_is_proxy_not_bypassed(
     v = verdict(diagnose(), "proxy-not-bypassed")
     assert "HTTP 502" in v.summary
     assert "NO_PROXY" in v.remedy and ".vpce.amazonaws.com" in v.remedy
+
+
+def test_login_through_a_proxy_that_is_down_is_proxy_unreachable_as_in_diagnose(lib_env, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    with pytest.raises(ca_login.EndpointUnreachable) as ei:
+        do_login()
+    assert ei.value.cause == "proxy-unreachable", str(ei.value)
+    assert "HTTP_PROXY" in str(ei.value) and "NO_PROXY" in (ei.value.hint or "")
+    assert not pip_conf(Path(os.environ["HOME"])).exists()
+    verdict(diagnose(), "proxy-unreachable")
 
 
 def test_diagnose_no_proxy_bypasses_the_environment_proxy(lib_env, monkeypatch, proxy_factory):
@@ -482,7 +445,7 @@ def test_login_through_a_proxy_that_is_down_says_so_in_one_line(lib_env, monkeyp
     with pytest.raises(ca_login.EndpointUnreachable) as ei:
         do_login()
     first = str(ei.value).split("\nhint: ")[0]
-    assert "through the proxy" in first and "HTTP_PROXY" in first and "\n" not in first
+    assert "The proxy http://user:****@127.0.0.1" in first and "HTTP_PROXY" in first and "\n" not in first
     assert "NO_PROXY" in ei.value.hint
     assert "proxy-pass" not in str(ei.value)
 

@@ -4,56 +4,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::config::Ctx;
 use super::dns::{self, AddrClass};
 use super::{Budget, Check, HostProbe, Layer, Recorder, Which};
 
-/// Why a connection failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectError {
-    Timeout,
-    Refused,
-    NoRoute(String),
-    Proxy(String),
-    /// The proxy itself cannot be reached (its name, its TCP port): the proxy's masked URL and the variable
-    /// naming it, and what failed.
-    ProxyUnreachable {
-        proxy: String,
-        var: &'static str,
-        why: String,
-    },
-    /// The proxy answered CONNECT with this status (403: its policy; 502/503/504: it cannot reach the target).
-    ProxyRefused {
-        proxy: String,
-        var: &'static str,
-        status: u16,
-    },
-    Other(String),
-}
-
-impl std::fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConnectError::Timeout => f.write_str("timed out (packets dropped)"),
-            ConnectError::Refused => f.write_str("connection refused"),
-            ConnectError::NoRoute(e) => write!(f, "no route ({e})"),
-            ConnectError::Proxy(e) => write!(f, "proxy: {e}"),
-            ConnectError::ProxyUnreachable { proxy, var, why } => {
-                write!(f, "the proxy {proxy} ({var}) cannot be reached: {why}")
-            }
-            ConnectError::ProxyRefused { proxy, var, status } => {
-                write!(
-                    f,
-                    "the proxy {proxy} ({var}) answered CONNECT with HTTP {status}"
-                )
-            }
-            ConnectError::Other(e) => f.write_str(e),
-        }
-    }
-}
+pub use crate::http::{connect_addrs, tunnel, ConnectError};
 
 /// Scheme, host and port of a URL.
 pub fn parts(url: &str) -> Option<(String, String, u16)> {
@@ -83,146 +40,6 @@ pub fn proxy_on_the_way(which: Which, scheme: &str, host: &str) -> Option<(Strin
         Which::Api => proxy_for(scheme, host),
         Which::Repositories => proxy_for_pip(scheme, host),
     }
-}
-
-fn classify_io(e: &std::io::Error) -> ConnectError {
-    use std::io::ErrorKind;
-    match e.kind() {
-        ErrorKind::ConnectionRefused => ConnectError::Refused,
-        ErrorKind::TimedOut => ConnectError::Timeout,
-        ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
-            ConnectError::NoRoute(e.to_string())
-        }
-        _ => {
-            let t = e.to_string().to_ascii_lowercase();
-            if t.contains("unreachable") || t.contains("no route") {
-                ConnectError::NoRoute(e.to_string())
-            } else {
-                ConnectError::Other(e.to_string())
-            }
-        }
-    }
-}
-
-/// Connect to the first address that answers, all within `limit`.
-pub async fn connect_addrs(
-    addrs: &[SocketAddr],
-    limit: Duration,
-) -> Result<(TcpStream, SocketAddr), ConnectError> {
-    let end = Instant::now() + limit;
-    let mut last = ConnectError::Timeout;
-    for a in addrs {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ConnectError::Timeout);
-        }
-        match tokio::time::timeout(left, TcpStream::connect(a)).await {
-            Err(_) => return Err(ConnectError::Timeout),
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                return Ok((s, *a));
-            }
-            Ok(Err(e)) => last = classify_io(&e),
-        }
-    }
-    Err(last)
-}
-
-/// Open a tunnel to `host:port` through an HTTP proxy (CONNECT).
-async fn tunnel(
-    proxy_url: &str,
-    var: &'static str,
-    host: &str,
-    port: u16,
-    limit: Duration,
-) -> Result<TcpStream, ConnectError> {
-    let shown = crate::secret::mask_url(proxy_url);
-    let unreachable = |why: String| ConnectError::ProxyUnreachable {
-        proxy: shown.clone(),
-        var,
-        why,
-    };
-    let u = url::Url::parse(proxy_url).map_err(|_| {
-        ConnectError::Proxy(format!(
-            "{} is not a URL",
-            crate::secret::mask_url(proxy_url)
-        ))
-    })?;
-    let phost = u
-        .host_str()
-        .ok_or_else(|| ConnectError::Proxy("no host".into()))?
-        .trim_matches(['[', ']'])
-        .to_string();
-    let pport = u.port_or_known_default().unwrap_or(8080);
-    let end = Instant::now() + limit;
-    let addrs: Vec<SocketAddr> =
-        match tokio::time::timeout(limit, tokio::net::lookup_host((phost.clone(), pport))).await {
-            Ok(Ok(it)) => it.collect(),
-            Ok(Err(e)) => return Err(unreachable(format!("{phost} does not resolve ({e})"))),
-            Err(_) => return Err(unreachable(format!("no DNS answer for {phost} in time"))),
-        };
-    let (mut s, _) = connect_addrs(&addrs, end.saturating_duration_since(Instant::now()))
-        .await
-        .map_err(|e| unreachable(format!("{phost}:{pport}: {e}")))?;
-    let mut req = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
-    if !u.username().is_empty() {
-        use base64::Engine;
-        let creds = format!(
-            "{}:{}",
-            percent_decode(u.username()),
-            percent_decode(u.password().unwrap_or(""))
-        );
-        req.push_str(&format!(
-            "Proxy-Authorization: Basic {}\r\n",
-            base64::engine::general_purpose::STANDARD.encode(creds)
-        ));
-    }
-    req.push_str("\r\n");
-    let io = async {
-        s.write_all(req.as_bytes()).await?;
-        let mut buf = Vec::with_capacity(512);
-        let mut chunk = [0u8; 512];
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
-            let n = s.read(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        Ok::<_, std::io::Error>(buf)
-    };
-    let buf = match tokio::time::timeout(end.saturating_duration_since(Instant::now()), io).await {
-        Err(_) => return Err(ConnectError::Timeout),
-        Ok(Err(e)) => return Err(classify_io(&e)),
-        Ok(Ok(b)) => b,
-    };
-    let line = String::from_utf8_lossy(&buf)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok());
-    match status {
-        Some(200) => Ok(s),
-        Some(code) => Err(ConnectError::ProxyRefused {
-            proxy: shown,
-            var,
-            status: code,
-        }),
-        None => Err(ConnectError::Proxy(
-            "the proxy did not answer CONNECT".into(),
-        )),
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 /// Open a connection to `host:port` the way pip would: through the proxy when one applies, else directly to `addrs`.
@@ -264,6 +81,9 @@ pub fn tcp_remedy(
         "api-endpoint-unreachable",
         "repositories-endpoint-unreachable",
     );
+    if let Some(proxy) = crate::remedy::proxy_failure(err, host, region) {
+        return proxy;
+    }
     match err {
         ConnectError::Refused => (
             which.name("api-connection-refused", "repositories-connection-refused"),
@@ -274,32 +94,6 @@ pub fn tcp_remedy(
                     "{host} refused the connection: the address is not a CodeArtifact repositories endpoint; check repository_endpoint_url (CLI: --repository-endpoint-url), HTTPS_PROXY and NO_PROXY"
                 ),
             },
-        ),
-        ConnectError::ProxyUnreachable { proxy, var, why } => (
-            "proxy-unreachable",
-            format!("The proxy {proxy} ({var}) on the way to {host} cannot be reached: {why}."),
-            format!(
-                "fix the proxy's address in {var}, or, if {h} is reachable directly (a VPC endpoint), bypass the proxy: export NO_PROXY=\"$NO_PROXY,{h}\"{pip}",
-                h = crate::http::host_port(host).0,
-                pip = if *var == "PIP_PROXY" { " (NO_PROXY does not bypass PIP_PROXY: unset it, or remove proxy= from pip.conf)" } else { "" },
-            ),
-        ),
-        ConnectError::ProxyRefused { proxy, var, status } if matches!(status, 502..=504) => (
-            "proxy-not-bypassed",
-            format!("{host} is sent through the proxy {proxy} ({var}), which cannot reach it (CONNECT answered HTTP {status}): a VPC endpoint's private address is reachable only from inside the VPC."),
-            format!(
-                "reach the CodeArtifact names directly: export NO_PROXY=\"$NO_PROXY,{h},.codeartifact.{region}.amazonaws.com,.vpce.amazonaws.com\"{pip}",
-                h = crate::http::host_port(host).0,
-                pip = if *var == "PIP_PROXY" { " and unset PIP_PROXY (NO_PROXY does not bypass it)" } else { "" },
-            ),
-        ),
-        ConnectError::ProxyRefused { proxy, var, status } => (
-            "proxy-connect-refused",
-            format!("The proxy {proxy} ({var}) refused to open a tunnel to {host} (CONNECT answered HTTP {status})."),
-            format!(
-                "ask for CONNECT to {host} to be allowed on the proxy, or, if {h} is reachable directly, bypass it: export NO_PROXY=\"$NO_PROXY,{h}\"",
-                h = crate::http::host_port(host).0,
-            ),
         ),
         ConnectError::Proxy(e) => (
             cause_unreachable,
