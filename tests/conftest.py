@@ -332,3 +332,20 @@ def remove_user(name: str) -> None:
             break
         time.sleep(0.2)
     subprocess.run(["userdel", name], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def proxy_factory():
+    """Makes loopback CONNECT proxies that answer with a fixed status (tests/loopback.py); closes them after."""
+    from loopback import StatusProxy
+
+    made: list[StatusProxy] = []
+
+    def make(status: int) -> StatusProxy:
+        p = StatusProxy(status)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()

@@ -4,15 +4,14 @@ remedy that names the right piece; the JSON shape is exact; no token ever appear
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import ca_login
 import pytest
 from conftest import assert_no_token
+from loopback import HangServer, closed_port
 from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
@@ -65,42 +64,6 @@ def status_of(d, name) -> str:
     c = d.check(name)
     assert c is not None, f"no check {name}"
     return c.status
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class HangServer:
-    """Accepts connections and never answers."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        self.stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-                self.conns.append(c)
-            except OSError:
-                continue
-
-    def close(self):
-        self.stop.set()
-        for c in self.conns:
-            c.close()
-        self.sock.close()
 
 
 # --- healthy ---

@@ -8,7 +8,7 @@ import threading
 
 import ca_login
 import pytest
-from proxies import StatusProxy
+from loopback import StatusProxy
 from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
 DOMAIN, OWNER, REPO = "mydomain", "111122223333", "isolatedsm"
@@ -145,36 +145,35 @@ class ConnectProxy:
         self.sock.close()
 
 
+def login_through(p: StatusProxy, tls_env, monkeypatch, tmp_path) -> pytest.ExceptionInfo:
+    """login over HTTPS through the proxy `p`, which must fail with EndpointUnreachable."""
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tls_env.certs.ca_pem))
+    monkeypatch.setenv("HTTPS_PROXY", p.url)
+    with pytest.raises(ca_login.EndpointUnreachable) as ei:
+        login(tmp_path)
+    return ei
+
+
 @pytest.mark.parametrize(
     ("status", "cause"),
     [(403, "proxy-connect-refused"), (502, "proxy-not-bypassed"), (504, "proxy-not-bypassed")],
 )
 def test_login_through_a_proxy_that_refuses_connect_has_the_proxy_cause_diagnose_gives(
-    tls_env, monkeypatch, tmp_path, status, cause
+    tls_env, monkeypatch, tmp_path, proxy_factory, status, cause
 ):
-    p = StatusProxy(status)
-    try:
-        monkeypatch.setenv("AWS_CA_BUNDLE", str(tls_env.certs.ca_pem))
-        monkeypatch.setenv("HTTPS_PROXY", p.url)
-        with pytest.raises(ca_login.EndpointUnreachable) as ei:
-            login(tmp_path)
-    finally:
-        p.close()
+    p = proxy_factory(status)
+    ei = login_through(p, tls_env, monkeypatch, tmp_path)
     assert ei.value.cause == cause, str(ei.value)
     assert f"HTTP {status}" in str(ei.value) and "NO_PROXY" in (ei.value.hint or "")
     assert p.requests and p.requests[0].startswith("CONNECT 127.0.0.1:")
     assert not (tmp_path / "pip.conf").exists()
 
 
-def test_login_through_a_proxy_that_opens_the_tunnel_does_not_blame_the_proxy(tls_env, monkeypatch, tmp_path):
-    p = StatusProxy(200)  # opens the tunnel, then closes it: what fails is beyond the proxy
-    try:
-        monkeypatch.setenv("AWS_CA_BUNDLE", str(tls_env.certs.ca_pem))
-        monkeypatch.setenv("HTTPS_PROXY", p.url)
-        with pytest.raises(ca_login.EndpointUnreachable) as ei:
-            login(tmp_path)
-    finally:
-        p.close()
+def test_login_through_a_proxy_that_opens_the_tunnel_does_not_blame_the_proxy(
+    tls_env, monkeypatch, tmp_path, proxy_factory
+):
+    p = proxy_factory(200)  # opens the tunnel, then closes it: what fails is beyond the proxy
+    ei = login_through(p, tls_env, monkeypatch, tmp_path)
     assert not ei.value.cause.startswith("proxy-"), str(ei.value)
     assert "through the proxy" in str(ei.value)
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import ca_login
 import pytest
+from loopback import closed_port
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 AWS = str(Path(sys.executable).parent / "aws")
@@ -72,14 +72,6 @@ CASES = [
     ),
     ("hang", "all", "api-endpoint-no-response", "aws ec2 describe-vpc-endpoints"),
 ]
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def aws_invocations(command: str) -> list[list[str]]:

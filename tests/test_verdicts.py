@@ -7,14 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import ca_login
 import pytest
 from conftest import assert_exit
-from proxies import StatusProxy, closed_port
+from loopback import HangServer, closed_port
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
@@ -46,37 +45,9 @@ def api_calls(standin, op):
     return [c for c in standin.calls if c.get("operation") == op]
 
 
-class SilentListener:
-    """Accepts TCP connections and never sends a byte (a proxy or appliance that swallows requests)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self.stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-                self.conns.append(c)
-            except OSError:
-                continue
-
-    def close(self):
-        self.stop.set()
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-
-
 @pytest.fixture
 def silent():
-    s = SilentListener()
+    s = HangServer()
     try:
         yield s
     finally:
@@ -365,20 +336,6 @@ def test_a_404_with_a_fresh_token_stays_repository_path_not_found(lib_env, _clea
 
 
 # --- through a proxy ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def proxy_factory():
-    made: list[StatusProxy] = []
-
-    def make(status: int) -> StatusProxy:
-        p = StatusProxy(status)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.close()
 
 
 def test_diagnose_a_proxy_that_is_down_is_proxy_unreachable(lib_env, monkeypatch):

@@ -1,5 +1,5 @@
-"""Loopback proxies for the tests of what happens through a proxy: one that answers every CONNECT with a fixed
-status, and a port nothing listens on."""
+"""Loopback peers for the tests of what happens on the way: a proxy that answers every CONNECT with a fixed
+status, a server that accepts and never answers, and a port nothing listens on."""
 
 from __future__ import annotations
 
@@ -54,3 +54,31 @@ def closed_port() -> int:
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+class HangServer:
+    """Accepts connections and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+                self.conns.append(c)
+            except OSError:
+                continue
+
+    def close(self):
+        self.stop.set()
+        for c in self.conns:
+            c.close()
+        self.sock.close()
