@@ -304,8 +304,9 @@ pub fn interrupted_after_write(result: &Result<LoginResult>) -> String {
                     paths[0]
                 )
             } else {
+                // Several files (with the netrc store, pip's file holds the URL and netrc the token): name them all.
                 format!(
-                    "interrupted after the login's files were written: the new token is in {}",
+                    "interrupted after the login's files were written: {}",
                     paths.join(", ")
                 )
             }
@@ -909,7 +910,7 @@ mod tests {
         assert_eq!(
             interrupted_after_write(&Ok(r)),
             format!(
-                "interrupted after the login's files were written: the new token is in {}, /home/u/.config/uv/uv.toml",
+                "interrupted after the login's files were written: {}, /home/u/.config/uv/uv.toml",
                 l.file.display()
             )
         );
