@@ -58,6 +58,7 @@ lint: system-deps dev
 	$(VENV)/bin/ruff check python tests benchmarks scripts
 	$(VENV)/bin/ruff format --check python tests scripts
 	$(PY) -m mypy.stubtest ca_login._core --allowlist stubtest-allowlist.txt
+	$(VENV)/bin/basedpyright -p tests/pyright-strict.json --pythonpath $(PY) python/ca_login/__init__.py python/ca_login/_core.pyi
 
 # Benchmarks print figures (never asserted in tests). diagnose_vs_cli builds network namespaces (root) and
 # waits up to 60 s for each AWS CLI run.

@@ -2,6 +2,8 @@
 //! -> state (expiry) -> a [`LoginResult`].
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::aws::{self, CallContext, Timeouts};
@@ -241,8 +243,89 @@ fn tool_env(target: &Target) -> Box<dyn crate::tools::Env> {
     }
 }
 
+/// Decides, once, between a login's writing of its files and an interrupt: whichever comes first wins. An
+/// interrupt that wins ([`WriteGate::cancel`] true) means nothing is or will be written; one that loses finds the
+/// write begun and waits for it (bounded: the files are local, each lock waited for at most
+/// [`files::LOCK_TIMEOUT`]), then says what was written ([`interrupted_after_write`]).
+#[derive(Debug, Clone, Default)]
+pub struct WriteGate(Arc<AtomicU8>);
+
+const GATE_OPEN: u8 = 0;
+const GATE_WRITING: u8 = 1;
+const GATE_CANCELLED: u8 = 2;
+
+impl WriteGate {
+    /// The interrupt: true if the write had not begun (and now never will), false if it has.
+    pub fn cancel(&self) -> bool {
+        match self.0.compare_exchange(
+            GATE_OPEN,
+            GATE_CANCELLED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => true,
+            Err(now) => now == GATE_CANCELLED,
+        }
+    }
+
+    /// The login, before its first write: false if an interrupt came first (write nothing).
+    fn begin(&self) -> bool {
+        self.0
+            .compare_exchange(GATE_OPEN, GATE_WRITING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    #[cfg(test)]
+    fn began(&self) -> bool {
+        self.0.load(Ordering::Acquire) == GATE_WRITING
+    }
+}
+
+/// What an interrupt that won says: the login wrote nothing.
+pub const INTERRUPTED_NOTHING_WRITTEN: &str = "interrupted: pip's configuration was not changed";
+
+/// What an interrupt that found the write begun says once the write has ended: what it wrote, or how it failed.
+pub fn interrupted_after_write(result: &Result<LoginResult>) -> String {
+    match result {
+        Ok(r) => {
+            let uses_pip = r.tools.iter().any(|t| t == "pip");
+            let mut paths: Vec<String> = Vec::new();
+            if uses_pip {
+                paths.push(r.config_file.display().to_string());
+            }
+            paths.extend(
+                r.files
+                    .iter()
+                    .map(|(f, _)| f.config_file.display().to_string()),
+            );
+            if uses_pip && r.files.is_empty() {
+                format!(
+                    "interrupted after pip's configuration was written: the new token is in {}",
+                    paths[0]
+                )
+            } else {
+                // Several files (with the netrc store, pip's file holds the URL and netrc the token): name them all.
+                format!(
+                    "interrupted after the login's files were written: {}",
+                    paths.join(", ")
+                )
+            }
+        }
+        // Unreachable from python.rs (only a winning interrupt makes the login return it), said truly anyway.
+        Err(Error::Interrupted) => INTERRUPTED_NOTHING_WRITTEN.to_string(),
+        Err(e) => mask_url(&format!(
+            "interrupted while the login was writing its files; the write failed: {e}"
+        )),
+    }
+}
+
 /// Log in: get a token and the repository endpoint, write pip's config, record the expiry.
 pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
+    login_gated(opts, &WriteGate::default()).await
+}
+
+/// [`login`], with an interrupt decided against the write by `gate` (python.rs).
+pub async fn login_gated(opts: &LoginOptions, gate: &WriteGate) -> Result<LoginResult> {
     let started = Instant::now();
     let (settings, file) = prepare(opts)?;
     let t = opts.timeouts.unwrap_or_default();
@@ -309,11 +392,12 @@ pub async fn login(opts: &LoginOptions) -> Result<LoginResult> {
     );
     let index_url = Secret::new(settings::index_url(&endpoint, token.expose())?);
     // Files are written under a lock that may wait for another process: off the async workers.
-    let (opts, region) = (opts.clone(), aws.region.clone());
+    let (opts, region, gate) = (opts.clone(), aws.region.clone(), gate.clone());
     tokio::task::spawn_blocking(move || {
         files::user::run(opts.target.as_user.as_ref(), || {
             finish(
                 &opts, &settings, &region, &file, endpoint, index_url, &token, expires_at, started,
+                &gate,
             )
         })
     })
@@ -338,6 +422,7 @@ fn finish(
     token: &Secret,
     expires_at: i64,
     started: Instant,
+    gate: &WriteGate,
 ) -> Result<LoginResult> {
     let token = token.expose();
     let comment = format!(
@@ -354,6 +439,10 @@ fn finish(
     } else {
         index_url
     };
+    // The first file written (every tool's, then pip's, then the state) is the point of no return for an interrupt.
+    if !opts.dry_run && !gate.begin() {
+        return Err(Error::Interrupted);
+    }
     let (files, next_steps) =
         write_tool_files(opts, &plan, settings, region, &endpoint, token, expires_at)?;
     let masked = mask_url(index_url.expose());
@@ -628,5 +717,202 @@ fn override_hint(source: &pipconf::Source) -> String {
         pipconf::Source::Default => {
             "pip reads none of its config files; is PIP_CONFIG_FILE=/dev/null set, or PIP_ISOLATED_MODE?".into()
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const EP: &str =
+        "https://mydomain-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/isolatedsm/";
+    const BEFORE: &str = "[global]\ntimeout = 5\n";
+    const TOKEN: &str = "tok-for-the-gate-test";
+
+    struct Login {
+        _tmp: tempfile::TempDir,
+        opts: LoginOptions,
+        settings: Settings,
+        file: PathBuf,
+        state: PathBuf,
+    }
+
+    fn setup() -> Login {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("pip.conf");
+        std::fs::write(&file, BEFORE).unwrap();
+        let state = tmp.path().join("state.json");
+        let args = Args {
+            domain: Some("mydomain".into()),
+            repository: Some("isolatedsm".into()),
+            domain_owner: Some("111122223333".into()),
+            region: Some("us-west-2".into()),
+            ..Args::default()
+        };
+        let opts = LoginOptions {
+            args: args.clone(),
+            tool: "pip".into(),
+            config_file: Some(file.clone()),
+            target: Target {
+                home: Some(tmp.path().join("home")),
+                as_user: None,
+                sys_prefix: None,
+                state_file: Some(state.clone()),
+            },
+            ..LoginOptions::default()
+        };
+        let settings = Settings::resolve(&args, None).unwrap();
+        Login {
+            _tmp: tmp,
+            opts,
+            settings,
+            file,
+            state,
+        }
+    }
+
+    /// The login's last step (every file written) as `login_gated` runs it once the token is in hand.
+    fn write(l: &Login, gate: &WriteGate) -> Result<LoginResult> {
+        let token = Secret::new(TOKEN);
+        let index_url = Secret::new(settings::index_url(EP, TOKEN).unwrap());
+        finish(
+            &l.opts,
+            &l.settings,
+            "us-west-2",
+            &l.file,
+            EP.into(),
+            index_url,
+            &token,
+            now_epoch() + 3600,
+            Instant::now(),
+            gate,
+        )
+    }
+
+    fn pip_conf(l: &Login) -> String {
+        std::fs::read_to_string(&l.file).unwrap()
+    }
+
+    fn written_message(l: &Login) -> String {
+        format!(
+            "interrupted after pip's configuration was written: the new token is in {}",
+            l.file.display()
+        )
+    }
+
+    #[test]
+    fn an_interrupt_before_the_write_wins_and_nothing_is_written() {
+        let l = setup();
+        let gate = WriteGate::default();
+        assert!(gate.cancel(), "nothing written yet: the interrupt wins");
+        assert!(gate.cancel(), "a second interrupt finds it cancelled too");
+        assert!(matches!(write(&l, &gate), Err(Error::Interrupted)));
+        // What python.rs says then, and it is true: pip's file holds its bytes, no state was recorded.
+        assert_eq!(
+            INTERRUPTED_NOTHING_WRITTEN,
+            "interrupted: pip's configuration was not changed"
+        );
+        assert_eq!(pip_conf(&l), BEFORE);
+        assert!(!l.state.exists());
+    }
+
+    #[test]
+    fn an_interrupt_while_the_write_waits_for_pip_s_lock_loses_and_the_message_names_the_file() {
+        let l = setup();
+        let gate = WriteGate::default();
+        // Another process holds pip's lock: the login has begun its write and waits inside it.
+        let held = files::lock(&l.file).unwrap();
+        std::thread::scope(|s| {
+            let login = s.spawn(|| write(&l, &gate));
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !gate.began() {
+                assert!(Instant::now() < deadline, "the write never began");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(
+                !gate.cancel(),
+                "the write has begun: the interrupt must wait for it"
+            );
+            assert_eq!(pip_conf(&l), BEFORE, "still waiting for the lock");
+            drop(held);
+            let result = login.join().unwrap();
+            assert!(result.is_ok());
+            assert_eq!(interrupted_after_write(&result), written_message(&l));
+        });
+        let text = pip_conf(&l);
+        assert!(
+            text.contains(TOKEN) && text.starts_with(BEFORE),
+            "{}",
+            mask_url(&text)
+        );
+        assert!(l.state.exists());
+    }
+
+    #[test]
+    fn an_interrupt_after_the_write_loses_and_the_message_names_the_file() {
+        let l = setup();
+        let gate = WriteGate::default();
+        let result = write(&l, &gate);
+        assert!(!gate.cancel());
+        assert_eq!(interrupted_after_write(&result), written_message(&l));
+        assert!(pip_conf(&l).contains(TOKEN));
+    }
+
+    #[test]
+    fn an_interrupt_during_a_write_that_fails_says_so_and_pip_conf_is_put_back() {
+        let mut l = setup();
+        // The state file's directory is a regular file: recording fails after pip's file was written.
+        let blocker = l.file.with_file_name("not-a-dir");
+        std::fs::write(&blocker, "").unwrap();
+        l.opts.target.state_file = Some(blocker.join("state.json"));
+        let gate = WriteGate::default();
+        let result = write(&l, &gate);
+        assert!(!gate.cancel());
+        let said = interrupted_after_write(&result);
+        assert!(
+            said.starts_with(
+                "interrupted while the login was writing its files; the write failed: "
+            ),
+            "{said}"
+        );
+        assert!(!said.contains(TOKEN));
+        assert_eq!(pip_conf(&l), BEFORE);
+    }
+
+    #[test]
+    fn a_dry_run_never_takes_the_gate() {
+        let mut l = setup();
+        l.opts.dry_run = true;
+        let gate = WriteGate::default();
+        assert!(write(&l, &gate).is_ok());
+        assert!(
+            gate.cancel(),
+            "a dry run writes nothing: an interrupt still wins"
+        );
+        assert_eq!(pip_conf(&l), BEFORE);
+    }
+
+    #[test]
+    fn the_message_after_a_write_of_several_tools_names_every_file() {
+        let l = setup();
+        let mut r = write(&l, &WriteGate::default()).unwrap();
+        r.tools.push("uv".into());
+        r.files.push((
+            crate::tools::apply::ToolFile {
+                tool: "uv".into(),
+                config_file: PathBuf::from("/home/u/.config/uv/uv.toml"),
+                token_store: crate::tools::TokenStore::Url,
+            },
+            String::new(),
+        ));
+        assert_eq!(
+            interrupted_after_write(&Ok(r)),
+            format!(
+                "interrupted after the login's files were written: {}, /home/u/.config/uv/uv.toml",
+                l.file.display()
+            )
+        );
     }
 }

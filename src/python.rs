@@ -2,7 +2,6 @@
 //! Every blocking call runs on the core's runtime with the GIL released, and checks for a
 //! KeyboardInterrupt (Jupyter's "interrupt") every 100 ms.
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
@@ -94,10 +93,20 @@ fn declared_attributes(name: &str) -> &'static [&'static str] {
     }
 }
 
-/// What an interrupt says. A login writes pip's file last, atomically; an interrupt that lands while that last
-/// step runs (on a blocking thread, possibly waiting for the file's lock) does not stop it, so in that window the
-/// file may still be written whole after this is raised (never half-written).
-pub(crate) const INTERRUPTED: &str = "interrupted: pip's configuration was not changed";
+/// What an interrupt says of a call that writes nothing, or of a login whose write had not begun: a login writes
+/// its files last, and an interrupt that finds that write begun waits for it and says what was written
+/// ([`crate::login::WriteGate`], [`run_login`]).
+pub(crate) const INTERRUPTED: &str = crate::login::INTERRUPTED_NOTHING_WRITTEN;
+
+/// How long an interrupt waits for a login's write that had begun: the files are local; each lock is waited for at
+/// most [`crate::files::LOCK_TIMEOUT`].
+const WRITE_WAIT: Duration = Duration::from_secs(30);
+
+/// What an interrupt says when that write has not ended within [`WRITE_WAIT`].
+const STILL_WRITING: &str = "interrupted while the login was writing its files, unfinished after 30 s (waiting for a lock another process holds): pip's configuration may hold the new token or the previous one";
+
+/// What an interrupt says when the login stopped without an answer while writing (a bug).
+const STOPPED_WRITING: &str = "interrupted while the login was writing its files, and the login stopped unexpectedly (a bug): pip's configuration may hold the new token or the previous one";
 
 fn class_dict<'py>(py: Python<'py>, name: &str, doc: &str) -> PyResult<Bound<'py, PyDict>> {
     let d = [("__module__", "ca_login"), ("__doc__", doc)].into_py_dict(py)?;
@@ -142,11 +151,16 @@ fn make_exceptions(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 /// The `Interrupted` exception (a KeyboardInterrupt) saying what was left as it was.
 fn interrupted(py: Python<'_>) -> PyErr {
+    interrupted_with(py, INTERRUPTED)
+}
+
+/// The `Interrupted` exception with `message`.
+fn interrupted_with(py: Python<'_>, message: &str) -> PyErr {
     py.import("ca_login._core")
         .and_then(|m| m.getattr("Interrupted"))
-        .and_then(|cls| cls.call1((INTERRUPTED,)))
+        .and_then(|cls| cls.call1((message,)))
         .map(PyErr::from_value)
-        .unwrap_or_else(|_| PyKeyboardInterrupt::new_err(INTERRUPTED))
+        .unwrap_or_else(|_| PyKeyboardInterrupt::new_err(message.to_string()))
 }
 
 /// A pending signal's exception: a KeyboardInterrupt becomes `Interrupted`, anything else stays as it is.
@@ -302,15 +316,15 @@ fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
     build().unwrap_or_else(|err| err)
 }
 
-/// Run a core future on the shared runtime without the GIL; a KeyboardInterrupt cancels it within 100 ms.
-fn run<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
-where
-    T: Send + 'static,
-    F: Future<Output = crate::Result<T>> + Send + 'static,
-{
+/// Run a login on the shared runtime without the GIL, checking for a KeyboardInterrupt every 100 ms. An interrupt
+/// before the login's write begins cancels it, and nothing is written; one that finds the write begun waits for it
+/// (at most [`WRITE_WAIT`]) and says what was written ([`crate::login::WriteGate`]).
+fn run_login(py: Python<'_>, opts: LoginOptions) -> PyResult<LoginResult> {
+    let gate = crate::login::WriteGate::default();
+    let g = gate.clone();
     let (tx, rx) = mpsc::channel();
     let handle = crate::runtime::runtime().spawn(async move {
-        let _ = tx.send(fut.await);
+        let _ = tx.send(crate::login::login_gated(&opts, &g).await);
     });
     // The receiver moves into each GIL-free wait and back out: `detach` wants what it captures to be `Send`.
     let mut rx = Some(rx);
@@ -321,10 +335,23 @@ where
         match got {
             Ok(r) => return r.map_err(|e| to_py_err(py, e)),
             Err(RecvTimeoutError::Timeout) => {
-                if let Err(sig) = py.check_signals() {
+                let Err(sig) = py.check_signals() else {
+                    continue;
+                };
+                if gate.cancel() {
                     handle.abort();
                     return Err(signal_error(py, sig));
                 }
+                let r = rx.take().expect("receiver present");
+                let text = match py.detach(move || r.recv_timeout(WRITE_WAIT)) {
+                    Ok(result) => crate::login::interrupted_after_write(&result),
+                    Err(RecvTimeoutError::Timeout) => STILL_WRITING.to_string(),
+                    Err(RecvTimeoutError::Disconnected) => STOPPED_WRITING.to_string(),
+                };
+                if sig.is_instance_of::<PyKeyboardInterrupt>(py) {
+                    return Err(interrupted_with(py, &text));
+                }
+                return Err(sig);
             }
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(PyRuntimeError::new_err(
@@ -531,7 +558,7 @@ fn login<'py>(
     let opts = py
         .detach(move || crate::login::prepare(&opts).map(|_| opts))
         .map_err(|e| to_py_err(py, e))?;
-    let r = run(py, async move { crate::login::login(&opts).await })?;
+    let r = run_login(py, opts)?;
     login_dict(py, r)
 }
 
@@ -625,10 +652,7 @@ fn ensure_login<'py>(
     let (fast, opts) = py.detach(move || (crate::lifetime::fast_path(&opts, min_remaining), opts));
     let (r, fresh) = match fast.map_err(|e| to_py_err(py, e))? {
         Some(r) => (r, false),
-        None => (
-            run(py, async move { crate::login::login(&opts).await })?,
-            true,
-        ),
+        None => (run_login(py, opts)?, true),
     };
     let d = login_dict(py, r)?;
     d.set_item("fresh", fresh)?;

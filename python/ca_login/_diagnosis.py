@@ -218,7 +218,7 @@ def _fallback_tags() -> list[str]:
         plats = [f"manylinux_2_{m}_{arch}" for m in range(glibc_minor, 4, -1)] + plats
         aliases = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
         plats += [f"{a}_{arch}" for m, a in aliases.items() if m <= glibc_minor]
-    out = []
+    out: list[str] = []
     if platform.python_implementation() == "CPython":
         cp = f"cp{major}{minor}"
         for p in plats:

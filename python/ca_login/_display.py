@@ -149,7 +149,8 @@ def without_commands(text: str, commands: list[str]) -> str:
 
 def _split_words(cmd: str) -> list[str]:
     """Shell words, quotes kept (a quoted argument stays one word)."""
-    words, cur, quote = [], "", ""
+    words: list[str] = []
+    cur, quote = "", ""
     for c in cmd:
         if quote:
             cur += c
@@ -187,7 +188,8 @@ def shell_block(cmd: str, width: int = WIDTH - 4) -> str:
             name = "policy.json" if idx and "policy" in words[idx - 1] else f"arg{idx}.json"
             before.append(f"cat > {name} <<'EOF'\n{json.dumps(doc, indent=2)}\nEOF")
             words[idx] = f"file://{name}"
-    lines, cur = [], ""
+    lines: list[str] = []
+    cur = ""
     for w in words:
         if cur and len(cur) + 1 + len(w) > width - 2:
             lines.append(cur + " \\")
@@ -515,7 +517,10 @@ def status_headline(s: Any) -> str:
 
 
 def _status_rows(s: Any) -> list[tuple[str, str]]:
-    rows = [("config_file", str(s.config_file)), ("token", _STATE_TEXT.get(s.state, s.state))]
+    rows: list[tuple[str, str]] = [
+        ("config_file", str(s.config_file)),
+        ("token", str(_STATE_TEXT.get(s.state, s.state))),
+    ]
     if s.domain is not None:
         rows.append(("repository", f"{s.domain}/{s.repository} ({s.region})"))
         rows.append(("endpoint", str(s.repository_endpoint)))
