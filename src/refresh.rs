@@ -503,6 +503,84 @@ mod tests {
         assert_eq!(renewal_delay(1000.0, 900.0, 1000.0, None), Duration::ZERO);
     }
 
+    fn entry(tool: &str, file: &str, store: &str, repository: &str) -> Entry {
+        Entry {
+            tool: tool.into(),
+            config_file: PathBuf::from(file),
+            repository_endpoint:
+                "https://d-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/r/".into(),
+            domain: "dom".into(),
+            domain_owner: Some("111122223333".into()),
+            repository: repository.into(),
+            region: "us-west-2".into(),
+            expires_at: 2_000_000_000,
+            issued_at: 1_999_990_000,
+            previous_index_url: None,
+            had_previous: false,
+            token_store: store.into(),
+            extra_index: false,
+            created: false,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn a_run_renews_every_recorded_tool_of_the_repository_each_the_way_it_was_logged_in() {
+        let args = crate::settings::Args {
+            domain: Some("dom".into()),
+            repository: Some("repo".into()),
+            domain_owner: Some("111122223333".into()),
+            region: Some("us-west-2".into()),
+            ..Default::default()
+        };
+        let settings = Settings::resolve(&args, None).expect("settings");
+        let pip_file = Path::new("/h/.config/pip/pip.conf");
+        let mut st = State::default();
+        let mut poetry = entry("poetry", "/h/.config/pypoetry/auth.toml", "netrc", "repo");
+        poetry.source = Some("corp".into());
+        for e in [
+            entry("pip", "/h/.config/pip/pip.conf", "url", "repo"),
+            entry("uv", "/h/.config/uv/uv.toml", "netrc", "repo"),
+            poetry,
+            entry("netrc", "/h/.netrc", "netrc", "repo"),
+            // Another repository's login is not this refresher's.
+            entry("twine", "/h/.pypirc", "url", "other"),
+        ] {
+            st.entries.insert(e.config_file.display().to_string(), e);
+        }
+        let tools = live_tools(&[Tool::Pip], &settings, pip_file, &st);
+        assert_eq!(tools, vec![Tool::Pip, Tool::Uv, Tool::Poetry]);
+        // pip's record for another file does not count.
+        assert_eq!(
+            live_tools(&[Tool::Uv], &settings, Path::new("/elsewhere.conf"), &st),
+            vec![Tool::Uv, Tool::Poetry]
+        );
+        let base = LoginOptions {
+            args,
+            tool: "pip".into(),
+            ..Default::default()
+        };
+        let runs = logins(&base, &[Tool::Pip], &tools, &st, &settings, pip_file);
+        let got: Vec<_> = runs
+            .iter()
+            .map(|o| {
+                (
+                    o.tool.as_str(),
+                    o.token_store.as_deref(),
+                    o.poetry_source.as_deref(),
+                )
+            })
+            .collect();
+        // uv's netrc is its default: one login with pip; Poetry was logged in with netrc and its own source.
+        assert_eq!(
+            got,
+            vec![
+                ("pip,uv", None, None),
+                ("poetry", Some("netrc"), Some("corp"))
+            ]
+        );
+    }
+
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
         let base = Duration::from_secs(2);

@@ -292,8 +292,10 @@ def test_real_uv_goes_where_status_says_our_index_or_the_one_that_wins(
     )
     st = ca_login.status(tool="uv")
     assert not st.ok and "index corp" in st.overrides[0]
+    before = repo_calls(lib_env)
     out = uv_install({})
     assert out.returncode != 0 and elsewhere.split("//")[1].split("/")[0] in out.stderr
+    assert repo_calls(lib_env) == before, "uv asked our repository before the project's own index"
 
 
 # --- ensure_login over several tools --------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The ``ca-login`` command line: for lifecycle-config scripts, terminals and cron.
 
 Exit codes (also in the README):
-0 ok; 1 other failure (diagnose: a check failed; status: missing or expired token, or pip uses another index);
+0 ok; 1 other failure (diagnose: a check failed; status: missing or expired token, or pip uses another index;
+several tools: any one of them not ok);
 2 bad usage or invalid input;
 3 endpoint unreachable; 4 access denied; 5 not found; 6 credentials; 7 config file; 8 throttled.
 """
