@@ -1103,6 +1103,56 @@ mod tests {
     }
 
     #[test]
+    fn tool_status_is_missing_then_valid_then_replaced_and_names_what_wins() {
+        use crate::tools::apply;
+        let tmp = tempfile::tempdir().unwrap();
+        let t = target(tmp.path());
+        let home = tmp.path().join("home");
+        let st = tool_status(Tool::Twine, &t).unwrap();
+        assert_eq!(st.state(), "missing");
+        assert_eq!(st.config_file, home.join(".pypirc"));
+        assert_eq!(
+            status_tools(None, &t).unwrap(),
+            vec![Tool::Pip],
+            "nothing recorded: pip only"
+        );
+        let tools = [Tool::Twine];
+        let req = apply::Request {
+            tools: &tools,
+            store: None,
+            extra_index: false,
+            poetry_source: "codeartifact",
+            endpoint: EP,
+            home: &home,
+        };
+        let file = &apply::files(&req, &crate::tools::Vars(&[]))[0];
+        std::fs::create_dir_all(&home).unwrap();
+        apply::write(&req, file, TOKEN).unwrap();
+        let mut e = entry(&file.config_file, login::now_epoch() + 100, None);
+        e.tool = "twine".into();
+        state::record(t.state_file.as_ref().unwrap(), e).unwrap();
+        let st = tool_status(Tool::Twine, &t).unwrap();
+        assert_eq!((st.state(), st.token_store.as_str()), ("valid", "url"));
+        assert!(st.netrc_file.is_none() && st.remaining().unwrap() > 0);
+        assert_eq!(st.ok(), st.overrides.is_empty());
+        assert!(
+            !format!("{st:?}").contains(TOKEN),
+            "the status shows the token"
+        );
+        assert_eq!(
+            status_tools(None, &t).unwrap(),
+            vec![Tool::Pip, Tool::Twine]
+        );
+        assert_eq!(
+            status_tools(Some("uv, twine"), &t).unwrap(),
+            vec![Tool::Uv, Tool::Twine]
+        );
+        std::fs::write(&file.config_file, "[distutils]\nindex-servers = pypi\n").unwrap();
+        assert_eq!(tool_status(Tool::Twine, &t).unwrap().state(), "replaced");
+        assert!(tool_status(Tool::Pip, &t).is_err());
+    }
+
+    #[test]
     fn status_says_expired_and_who_wins() {
         let tmp = tempfile::tempdir().unwrap();
         let t = target(tmp.path());

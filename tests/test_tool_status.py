@@ -420,3 +420,24 @@ def test_logout_of_one_tool_leaves_the_refresher_renewing_the_others_and_the_las
     assert token_calls(short_tokens) == calls, "the refresher kept calling after the last tool's logout"
     assert not os.path.exists(_clean_env / ".netrc"), "the netrc entry outlived the last login using it"
     assert not r.config_file.exists() or "index-url" not in r.config_file.read_text()
+
+
+def test_mypy_strict_gives_each_form_of_status_its_own_type(tmp_path):
+    from test_typing import mypy
+
+    p = mypy(
+        tmp_path,
+        """
+import ca_login
+from ca_login import Status, Statuses, ToolStatus
+
+def use() -> None:
+    a: Status = ca_login.status()
+    b: ToolStatus = ca_login.status(tool="uv")
+    c: Statuses = ca_login.status(tool=["pip", "uv"])
+    d: Statuses = ca_login.status(tool=None)
+    o: tuple[str, ...] = b.overrides
+    print(a.ok, b.uses, c.ok, d.tools, o, c["uv"].state)
+""",
+    )
+    assert p.returncode == 0, p.stdout + p.stderr

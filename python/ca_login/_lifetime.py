@@ -63,7 +63,8 @@ def _iso(dt: Optional[datetime]) -> Optional[str]:
 
 @dataclass(frozen=True)
 class RefresherInfo(_Shown):
-    """The background refresher of this process (see :func:`start_refresh`). Times are aware UTC datetimes."""
+    """The background refresher of this process (see :func:`start_refresh`). Times are aware UTC datetimes;
+    ``tools`` are the tools it renews."""
 
     running: bool
     config_file: Path
@@ -491,6 +492,10 @@ class LogoutResult(_Shown):
 @overload
 def status(tool: Literal["pip"] = "pip", config_file: Optional[str | Path] = None) -> Status: ...
 @overload
+def status(
+    tool: Literal["uv", "poetry", "twine"], config_file: Optional[str | Path] = None
+) -> ToolStatus: ...
+@overload
 def status(tool: Optional[list[str]], config_file: Optional[str | Path] = None) -> Statuses: ...
 @overload
 def status(tool: str, config_file: Optional[str | Path] = None) -> Union[Status, ToolStatus, Statuses]: ...
@@ -535,7 +540,9 @@ def ensure_login(
     min_remaining: int = 3600,
 ) -> EnsuredLogin:
     """Log in only if needed: no network call while the recorded token for the target file has more than
-    ``min_remaining`` seconds left, is for the same repository, and the file still holds its index-url.
+    ``min_remaining`` seconds left, is for the same repository, and the file still holds its index-url. With
+    several tools (``tool=["pip", "uv"]``), the same for every file the login would write (uv.toml, auth.toml,
+    .pypirc, the netrc entry), each logged in the way asked now (token store, index mode, Poetry source).
 
     Takes the same arguments as :func:`login` (``domain_owner``, ``region``, ``duration_seconds``,
     ``config_file``, ...). Returns an :class:`EnsuredLogin` (a ``LoginResult``) whose ``fresh`` says whether a
@@ -575,6 +582,10 @@ def start_refresh(
     backoff and jitter (2 s doubling up to 5 min), and logs through :mod:`logging` (logger ``ca_login``).
     Starting it again replaces the running one. Takes the same arguments as :func:`login`; invalid ones raise
     here, before anything runs in the background. :func:`status` shows it and its last result.
+
+    Each run renews the tools asked and every other tool with a recorded login for the same repository, each the
+    way it was logged in (``RefresherInfo.tools``). ``logout(tool=...)`` takes one out; the refresher stops when
+    none is left.
     """
     global _atexit_registered
     d = _core.start_refresh(**_core_args(locals()))
