@@ -16,6 +16,7 @@ use crate::pipconf::{self, COMMENT_PREFIX};
 use crate::secret::{mask_url, Secret};
 use crate::settings::{self, Settings};
 use crate::state::{self, Entry};
+use crate::tools::{Env, TokenStore, Tool};
 
 /// The section and key our logins write.
 const SECTION: &str = "global";
@@ -27,8 +28,8 @@ fn check_tool(tool: &str) -> Result<()> {
     } else {
         Err(Error::invalid(
             "tool",
-            format!("{tool:?} is not supported"),
-            "use tool=\"pip\"",
+            format!("{tool:?} is not pip"),
+            "for uv, poetry or twine ask tool_status (Python: status(tool=\"uv\"); CLI: --tool uv)",
         ))
     }
 }
@@ -214,13 +215,231 @@ fn status_here(config_file: Option<&Path>, target: &Target) -> Result<Status> {
     })
 }
 
+/// The environment a tool's files are looked up with (as `login` does): the process's, but for another user's home
+/// (`--user`) none of our own variables.
+fn tool_env(target: &Target) -> Box<dyn Env> {
+    if target.as_user.is_some() {
+        Box::new(crate::tools::Vars(&[]))
+    } else {
+        Box::new(crate::tools::ProcessEnv)
+    }
+}
+
+/// Where the login stands for uv, Poetry or twine: the tool's file, the netrc entry when the token is there, the
+/// expiry, and whether the tool will use them.
+#[derive(Debug, Clone)]
+pub struct ToolStatus {
+    pub tool: Tool,
+    /// The recorded file of the tool (without a record: the file a login would write).
+    pub config_file: PathBuf,
+    /// What the state file records for it (never the token).
+    pub entry: Option<Entry>,
+    pub now: i64,
+    /// `"url"` (the token in the tool's file) or `"netrc"`.
+    pub token_store: String,
+    /// With the netrc store: the netrc file holding the token.
+    pub netrc_file: Option<PathBuf>,
+    /// The tool's file holds what the login wrote (Poetry with netrc: its auth.toml is not ours to hold anything).
+    pub file_holds_ours: bool,
+    /// With the netrc store: the netrc file holds our entry for the repository host.
+    pub netrc_holds_ours: bool,
+    /// Why the tool will not use what we wrote (environment variables, a project's config, another file read).
+    pub overrides: Vec<String>,
+    /// What could not be worked out (unreadable files ...), one message each.
+    pub problems: Vec<String>,
+    /// The state file could not be read as ours.
+    pub state_unreadable: bool,
+}
+
+impl ToolStatus {
+    /// Seconds left (negative once expired); `None` without a record.
+    pub fn remaining(&self) -> Option<i64> {
+        self.entry.as_ref().map(|e| e.expires_in(self.now))
+    }
+
+    fn holds_ours(&self) -> bool {
+        self.file_holds_ours && (self.token_store != "netrc" || self.netrc_holds_ours)
+    }
+
+    /// As [`Status::state`]: `"valid"`, `"expired"`, `"missing"`, `"replaced"` (the tool's file or the netrc entry
+    /// no longer holds what we wrote) or `"unknown"`.
+    pub fn state(&self) -> &'static str {
+        match &self.entry {
+            None if self.state_unreadable => "unknown",
+            None => "missing",
+            Some(_) if !self.holds_ours() => "replaced",
+            Some(e) if e.is_expired(self.now) => "expired",
+            Some(_) => "valid",
+        }
+    }
+
+    pub fn valid(&self) -> bool {
+        self.state() == "valid"
+    }
+
+    /// The token is valid and nothing wins over what we wrote: the tool will use it.
+    pub fn ok(&self) -> bool {
+        self.valid() && self.overrides.is_empty()
+    }
+}
+
+/// The tools `status` reports on: the ones asked (`"uv"`, `"pip,uv"`), or, when none is asked, pip and every tool
+/// with a recorded login (a state file we cannot read: pip only, whose status says so).
+pub fn status_tools(asked: Option<&str>, target: &Target) -> Result<Vec<Tool>> {
+    if let Some(a) = asked.filter(|a| !a.trim().is_empty()) {
+        return crate::tools::parse_tools(&[a]);
+    }
+    let sp = login::state_path(target);
+    let st = crate::files::user::run(target.as_user.as_ref(), || Ok(state::load(&sp).ok()))?;
+    let mut out = vec![Tool::Pip];
+    if let Some(st) = st {
+        for t in &Tool::ALL[1..] {
+            if st.entries().any(|e| e.tool == t.as_str()) {
+                out.push(*t);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the record and the files of uv, Poetry or twine (`tool` must not be pip: see [`status`]) and works out
+/// whether the tool will use them. Makes no network call; acting for a user, every file is read with that user's
+/// ids.
+pub fn tool_status(tool: Tool, target: &Target) -> Result<ToolStatus> {
+    if tool == Tool::Pip {
+        return Err(Error::invalid(
+            "tool",
+            "pip's status has its own shape",
+            "ask status(tool=\"pip\")",
+        ));
+    }
+    crate::files::user::run(target.as_user.as_ref(), || {
+        Ok(tool_status_here(tool, target))
+    })
+}
+
+fn tool_status_here(tool: Tool, target: &Target) -> ToolStatus {
+    use crate::tools::apply::{self, NETRC};
+    let env = tool_env(target);
+    let home = login::tool_home(target);
+    let mut problems = Vec::new();
+    let mut state_unreadable = false;
+    let st = match state::load(&login::state_path(target)) {
+        Ok(st) => st,
+        Err(e) => {
+            problems.push(e.to_string());
+            state_unreadable = true;
+            state::State::default()
+        }
+    };
+    let recorded: Vec<&Entry> = st.entries().filter(|e| e.tool == tool.as_str()).collect();
+    let source = recorded
+        .first()
+        .and_then(|e| e.source.clone())
+        .unwrap_or_else(|| crate::tools::poetry::SOURCE.into());
+    let store = recorded.first().map_or_else(
+        || tool.store(None).as_str().to_string(),
+        |e| e.token_store.clone(),
+    );
+    let req_tools = [tool];
+    let req = apply::Request {
+        tools: &req_tools,
+        store: TokenStore::parse(&store).ok(),
+        extra_index: false,
+        poetry_source: &source,
+        endpoint: "https://endpoint.invalid/",
+        home: &home,
+    };
+    let reads = apply::files(&req, env.as_ref());
+    let reads_file = reads
+        .iter()
+        .find(|f| f.tool == tool.as_str())
+        .map(|f| f.config_file.clone())
+        .unwrap_or_default();
+    let entry = recorded
+        .iter()
+        .find(|e| e.config_file == reads_file)
+        .or(recorded.first())
+        .map(|e| (*e).clone());
+    let config_file = entry
+        .as_ref()
+        .map_or_else(|| reads_file.clone(), |e| e.config_file.clone());
+    let mut overrides = Vec::new();
+    if entry.is_some() && config_file != reads_file {
+        overrides.push(format!(
+            "{} reads {} here, not {} that the login wrote (log in again here)",
+            tool.as_str(),
+            reads_file.display(),
+            config_file.display()
+        ));
+    }
+    let read_text = |path: &Path, problems: &mut Vec<String>| match apply::read(path) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    let endpoint = entry.as_ref().map(|e| e.repository_endpoint.clone());
+    let file_holds_ours = match &endpoint {
+        None => false,
+        Some(_) if tool == Tool::Poetry && store == "netrc" => true,
+        Some(ep) => read_text(&config_file, &mut problems)
+            .is_some_and(|t| apply::holds_ours(tool.as_str(), &config_file, &t, ep)),
+    };
+    let (netrc_file, netrc_holds_ours) = if store == "netrc" {
+        let now_read = crate::tools::netrc_file(env.as_ref(), &home);
+        let recorded_netrc = st
+            .entries()
+            .find(|e| e.tool == NETRC)
+            .map(|e| e.config_file.clone());
+        let file = recorded_netrc.unwrap_or_else(|| now_read.clone());
+        if entry.is_some() && file != now_read {
+            overrides.push(format!(
+                "{} reads the netrc file {} here (NETRC), not {} that holds the token",
+                tool.as_str(),
+                now_read.display(),
+                file.display()
+            ));
+        }
+        let ours = match &endpoint {
+            Some(ep) => read_text(&file, &mut problems)
+                .is_some_and(|t| apply::holds_ours(NETRC, &file, &t, ep)),
+            None => false,
+        };
+        (Some(file), ours)
+    } else {
+        (None, false)
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    overrides.extend(match tool {
+        Tool::Uv => crate::tools::uv::status_overrides(env.as_ref(), &cwd),
+        Tool::Poetry => crate::tools::poetry::overrides(env.as_ref(), &source),
+        Tool::Twine => crate::tools::twine::overrides(env.as_ref()),
+        Tool::Pip => Vec::new(),
+    });
+    ToolStatus {
+        tool,
+        config_file,
+        entry,
+        now: login::now_epoch(),
+        token_store: store,
+        netrc_file,
+        file_holds_ours,
+        netrc_holds_ours,
+        overrides: overrides.iter().map(|o| mask_url(o)).collect(),
+        problems: problems.iter().map(|p| mask_url(p)).collect(),
+        state_unreadable,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // ensure_login
 // ---------------------------------------------------------------------------------------------------------------
 
 /// Whether a recorded login is for what `settings` asks for (domain, repository, and owner, Region and
 /// repository endpoint when they are given).
-fn entry_matches(entry: &Entry, settings: &Settings) -> bool {
+pub(crate) fn entry_matches(entry: &Entry, settings: &Settings) -> bool {
     if entry.domain != settings.domain.value || entry.repository != settings.repository.value {
         return false;
     }
@@ -250,69 +469,67 @@ fn entry_matches(entry: &Entry, settings: &Settings) -> bool {
     true
 }
 
-/// The no-network half of [`ensure_login`]: `Some(result)` when the recorded token for the target file has more
-/// than `min_remaining` seconds left, is for the repository asked for, and the file still holds our index URL
-/// for that repository endpoint; `None` when a login is needed. Errors are those a login would raise before
-/// any network call (invalid settings, an unparsable file).
+/// The no-network half of [`ensure_login`]: `Some(result)` when, for every tool asked, the recorded token has more
+/// than `min_remaining` seconds left, is for the repository asked for with the same token store (uv: the same
+/// index mode, Poetry: the same source), and the tool's file (pip: our index URL; with the netrc store also the
+/// netrc entry for the repository host) still holds what the login wrote; `None` when a login is needed. Errors
+/// are those a login would raise before any network call (invalid settings, an unparsable file). pip alone reads
+/// the state file and pip's file only.
 pub fn fast_path(opts: &LoginOptions, min_remaining: i64) -> Result<Option<LoginResult>> {
     let started = Instant::now();
     let (settings, file) = login::prepare(opts)?;
-    if login::tool_plan(opts)?.tools != [crate::tools::Tool::Pip] {
-        log::debug!("tools other than pip: logging in");
-        return Ok(None);
-    }
+    let plan = login::tool_plan(opts)?;
     crate::files::user::run(opts.target.as_user.as_ref(), || {
-        fast_path_files(opts, min_remaining, &settings, file, started)
+        fast_path_files(opts, &plan, min_remaining, &settings, file, started)
     })
 }
 
-fn fast_path_files(
-    opts: &LoginOptions,
-    min_remaining: i64,
-    settings: &Settings,
-    file: PathBuf,
-    started: Instant,
-) -> Result<Option<LoginResult>> {
-    let st = match state::load(&login::state_path(&opts.target)) {
-        Ok(st) => st,
-        Err(e) => {
-            log::warn!("{e}\nlogging in replaces it");
-            return Ok(None);
-        }
-    };
-    let Some(entry) = st.get(&file) else {
-        log::debug!("no recorded login for {}: logging in", file.display());
-        return Ok(None);
-    };
-    let now = login::now_epoch();
+/// Whether a recorded entry is fresh enough and for what is asked; logs why not.
+fn usable(entry: &Entry, what: &str, min_remaining: i64, settings: &Settings, now: i64) -> bool {
     let left = entry.expires_in(now);
     if left <= min_remaining {
         log::info!(
-            "the token in {} has {left} s left (wanted more than {min_remaining} s): logging in",
-            file.display()
+            "the token in {what} has {left} s left (wanted more than {min_remaining} s): logging in"
         );
-        return Ok(None);
+        return false;
     }
     if !entry_matches(entry, settings) {
         log::info!(
-            "the login recorded for {} is for {}/{} in {}: logging in for {}/{}",
-            file.display(),
+            "the login recorded for {what} is for {}/{} in {}: logging in for {}/{}",
             entry.domain,
             entry.repository,
             entry.region,
             settings.domain.value,
             settings.repository.value
         );
+        return false;
+    }
+    true
+}
+
+/// pip's part of the fast path: its index URL and the file's preview, or `None`.
+fn fast_pip(entry: &Entry, file: &Path, store: TokenStore) -> Result<Option<(String, String)>> {
+    if entry.token_store != store.as_str() {
+        log::info!(
+            "{} was logged in with the {} token store, {} is asked: logging in",
+            file.display(),
+            entry.token_store,
+            store.as_str()
+        );
         return Ok(None);
     }
-    let Some(doc) = pipconf::read_document(&file)? else {
+    let Some(doc) = pipconf::read_document(file)? else {
         log::info!("{} is gone: logging in", file.display());
         return Ok(None);
     };
-    let Some(url) = doc
-        .get(SECTION, KEY)
-        .filter(|u| is_our_index_url(u, &entry.repository_endpoint))
-    else {
+    let holds = |u: &String| match store {
+        TokenStore::Netrc => {
+            without_userinfo(u).as_deref()
+                == Some(crate::tools::simple_url(&entry.repository_endpoint).as_str())
+        }
+        TokenStore::Url => is_our_index_url(u, &entry.repository_endpoint),
+    };
+    let Some(url) = doc.get(SECTION, KEY).filter(holds) else {
         log::info!(
             "{} no longer holds our index-url for {}: logging in",
             file.display(),
@@ -320,27 +537,183 @@ fn fast_path_files(
         );
         return Ok(None);
     };
-    let masked = mask_url(&url);
-    let preview = doc.render().replace(&url, &masked);
-    let warnings = if opts.dry_run {
+    let preview = doc.render().replace(&url, &mask_url(&url));
+    Ok(Some((url, preview)))
+}
+
+/// The token a tool's file holds (netrc, .pypirc or auth.toml), to give back in the result's index URL.
+fn token_in(tool: &str, path: &Path, text: &str, endpoint: &str, source: &str) -> Option<String> {
+    use crate::files::{netrc, pypirc, toml};
+    match tool {
+        "twine" => pypirc::get(text, pypirc::REPOSITORY, "password"),
+        "poetry" => toml::poetry_auth(path, text, source)
+            .ok()
+            .flatten()
+            .map(|(_, p)| p),
+        "netrc" => {
+            let host = url::Url::parse(endpoint).ok()?.host_str()?.to_string();
+            netrc::lookup(text, &host).and_then(|e| e.password)
+        }
+        _ => None,
+    }
+}
+
+fn fast_path_files(
+    opts: &LoginOptions,
+    plan: &login::ToolPlan,
+    min_remaining: i64,
+    settings: &Settings,
+    file: PathBuf,
+    started: Instant,
+) -> Result<Option<LoginResult>> {
+    use crate::tools::apply;
+    let st = match state::load(&login::state_path(&opts.target)) {
+        Ok(st) => st,
+        Err(e) => {
+            log::warn!("{e}\nlogging in replaces it");
+            return Ok(None);
+        }
+    };
+    let now = login::now_epoch();
+    let uses_pip = plan.tools.contains(&Tool::Pip);
+    let mut first: Option<Entry> = None;
+    let mut expires_at = i64::MAX;
+    let mut pip_part = None;
+    if uses_pip {
+        let Some(entry) = st.get(&file) else {
+            log::debug!("no recorded login for {}: logging in", file.display());
+            return Ok(None);
+        };
+        if !usable(
+            entry,
+            &file.display().to_string(),
+            min_remaining,
+            settings,
+            now,
+        ) {
+            return Ok(None);
+        }
+        let Some(part) = fast_pip(entry, &file, Tool::Pip.store(plan.store))? else {
+            return Ok(None);
+        };
+        pip_part = Some(part);
+        expires_at = entry.expires_at;
+        first = Some(entry.clone());
+    }
+    // Every other file the login would write (none for pip alone), each with its own record.
+    let home = login::tool_home(&opts.target);
+    let env = tool_env(&opts.target);
+    let req = apply::Request {
+        tools: &plan.tools,
+        store: plan.store,
+        extra_index: opts.extra_index,
+        poetry_source: &plan.poetry_source,
+        // Which files: the endpoint plays no part.
+        endpoint: "",
+        home: &home,
+    };
+    let mut files = Vec::new();
+    let mut token = None;
+    for f in apply::files(&req, env.as_ref()) {
+        let what = format!("{} ({})", f.config_file.display(), f.tool);
+        let Some(entry) = st.get(&f.config_file).filter(|e| e.tool == f.tool) else {
+            log::debug!("no recorded login for {what}: logging in");
+            return Ok(None);
+        };
+        if !usable(entry, &what, min_remaining, settings, now) {
+            return Ok(None);
+        }
+        let endpoint = first
+            .get_or_insert_with(|| entry.clone())
+            .repository_endpoint
+            .clone();
+        let same_mode = entry.token_store == f.token_store.as_str()
+            && (f.tool != "uv" || entry.extra_index == opts.extra_index)
+            && (f.tool != "poetry" || entry.source.as_deref() == Some(plan.poetry_source.as_str()))
+            && entry.repository_endpoint == endpoint;
+        if !same_mode {
+            log::info!("{what} was logged in another way than asked now: logging in");
+            return Ok(None);
+        }
+        let poetry_netrc = f.tool == "poetry" && f.token_store == TokenStore::Netrc;
+        let text = apply::read(&f.config_file)?.unwrap_or_default();
+        if !poetry_netrc && !apply::holds_ours(&f.tool, &f.config_file, &text, &endpoint) {
+            log::info!("{what} no longer holds what the login wrote: logging in");
+            return Ok(None);
+        }
+        if token.is_none() && !poetry_netrc {
+            token = token_in(
+                &f.tool,
+                &f.config_file,
+                &text,
+                &endpoint,
+                &plan.poetry_source,
+            );
+        }
+        let preview = match f.tool.as_str() {
+            _ if poetry_netrc => "(left as it is: Poetry finds the token in netrc)".to_string(),
+            "uv" => text,
+            "poetry" => crate::files::toml::preview(&text),
+            "twine" => crate::files::pypirc::preview(&text),
+            _ => crate::files::netrc::preview(&text),
+        };
+        expires_at = expires_at.min(entry.expires_at);
+        files.push((f, preview));
+    }
+    let Some(entry) = first else {
+        return Ok(None);
+    };
+    let (index_url, preview) = match pip_part {
+        Some(p) => p,
+        None => {
+            let Some(t) = token else {
+                log::info!("no file holds the token: logging in");
+                return Ok(None);
+            };
+            let joined = files
+                .iter()
+                .map(|(_, p)| p.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            (settings::index_url(&entry.repository_endpoint, &t)?, joined)
+        }
+    };
+    let mut warnings = if opts.dry_run || !uses_pip {
         Vec::new()
     } else {
         login::override_warnings(&file, &opts.target)
     };
+    if !files.is_empty() {
+        warnings.extend(login::tool_warnings(plan, &opts.target));
+    }
     for w in &warnings {
         log::warn!("{w}");
     }
+    let mut next_steps = Vec::new();
+    if plan.tools.contains(&Tool::Poetry) {
+        next_steps.push(crate::tools::poetry::source_add_line(
+            &plan.poetry_source,
+            &crate::tools::simple_url(&entry.repository_endpoint),
+        ));
+    }
+    if plan.tools.contains(&Tool::Twine) {
+        next_steps.push(crate::tools::twine::upload_line());
+    }
     log::debug!(
-        "the token in {} is valid until {} ({left} s left): no login",
-        file.display(),
-        login::rfc3339(entry.expires_at)
+        "every token asked for is valid until {} at least ({} s left): no login",
+        login::rfc3339(expires_at),
+        expires_at - now
     );
+    let config_file = match (uses_pip, files.first()) {
+        (false, Some((f, _))) => f.config_file.clone(),
+        _ => file,
+    };
     Ok(Some(LoginResult {
         repository_endpoint: entry.repository_endpoint.clone(),
-        index_url: Secret::new(url),
-        expires_at: entry.expires_at,
-        config_file: file,
-        tool: "pip".into(),
+        index_url: Secret::new(index_url),
+        expires_at,
+        config_file,
+        tool: plan.tools[0].as_str().into(),
         domain: entry.domain.clone(),
         domain_owner: entry.domain_owner.clone(),
         repository: entry.repository.clone(),
@@ -349,9 +722,9 @@ fn fast_path_files(
         preview,
         warnings,
         duration: started.elapsed(),
-        tools: vec!["pip".into()],
-        files: Vec::new(),
-        next_steps: Vec::new(),
+        tools: plan.tools.iter().map(|t| t.as_str().to_string()).collect(),
+        files,
+        next_steps,
     }))
 }
 
@@ -396,7 +769,7 @@ pub struct LogoutResult {
     pub restored_index_url: Option<String>,
     /// There was a state entry for the file (now removed).
     pub had_state: bool,
-    /// The background refresher was refreshing this file and has been stopped.
+    /// The background refresher was renewing this tool's file: it no longer does (it stopped if no tool is left).
     pub stopped_refresher: bool,
     /// One line saying what happened.
     pub message: String,
@@ -404,20 +777,31 @@ pub struct LogoutResult {
 
 /// Puts back the index URL the file had before our first login (or removes ours when it had none), changing
 /// nothing else in the file, then removes the state entry. Without a state entry, removes an index URL that
-/// carries a CodeArtifact token and our `# ca-login:` comment. A refresher working on the file is stopped first.
+/// carries a CodeArtifact token and our `# ca-login:` comment. For uv, Poetry, twine or netrc, [`logout_tool`].
+/// The background refresher stops renewing that tool first (see [`crate::refresh::during_logout`]): it keeps
+/// renewing the others and stops when none is left.
 pub fn logout(tool: &str, config_file: Option<&Path>, target: &Target) -> Result<LogoutResult> {
+    let as_user = target.as_user.as_ref();
     if !tool.is_empty() && tool != "pip" {
-        return crate::files::user::run(target.as_user.as_ref(), || logout_tool(tool, target));
+        if tool != crate::tools::apply::NETRC {
+            Tool::parse(tool)?;
+        }
+        let (mut out, renewing) = crate::refresh::during_logout(tool, Path::new(""), || {
+            crate::files::user::run(as_user, || logout_tool(tool, target))
+        })?;
+        out.stopped_refresher = renewing;
+        return Ok(out);
     }
     check_tool(tool)?;
     let file = login::target_file(config_file, target);
-    let stopped_refresher = crate::refresh::stop_for_file(&file);
-    crate::files::user::run(target.as_user.as_ref(), || {
-        logout_files(file, target, stopped_refresher)
-    })
+    let (mut out, renewing) = crate::refresh::during_logout("pip", &file, || {
+        crate::files::user::run(as_user, || logout_files(file.clone(), target))
+    })?;
+    out.stopped_refresher = renewing;
+    Ok(out)
 }
 
-fn logout_files(file: PathBuf, target: &Target, stopped_refresher: bool) -> Result<LogoutResult> {
+fn logout_files(file: PathBuf, target: &Target) -> Result<LogoutResult> {
     let sp = login::state_path(target);
     let entry = match state::load(&sp) {
         Ok(st) => st.get(&file).cloned(),
@@ -494,7 +878,7 @@ fn logout_files(file: PathBuf, target: &Target, stopped_refresher: bool) -> Resu
         action,
         restored_index_url: restored,
         had_state,
-        stopped_refresher,
+        stopped_refresher: false,
         message,
     })
 }
@@ -526,8 +910,9 @@ fn drop_unused_netrc(sp: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Logout for uv, Poetry, twine or netrc: takes our part out of each file recorded for `tool` (removing a file the
-/// login created and left with nothing else), then the netrc entry when no remaining login uses it.
-pub fn logout_tool(tool: &str, target: &Target) -> Result<LogoutResult> {
+/// login created and left with nothing else), then the netrc entry when no remaining login uses it. Runs as the
+/// target user (the caller's `files::user::run`); [`logout`] keeps the refresher out of its way.
+fn logout_tool(tool: &str, target: &Target) -> Result<LogoutResult> {
     use crate::tools::apply::{self, NETRC};
     if tool != NETRC {
         crate::tools::Tool::parse(tool)?;
@@ -540,7 +925,6 @@ pub fn logout_tool(tool: &str, target: &Target) -> Result<LogoutResult> {
         .collect();
     let mut changed = Vec::new();
     for e in &entries {
-        crate::refresh::stop_for_file(&e.config_file);
         if apply::unwrite(&e.tool, &e.config_file, e.created)? {
             changed.push(e.config_file.clone());
         }
@@ -716,6 +1100,56 @@ mod tests {
         assert_eq!(out.action, LogoutAction::Unchanged);
         assert!(out.had_state);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    }
+
+    #[test]
+    fn tool_status_is_missing_then_valid_then_replaced_and_names_what_wins() {
+        use crate::tools::apply;
+        let tmp = tempfile::tempdir().unwrap();
+        let t = target(tmp.path());
+        let home = tmp.path().join("home");
+        let st = tool_status(Tool::Twine, &t).unwrap();
+        assert_eq!(st.state(), "missing");
+        assert_eq!(st.config_file, home.join(".pypirc"));
+        assert_eq!(
+            status_tools(None, &t).unwrap(),
+            vec![Tool::Pip],
+            "nothing recorded: pip only"
+        );
+        let tools = [Tool::Twine];
+        let req = apply::Request {
+            tools: &tools,
+            store: None,
+            extra_index: false,
+            poetry_source: "codeartifact",
+            endpoint: EP,
+            home: &home,
+        };
+        let file = &apply::files(&req, &crate::tools::Vars(&[]))[0];
+        std::fs::create_dir_all(&home).unwrap();
+        apply::write(&req, file, TOKEN).unwrap();
+        let mut e = entry(&file.config_file, login::now_epoch() + 100, None);
+        e.tool = "twine".into();
+        state::record(t.state_file.as_ref().unwrap(), e).unwrap();
+        let st = tool_status(Tool::Twine, &t).unwrap();
+        assert_eq!((st.state(), st.token_store.as_str()), ("valid", "url"));
+        assert!(st.netrc_file.is_none() && st.remaining().unwrap() > 0);
+        assert_eq!(st.ok(), st.overrides.is_empty());
+        assert!(
+            !format!("{st:?}").contains(TOKEN),
+            "the status shows the token"
+        );
+        assert_eq!(
+            status_tools(None, &t).unwrap(),
+            vec![Tool::Pip, Tool::Twine]
+        );
+        assert_eq!(
+            status_tools(Some("uv, twine"), &t).unwrap(),
+            vec![Tool::Uv, Tool::Twine]
+        );
+        std::fs::write(&file.config_file, "[distutils]\nindex-servers = pypi\n").unwrap();
+        assert_eq!(tool_status(Tool::Twine, &t).unwrap().state(), "replaced");
+        assert!(tool_status(Tool::Pip, &t).is_err());
     }
 
     #[test]

@@ -582,6 +582,7 @@ fn refresher_dict<'py>(py: Python<'py>, i: &crate::refresh::Info) -> PyResult<Bo
     d.set_item("last_error_cause", &i.last_error_cause)?;
     d.set_item("next_run_at", i.next_run_at)?;
     d.set_item("expires_at", i.expires_at)?;
+    d.set_item("tools", &i.tools)?;
     Ok(d)
 }
 
@@ -635,6 +636,88 @@ fn status<'py>(
         None => d.set_item("refresher", py.None())?,
     }
     Ok(d)
+}
+
+fn tool_status_dict<'py>(
+    py: Python<'py>,
+    s: &crate::lifetime::ToolStatus,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("tool", s.tool.as_str())?;
+    d.set_item("config_file", s.config_file.as_os_str())?;
+    d.set_item("state", s.state())?;
+    d.set_item("valid", s.valid())?;
+    d.set_item("ok", s.ok())?;
+    d.set_item("now", s.now)?;
+    d.set_item("remaining", s.remaining())?;
+    let e = s.entry.as_ref();
+    d.set_item(
+        "repository_endpoint",
+        e.map(|e| mask_url(&e.repository_endpoint)),
+    )?;
+    d.set_item("domain", e.map(|e| e.domain.clone()))?;
+    d.set_item("domain_owner", e.and_then(|e| e.domain_owner.clone()))?;
+    d.set_item("repository", e.map(|e| e.repository.clone()))?;
+    d.set_item("region", e.map(|e| e.region.clone()))?;
+    d.set_item("expires_at", e.map(|e| e.expires_at))?;
+    d.set_item("issued_at", e.map(|e| e.issued_at))?;
+    d.set_item("token_store", &s.token_store)?;
+    d.set_item("netrc_file", s.netrc_file.as_ref().map(|p| p.as_os_str()))?;
+    d.set_item("file_holds_ours", s.file_holds_ours)?;
+    d.set_item("netrc_holds_ours", s.netrc_holds_ours)?;
+    d.set_item("overrides", masked_all(&s.overrides))?;
+    d.set_item("problems", masked_all(&s.problems))?;
+    d.set_item("extra_index", e.is_some_and(|e| e.extra_index))?;
+    d.set_item("source", e.and_then(|e| e.source.clone()))?;
+    Ok(d)
+}
+
+/// `status` for several tools: the ones asked (`"pip,uv"`, a list), or pip and every tool with a recorded login.
+/// pip's dict is `status()`'s; the others' have `token_store`, `netrc_file`, `overrides` instead of pip's
+/// effective index URL.
+#[pyfunction]
+#[pyo3(signature = (tool=None, config_file=None, *, sys_prefix=None, user_home=None, state_file=None, as_user=None))]
+#[allow(clippy::too_many_arguments)]
+fn statuses<'py>(
+    py: Python<'py>,
+    tool: Option<ToolArg>,
+    config_file: Option<PathBuf>,
+    sys_prefix: Option<PathBuf>,
+    user_home: Option<PathBuf>,
+    state_file: Option<PathBuf>,
+    as_user: AsUserArg,
+) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+    ensure_logging(py);
+    let asked = tool.map(ToolArg::joined);
+    let t = target(
+        sys_prefix.clone(),
+        user_home.clone(),
+        as_user.clone(),
+        state_file.clone(),
+    );
+    let tools = py
+        .detach(|| crate::lifetime::status_tools(asked.as_deref(), &t))
+        .map_err(|e| to_py_err(py, e))?;
+    let out = pyo3::types::PyList::empty(py);
+    for tool in tools {
+        if tool == crate::tools::Tool::Pip {
+            out.append(status(
+                py,
+                "pip".into(),
+                config_file.clone(),
+                sys_prefix.clone(),
+                user_home.clone(),
+                state_file.clone(),
+                as_user.clone(),
+            )?)?;
+        } else {
+            let s = py
+                .detach(|| crate::lifetime::tool_status(tool, &t))
+                .map_err(|e| to_py_err(py, e))?;
+            out.append(tool_status_dict(py, &s)?)?;
+        }
+    }
+    Ok(out)
 }
 
 #[pyfunction]
@@ -937,6 +1020,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_ca_config, m)?)?;
     // Token lifetime (issue 5).
     m.add_function(wrap_pyfunction!(status, m)?)?;
+    m.add_function(wrap_pyfunction!(statuses, m)?)?;
     m.add_function(wrap_pyfunction!(ensure_login, m)?)?;
     m.add_function(wrap_pyfunction!(start_refresh, m)?)?;
     m.add_function(wrap_pyfunction!(stop_refresh, m)?)?;

@@ -2,6 +2,11 @@
 //! holding the GIL) that logs in again at about 75% of each token's life, retries with exponential backoff and
 //! jitter on failure, and reports through `log` (which reaches Python's `logging` in the extension).
 //!
+//! Each run renews every tool's file: the tools it was started for and every other tool with a recorded login
+//! for the same repository (pip: for its pip file), each with the token store, index mode and Poetry source it was
+//! logged in with (one login per distinct way). [`during_logout`] takes one tool out: the refresher keeps renewing
+//! the others and stops when none is left.
+//!
 //! [`start`] replaces a running refresher; [`stop`] ends it within a second; [`info`] shows the running one
 //! (or the last one stopped) and its last result.
 
@@ -17,7 +22,9 @@ use tokio::sync::watch;
 use crate::error::Result;
 use crate::lifetime;
 use crate::login::{self, LoginOptions};
-use crate::state;
+use crate::settings::Settings;
+use crate::state::{self, Entry, State};
+use crate::tools::{poetry, TokenStore, Tool};
 
 /// The share of a token's life after which the refresher renews it.
 pub const RENEW_AT: f64 = 0.75;
@@ -25,6 +32,8 @@ pub const RENEW_AT: f64 = 0.75;
 pub const MIN_DELAY: Duration = Duration::from_secs(1);
 /// How long [`stop`] waits for a run in progress before aborting it.
 pub const STOP_WAIT: Duration = Duration::from_millis(900);
+/// How long a logout waits for a run in progress to finish (a login's own waits are bounded well below it).
+pub const LOGOUT_WAIT: Duration = Duration::from_secs(30);
 
 /// What to refresh and how often.
 #[derive(Debug, Clone)]
@@ -70,12 +79,27 @@ pub struct Info {
     /// The error's cause code (as `diagnose()` uses).
     pub last_error_cause: Option<String>,
     pub next_run_at: Option<f64>,
-    /// The expiry of the token in the file, as far as the refresher knows.
+    /// The expiry of the token in the file, as far as the refresher knows (the earliest of every file's).
     pub expires_at: Option<i64>,
+    /// The tools renewed (at start: the ones asked and the recorded ones; after each run: the ones it renewed).
+    pub tools: Vec<String>,
+}
+
+/// What the task and the logouts share.
+struct Shared {
+    opts: RefreshOptions,
+    settings: Settings,
+    /// pip's file.
+    file: PathBuf,
+    /// The tools asked at start and not logged out since.
+    asked: Mutex<Vec<Tool>>,
+    /// Held by a run while it logs in, and by a logout while it takes files back.
+    busy: Arc<tokio::sync::Mutex<()>>,
+    info: Mutex<Info>,
 }
 
 struct Running {
-    info: Arc<Mutex<Info>>,
+    shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     done: std::sync::mpsc::Receiver<()>,
     handle: tokio::task::JoinHandle<()>,
@@ -113,9 +137,93 @@ pub fn backoff(failures: u32, base: Duration, cap: Duration) -> Duration {
     Duration::from_secs_f64(capped * (0.5 + 0.5 * fastrand::f64()))
 }
 
-/// The delay before the first run: none unless the file holds a valid token of ours for this repository, then
-/// until 75% of its life.
-fn initial_delay(opts: &RefreshOptions, file: &Path) -> (Duration, Option<i64>) {
+/// The recorded login of `tool` for the refresher's repository (pip: for its pip file).
+fn recorded<'a>(st: &'a State, tool: Tool, settings: &Settings, file: &Path) -> Option<&'a Entry> {
+    let matches = |e: &&Entry| e.tool == tool.as_str() && lifetime::entry_matches(e, settings);
+    match tool {
+        Tool::Pip => st.get(file).filter(matches),
+        _ => st.entries().find(matches),
+    }
+}
+
+/// The tools a run renews: those asked and not logged out, and every other tool with a recorded login for the
+/// same repository.
+fn live_tools(asked: &[Tool], settings: &Settings, file: &Path, st: &State) -> Vec<Tool> {
+    Tool::ALL
+        .into_iter()
+        .filter(|t| asked.contains(t) || recorded(st, *t, settings, file).is_some())
+        .collect()
+}
+
+/// The logins of one run: the tools asked with the options given, and each recorded tool with the way it was
+/// logged in (token store, uv's and pip's index mode, Poetry's source); one login per distinct way.
+fn logins(
+    base: &LoginOptions,
+    asked: &[Tool],
+    tools: &[Tool],
+    st: &State,
+    settings: &Settings,
+    file: &Path,
+) -> Vec<LoginOptions> {
+    type Way = (Option<String>, bool, Option<String>);
+    let call: Way = (
+        base.token_store.clone(),
+        base.extra_index,
+        base.poetry_source.clone(),
+    );
+    let call_store = base
+        .token_store
+        .as_deref()
+        .and_then(|s| TokenStore::parse(s).ok());
+    let call_source = base.poetry_source.as_deref().unwrap_or(poetry::SOURCE);
+    let mut groups: Vec<(Way, Vec<Tool>)> = vec![(call.clone(), Vec::new())];
+    for &t in tools {
+        let way = match recorded(st, t, settings, file) {
+            Some(e) if !asked.contains(&t) => {
+                let fits = t.store(call_store).as_str() == e.token_store
+                    && (!matches!(t, Tool::Uv | Tool::Pip) || e.extra_index == base.extra_index)
+                    && (t != Tool::Poetry
+                        || e.source.as_deref().unwrap_or(poetry::SOURCE) == call_source);
+                if fits {
+                    call.clone()
+                } else {
+                    (Some(e.token_store.clone()), e.extra_index, e.source.clone())
+                }
+            }
+            _ => call.clone(),
+        };
+        match groups.iter_mut().find(|(w, _)| *w == way) {
+            Some(g) => g.1.push(t),
+            None => groups.push((way, vec![t])),
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, ts)| !ts.is_empty())
+        .map(
+            |((token_store, extra_index, poetry_source), ts)| LoginOptions {
+                tool: ts.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(","),
+                token_store,
+                extra_index,
+                poetry_source,
+                ..base.clone()
+            },
+        )
+        .collect()
+}
+
+fn tool_names(tools: &[Tool]) -> Vec<String> {
+    tools.iter().map(|t| t.as_str().to_string()).collect()
+}
+
+/// The delay before the first run: none unless every tool's file holds a valid token of ours for this repository
+/// (the asked ones checked as `ensure_login` does), then until 75% of the shortest life.
+fn initial_delay(
+    opts: &RefreshOptions,
+    tools: &[Tool],
+    settings: &Settings,
+    file: &Path,
+) -> (Duration, Option<i64>) {
     match lifetime::fast_path(&opts.login, 0) {
         Ok(Some(_)) => {}
         _ => return (Duration::ZERO, None),
@@ -123,23 +231,30 @@ fn initial_delay(opts: &RefreshOptions, file: &Path) -> (Duration, Option<i64>) 
     let Ok(st) = state::load(&login::state_path(&opts.login.target)) else {
         return (Duration::ZERO, None);
     };
-    match st.get(file) {
-        Some(e) => (
-            renewal_delay(e.issued_at as f64, e.expires_at as f64, now_f(), opts.every),
-            Some(e.expires_at),
-        ),
-        None => (Duration::ZERO, None),
+    let mut delay: Option<Duration> = None;
+    let mut expires: Option<i64> = None;
+    for &t in tools {
+        let Some(e) = recorded(&st, t, settings, file) else {
+            return (Duration::ZERO, None);
+        };
+        let d = renewal_delay(e.issued_at as f64, e.expires_at as f64, now_f(), opts.every);
+        delay = Some(delay.map_or(d, |x| x.min(d)));
+        expires = Some(expires.map_or(e.expires_at, |x| x.min(e.expires_at)));
     }
+    (delay.unwrap_or(Duration::ZERO), expires)
 }
 
 /// Starts the background refresher (stopping one already running). Checks the settings first: invalid input is
 /// an error here, not a failure in the background.
 pub fn start(opts: RefreshOptions) -> Result<Info> {
     let (settings, file) = login::prepare(&opts.login)?;
+    let asked = login::tool_plan(&opts.login)?.tools;
     stop();
-    let (delay, expires_at) = initial_delay(&opts, &file);
+    let st = state::load(&login::state_path(&opts.login.target)).unwrap_or_default();
+    let tools = live_tools(&asked, &settings, &file, &st);
+    let (delay, expires_at) = initial_delay(&opts, &tools, &settings, &file);
     let started_at = now_f();
-    let info = Arc::new(Mutex::new(Info {
+    let info = Info {
         running: true,
         config_file: file.clone(),
         domain: settings.domain.value.clone(),
@@ -154,24 +269,34 @@ pub fn start(opts: RefreshOptions) -> Result<Info> {
         last_error_cause: None,
         next_run_at: Some(started_at + delay.as_secs_f64()),
         expires_at,
-    }));
+        tools: tool_names(&tools),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let task_info = info.clone();
     log::info!(
-        "background refresh of {} for {}/{}: first run in {:.0} s",
+        "background refresh of {} ({}) for {}/{}: first run in {:.0} s",
         file.display(),
+        info.tools.join(", "),
         settings.domain.value,
         settings.repository.value,
         delay.as_secs_f64()
     );
+    let shared = Arc::new(Shared {
+        opts,
+        settings,
+        file,
+        asked: Mutex::new(asked),
+        busy: Arc::new(tokio::sync::Mutex::new(())),
+        info: Mutex::new(info),
+    });
+    let task_shared = shared.clone();
     let handle = crate::runtime::runtime().spawn(async move {
-        run(opts, file, task_info, stop_rx, delay).await;
+        run(task_shared, stop_rx, delay).await;
         let _ = done_tx.send(());
     });
-    let snapshot = locked(&info).clone();
+    let snapshot = locked(&shared.info).clone();
     *locked(&CURRENT) = Some(Running {
-        info,
+        shared,
         stop: stop_tx,
         done: done_rx,
         handle,
@@ -179,49 +304,74 @@ pub fn start(opts: RefreshOptions) -> Result<Info> {
     Ok(snapshot)
 }
 
-async fn run(
-    opts: RefreshOptions,
-    file: PathBuf,
-    info: Arc<Mutex<Info>>,
-    mut stop: watch::Receiver<bool>,
-    mut delay: Duration,
-) {
+/// Every login of one run, in turn; the earliest expiry.
+async fn run_logins(groups: &[LoginOptions]) -> Result<i64> {
+    let mut expires = i64::MAX;
+    for g in groups {
+        expires = expires.min(login::login(g).await?.expires_at);
+    }
+    Ok(expires)
+}
+
+async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, mut delay: Duration) {
+    let opts = &shared.opts;
+    let file = &shared.file;
+    let info = &shared.info;
     let mut failures: u32 = 0;
     loop {
-        locked(&info).next_run_at = Some(now_f() + delay.as_secs_f64());
+        locked(info).next_run_at = Some(now_f() + delay.as_secs_f64());
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = stop.changed() => break,
         }
-        let issued = now_f();
-        locked(&info).last_run_at = Some(issued);
-        let result = tokio::select! {
-            r = login::login(&opts.login) => r,
+        // A logout taking files back holds it: no file is written again meanwhile.
+        let busy = tokio::select! {
+            g = shared.busy.clone().lock_owned() => g,
             _ = stop.changed() => break,
         };
+        let issued = now_f();
+        locked(info).last_run_at = Some(issued);
+        let asked = locked(&shared.asked).clone();
+        let st = state::load(&login::state_path(&opts.login.target)).unwrap_or_default();
+        let tools = live_tools(&asked, &shared.settings, file, &st);
+        if tools.is_empty() {
+            log::info!(
+                "background refresh of {}: no tool left to renew",
+                file.display()
+            );
+            break;
+        }
+        let groups = logins(&opts.login, &asked, &tools, &st, &shared.settings, file);
+        let result = tokio::select! {
+            r = run_logins(&groups) => r,
+            _ = stop.changed() => break,
+        };
+        drop(busy);
         match result {
-            Ok(r) => {
+            Ok(expires_at) => {
                 failures = 0;
                 delay =
-                    renewal_delay(issued, r.expires_at as f64, now_f(), opts.every).max(MIN_DELAY);
-                let text = format!("renewed: expires {}", login::rfc3339(r.expires_at));
+                    renewal_delay(issued, expires_at as f64, now_f(), opts.every).max(MIN_DELAY);
+                let text = format!("renewed: expires {}", login::rfc3339(expires_at));
                 log::info!(
-                    "background refresh of {}: {text}; next in {:.0} s",
+                    "background refresh of {} ({}): {text}; next in {:.0} s",
                     file.display(),
+                    tool_names(&tools).join(", "),
                     delay.as_secs_f64()
                 );
-                let mut i = locked(&info);
+                let mut i = locked(info);
                 i.renewals += 1;
                 i.consecutive_failures = 0;
                 i.last_ok = Some(true);
                 i.last_result = Some(text);
                 i.last_error_cause = None;
-                i.expires_at = Some(r.expires_at);
+                i.expires_at = Some(expires_at);
+                i.tools = tool_names(&tools);
             }
             Err(e) => {
                 failures += 1;
                 delay = backoff(failures, opts.backoff_base, opts.backoff_cap).max(MIN_DELAY);
-                let expires_at = locked(&info).expires_at;
+                let expires_at = locked(info).expires_at;
                 let first_line = e.to_string().lines().next().unwrap_or("").to_string();
                 match expires_at {
                     Some(x) if (x as f64) <= now_f() => log::error!(
@@ -237,7 +387,7 @@ async fn run(
                         delay.as_secs_f64()
                     ),
                 }
-                let mut i = locked(&info);
+                let mut i = locked(info);
                 i.consecutive_failures = failures;
                 i.last_ok = Some(false);
                 i.last_result = Some(e.to_string());
@@ -245,7 +395,7 @@ async fn run(
             }
         }
     }
-    let mut i = locked(&info);
+    let mut i = locked(info);
     i.running = false;
     i.next_run_at = None;
 }
@@ -255,7 +405,7 @@ fn stop_running(r: Running) -> Info {
     if r.done.recv_timeout(STOP_WAIT).is_err() {
         r.handle.abort();
     }
-    let mut info = locked(&r.info).clone();
+    let mut info = locked(&r.shared.info).clone();
     info.running = false;
     info.next_run_at = None;
     log::info!(
@@ -273,27 +423,64 @@ pub fn stop() -> Option<Info> {
     Some(stop_running(running))
 }
 
-/// Stops the refresher if it refreshes `file`; returns whether it did.
-pub fn stop_for_file(file: &Path) -> bool {
-    let mut cur = locked(&CURRENT);
-    let same = cur
-        .as_ref()
-        .is_some_and(|r| locked(&r.info).config_file == file);
-    if !same {
-        return false;
-    }
-    let Some(r) = cur.take() else {
-        return false;
+/// Runs `f`, the logout of `tool` (pip: of the pip file `file`), with the refresher out of its way: the tool leaves
+/// the refresher's list, a run in progress ends first (at most [`LOGOUT_WAIT`]) and none starts while `f` takes
+/// the files back; afterwards the refresher stops if it has no tool left. Returns what `f` returned and whether
+/// the refresher was renewing that tool (it no longer does). Call it from a thread that is not one of the
+/// runtime's workers (it waits).
+pub fn during_logout<T>(
+    tool: &str,
+    file: &Path,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<(T, bool)> {
+    let shared = locked(&CURRENT).as_ref().map(|r| r.shared.clone());
+    let (Some(shared), Ok(t)) = (shared, Tool::parse(tool)) else {
+        return f().map(|out| (out, false));
     };
-    drop(cur);
-    stop_running(r);
-    true
+    if t == Tool::Pip && file != shared.file {
+        return f().map(|out| (out, false));
+    }
+    let was_renewing = locked(&shared.info).tools.iter().any(|n| n == t.as_str())
+        || locked(&shared.asked).contains(&t);
+    locked(&shared.asked).retain(|a| *a != t);
+    let guard = crate::runtime::runtime().block_on(async {
+        tokio::time::timeout(LOGOUT_WAIT, shared.busy.clone().lock_owned())
+            .await
+            .ok()
+    });
+    if guard.is_none() {
+        log::warn!(
+            "a background refresh was still running after {} s: logging {} out anyway",
+            LOGOUT_WAIT.as_secs(),
+            t.as_str()
+        );
+    }
+    let out = f();
+    drop(guard);
+    let st = state::load(&login::state_path(&shared.opts.login.target)).unwrap_or_default();
+    let asked = locked(&shared.asked).clone();
+    let left = live_tools(&asked, &shared.settings, &shared.file, &st);
+    if left.is_empty() {
+        let mut cur = locked(&CURRENT);
+        if cur
+            .as_ref()
+            .is_some_and(|r| Arc::ptr_eq(&r.shared, &shared))
+        {
+            if let Some(r) = cur.take() {
+                drop(cur);
+                stop_running(r);
+            }
+        }
+    } else {
+        locked(&shared.info).tools = tool_names(&left);
+    }
+    out.map(|o| (o, was_renewing))
 }
 
 /// The running refresher, else the last one stopped, else `None`.
 pub fn info() -> Option<Info> {
     if let Some(r) = locked(&CURRENT).as_ref() {
-        return Some(locked(&r.info).clone());
+        return Some(locked(&r.shared.info).clone());
     }
     locked(&LAST).clone()
 }
@@ -314,6 +501,84 @@ mod tests {
         assert_eq!(renewal_delay(1000.0, 1400.0, 1390.0, None), Duration::ZERO);
         // An already-dead token (or a clock step): now.
         assert_eq!(renewal_delay(1000.0, 900.0, 1000.0, None), Duration::ZERO);
+    }
+
+    fn entry(tool: &str, file: &str, store: &str, repository: &str) -> Entry {
+        Entry {
+            tool: tool.into(),
+            config_file: PathBuf::from(file),
+            repository_endpoint:
+                "https://d-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/r/".into(),
+            domain: "dom".into(),
+            domain_owner: Some("111122223333".into()),
+            repository: repository.into(),
+            region: "us-west-2".into(),
+            expires_at: 2_000_000_000,
+            issued_at: 1_999_990_000,
+            previous_index_url: None,
+            had_previous: false,
+            token_store: store.into(),
+            extra_index: false,
+            created: false,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn a_run_renews_every_recorded_tool_of_the_repository_each_the_way_it_was_logged_in() {
+        let args = crate::settings::Args {
+            domain: Some("dom".into()),
+            repository: Some("repo".into()),
+            domain_owner: Some("111122223333".into()),
+            region: Some("us-west-2".into()),
+            ..Default::default()
+        };
+        let settings = Settings::resolve(&args, None).expect("settings");
+        let pip_file = Path::new("/h/.config/pip/pip.conf");
+        let mut st = State::default();
+        let mut poetry = entry("poetry", "/h/.config/pypoetry/auth.toml", "netrc", "repo");
+        poetry.source = Some("corp".into());
+        for e in [
+            entry("pip", "/h/.config/pip/pip.conf", "url", "repo"),
+            entry("uv", "/h/.config/uv/uv.toml", "netrc", "repo"),
+            poetry,
+            entry("netrc", "/h/.netrc", "netrc", "repo"),
+            // Another repository's login is not this refresher's.
+            entry("twine", "/h/.pypirc", "url", "other"),
+        ] {
+            st.entries.insert(e.config_file.display().to_string(), e);
+        }
+        let tools = live_tools(&[Tool::Pip], &settings, pip_file, &st);
+        assert_eq!(tools, vec![Tool::Pip, Tool::Uv, Tool::Poetry]);
+        // pip's record for another file does not count.
+        assert_eq!(
+            live_tools(&[Tool::Uv], &settings, Path::new("/elsewhere.conf"), &st),
+            vec![Tool::Uv, Tool::Poetry]
+        );
+        let base = LoginOptions {
+            args,
+            tool: "pip".into(),
+            ..Default::default()
+        };
+        let runs = logins(&base, &[Tool::Pip], &tools, &st, &settings, pip_file);
+        let got: Vec<_> = runs
+            .iter()
+            .map(|o| {
+                (
+                    o.tool.as_str(),
+                    o.token_store.as_deref(),
+                    o.poetry_source.as_deref(),
+                )
+            })
+            .collect();
+        // uv's netrc is its default: one login with pip; Poetry was logged in with netrc and its own source.
+        assert_eq!(
+            got,
+            vec![
+                ("pip,uv", None, None),
+                ("poetry", Some("netrc"), Some("corp"))
+            ]
+        );
     }
 
     #[test]

@@ -86,6 +86,15 @@ def status(
     state_file: Optional[_Path] = None,
     as_user: Optional[tuple[int, int, list[int]]] = None,
 ) -> dict[str, Any]: ...
+def statuses(
+    tool: str | list[str] | None = None,
+    config_file: Optional[_Path] = None,
+    *,
+    sys_prefix: Optional[_Path] = None,
+    user_home: Optional[_Path] = None,
+    state_file: Optional[_Path] = None,
+    as_user: Optional[tuple[int, int, list[int]]] = None,
+) -> list[dict[str, Any]]: ...
 def ensure_login(
     domain: Optional[str] = None,
     repository: Optional[str] = None,

@@ -551,6 +551,7 @@ class StatusFields:
         self.index_url_is_ours, self.no_index = d["effective_is_ours"], d["no_index"]
         self.problems = tuple(d["problems"])
         self.refresher = None
+        self.tool = d.get("tool", "pip")
 
 
 class LoginFields:
@@ -561,3 +562,108 @@ class LoginFields:
         self.domain, self.repository, self.region = d["domain"], d["repository"], d["region"]
         self.index_url, self.config_file, self.expires_at = d["index_url"], d["config_file"], d["expires_at"]
         self.warnings, self.dry_run, self.preview = tuple(d["warnings"]), d["dry_run"], d["preview"]
+
+
+# --- status of uv, Poetry, twine, and of several tools ------------------------------------------------------------
+
+_TOOL_NAME = {"pip": "pip", "uv": "uv", "poetry": "Poetry", "twine": "twine"}
+_TOOL_STATE_TEXT = {
+    "valid": "valid",
+    "expired": "expired",
+    "missing": "no login recorded for this tool",
+    "replaced": "the file (or the netrc entry) no longer holds what ca-login wrote",
+    "unknown": "the state file cannot be read as ca-login's",
+}
+
+
+def tool_status_headline(s: Any) -> str:
+    """One line that follows ``ok`` for uv, Poetry or twine."""
+    name = _TOOL_NAME.get(s.tool, s.tool)
+    if s.ok:
+        return f"OK: {name} uses the token for {s.domain}/{s.repository}, expires {when(s.expires_at)}"
+    if s.valid:
+        return f"NOT USED: valid token, but {name} will not use it: {s.overrides[0].splitlines()[0]}"
+    if s.state == "expired":
+        return f"EXPIRED: {name}'s token for {s.domain}/{s.repository} {human_delta(s.remaining or 0.0)}"
+    if s.state == "missing":
+        return f"MISSING: no {name} login recorded ({s.config_file})"
+    return f"{s.state.upper()}: {name}: {_TOOL_STATE_TEXT.get(s.state, s.state)}"
+
+
+def _tool_store_line(s: Any) -> str:
+    if s.netrc_file is None:
+        return f"in {s.config_file}"
+    held = (
+        "our entry for the repository host"
+        if s.netrc_holds_ours
+        else "NO entry of ours for the repository host"
+    )
+    return f"netrc: {s.netrc_file} ({held})"
+
+
+def _tool_rows(s: Any) -> list[tuple[str, str]]:
+    name = _TOOL_NAME.get(s.tool, s.tool)
+    rows = [("config_file", str(s.config_file)), ("token", _TOOL_STATE_TEXT.get(s.state, s.state))]
+    rows.append(("stored", _tool_store_line(s)))
+    if s.domain is not None:
+        rows.append(("repository", f"{s.domain}/{s.repository} ({s.region})"))
+        rows.append(("endpoint", str(s.repository_endpoint)))
+        rows.append(("expires", when(s.expires_at)))
+    if s.overrides:
+        rows += [(f"{name} uses", f"NOT ours: {o}") for o in s.overrides]
+    elif s.state != "missing":
+        rows.append((f"{name} uses", "what ca-login wrote (nothing wins over it)"))
+    rows += [("problem", p) for p in s.problems]
+    return rows
+
+
+def tool_status_view(s: Any) -> View:
+    tone = "ok" if s.ok else ("warn" if s.valid else "fail")
+    return View(f"ca-login status ({s.tool}): {tool_status_headline(s)}", tone, tuple(_tool_rows(s)))
+
+
+def _headline_of(s: Any) -> str:
+    return status_headline(s) if s.tool == "pip" else tool_status_headline(s)
+
+
+def statuses_headline(items: Any) -> str:
+    """One line for several tools: OK when every one is, else the ones that are not and why in a word."""
+    if all(s.ok for s in items):
+        return f"OK: {', '.join(s.tool for s in items)} use the token"
+    bad = [f"{s.tool} {_headline_of(s).split(':', 1)[0]}" for s in items if not s.ok]
+    good = [s.tool for s in items if s.ok]
+    return f"NOT OK: {', '.join(bad)}" + (f" ({', '.join(good)} OK)" if good else "")
+
+
+def statuses_view(items: Any) -> View:
+    """Several tools: a headline, then each tool's headline and its rows, indented under it."""
+    rows: list[tuple[str, str]] = []
+    for s in items:
+        rows.append((s.tool, _headline_of(s)))
+        rows += [(f"  {k}", v) for k, v in (_status_rows(s) if s.tool == "pip" else _tool_rows(s))]
+    ok = all(s.ok for s in items)
+    tone = "ok" if ok else ("warn" if all(s.valid for s in items) else "fail")
+    return View(f"ca-login status: {statuses_headline(items)}", tone, tuple(rows))
+
+
+class ToolStatusFields:
+    """The core's dict for uv, Poetry or twine with :class:`ToolStatus`'s attribute names (times epoch seconds),
+    for the CLI's fast path."""
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.tool, self.ok, self.valid, self.state = d["tool"], d["ok"], d["valid"], d["state"]
+        self.config_file, self.token_store, self.netrc_file = (
+            d["config_file"],
+            d["token_store"],
+            d["netrc_file"],
+        )
+        self.domain, self.repository, self.region = d["domain"], d["repository"], d["region"]
+        self.repository_endpoint = d["repository_endpoint"]
+        self.expires_at, self.remaining = d["expires_at"], d["remaining"]
+        self.netrc_holds_ours = d["netrc_holds_ours"]
+        self.overrides, self.problems = tuple(d["overrides"]), tuple(d["problems"])
+
+
+def fields_of(d: dict[str, Any]) -> Any:
+    """:class:`StatusFields` for pip's dict, :class:`ToolStatusFields` for another tool's."""
+    return StatusFields(d) if d.get("tool", "pip") == "pip" else ToolStatusFields(d)

@@ -8,10 +8,23 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional, Union, overload
 
 from . import LoginResult, _call, _core, _core_args, _to_result, _warn
-from ._display import View, ensured_view, html, pretty, status_headline, status_view, text, when
+from ._display import (
+    View,
+    ensured_view,
+    html,
+    pretty,
+    status_headline,
+    status_view,
+    statuses_headline,
+    statuses_view,
+    text,
+    tool_status_headline,
+    tool_status_view,
+    when,
+)
 
 
 class _Shown:
@@ -50,7 +63,8 @@ def _iso(dt: Optional[datetime]) -> Optional[str]:
 
 @dataclass(frozen=True)
 class RefresherInfo(_Shown):
-    """The background refresher of this process (see :func:`start_refresh`). Times are aware UTC datetimes."""
+    """The background refresher of this process (see :func:`start_refresh`). Times are aware UTC datetimes;
+    ``tools`` are the tools it renews."""
 
     running: bool
     config_file: Path
@@ -66,6 +80,7 @@ class RefresherInfo(_Shown):
     last_error_cause: Optional[str]
     next_run_at: Optional[datetime]
     expires_at: Optional[datetime]
+    tools: tuple[str, ...] = ("pip",)
 
     @classmethod
     def _from(cls, d: Optional[dict[str, Any]]) -> Optional[RefresherInfo]:
@@ -86,12 +101,16 @@ class RefresherInfo(_Shown):
             last_error_cause=d["last_error_cause"],
             next_run_at=_dt(d["next_run_at"]),
             expires_at=_dt(d["expires_at"]),
+            tools=tuple(d.get("tools", ("pip",))),
         )
 
     def summary(self) -> str:
-        """One line: running or stopped, renewals, last result, next run."""
+        """One line: running or stopped, the tools it renews, renewals, last result, next run."""
         head = "running" if self.running else "stopped"
-        parts = [f"{head} for {self.domain}/{self.repository}", f"{self.renewals} renewal(s)"]
+        parts = [
+            f"{head} for {self.domain}/{self.repository} ({', '.join(self.tools)})",
+            f"{self.renewals} renewal(s)",
+        ]
         if self.last_result is not None:
             last = self.last_result.splitlines()[0]
             parts.append(f"last: {'ok' if self.last_ok else 'FAILED'} at {_fmt(self.last_run_at)}: {last}")
@@ -103,7 +122,11 @@ class RefresherInfo(_Shown):
 
     def _view(self) -> View:
         head = "running" if self.running else "stopped"
-        rows = [("config_file", str(self.config_file)), ("renewals", str(self.renewals))]
+        rows = [
+            ("config_file", str(self.config_file)),
+            ("tools", ", ".join(self.tools)),
+            ("renewals", str(self.renewals)),
+        ]
         if self.every is not None:
             rows.append(("every", f"{self.every.total_seconds():g} s at least"))
         if self.last_result is not None:
@@ -136,6 +159,7 @@ class RefresherInfo(_Shown):
             "last_error_cause": self.last_error_cause,
             "next_run_at": _iso(self.next_run_at),
             "expires_at": _iso(self.expires_at),
+            "tools": list(self.tools),
         }
 
 
@@ -170,6 +194,7 @@ class Status(_Shown):
     problems: tuple[str, ...] = ()
     refresher: Optional[RefresherInfo] = field(default=None)
     ok: bool = False
+    tool: str = "pip"
 
     @property
     def file(self) -> Path:
@@ -233,6 +258,156 @@ class Status(_Shown):
             "problems": list(self.problems),
             "refresher": None if self.refresher is None else self.refresher.to_dict(),
         }
+
+
+@dataclass(frozen=True)
+class ToolStatus(_Shown):
+    """Where the login stands for uv, Poetry or twine, and whether that tool will use it.
+
+    ``ok`` is True only when the token is valid and nothing wins over what ca-login wrote (``overrides`` is
+    empty): for uv ``UV_INDEX_URL``, ``UV_DEFAULT_INDEX``, ``UV_INDEX``, ``UV_EXTRA_INDEX_URL``,
+    ``UV_CONFIG_FILE``, ``UV_NO_CONFIG`` or a project's ``uv.toml`` / ``pyproject.toml`` ``[tool.uv]`` (in the
+    working directory or a parent) that names indexes of its own; for Poetry ``POETRY_HTTP_BASIC_<SOURCE>_*``; for
+    twine ``TWINE_USERNAME``, ``TWINE_PASSWORD``, ``TWINE_REPOSITORY_URL``; or a file read elsewhere than the one
+    written (``XDG_CONFIG_HOME``, ``POETRY_CONFIG_DIR``, ``NETRC`` changed). ``state`` is ``"valid"``,
+    ``"expired"``, ``"missing"``, ``"replaced"`` (the tool's file, or with ``token_store == "netrc"`` the netrc
+    entry for the repository host, no longer holds what ca-login wrote) or ``"unknown"``.
+    """
+
+    tool: str
+    config_file: Path
+    state: str
+    valid: bool
+    ok: bool
+    token_store: str
+    netrc_file: Optional[Path]
+    repository_endpoint: Optional[str]
+    domain: Optional[str]
+    domain_owner: Optional[str]
+    repository: Optional[str]
+    region: Optional[str]
+    expires_at: Optional[datetime]
+    issued_at: Optional[datetime]
+    remaining: Optional[timedelta]
+    file_holds_ours: bool
+    netrc_holds_ours: bool
+    overrides: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    extra_index: bool = False
+    source: Optional[str] = None
+
+    @property
+    def uses(self) -> bool:
+        """Nothing wins over what ca-login wrote: the tool takes its index (uv) or credentials from it."""
+        return not self.overrides
+
+    @classmethod
+    def _from(cls, d: dict[str, Any]) -> ToolStatus:
+        return cls(
+            tool=d["tool"],
+            config_file=Path(d["config_file"]),
+            state=d["state"],
+            valid=d["valid"],
+            ok=d["ok"],
+            token_store=d["token_store"],
+            netrc_file=None if d["netrc_file"] is None else Path(d["netrc_file"]),
+            repository_endpoint=d["repository_endpoint"],
+            domain=d["domain"],
+            domain_owner=d["domain_owner"],
+            repository=d["repository"],
+            region=d["region"],
+            expires_at=_dt(d["expires_at"]),
+            issued_at=_dt(d["issued_at"]),
+            remaining=None if d["remaining"] is None else timedelta(seconds=d["remaining"]),
+            file_holds_ours=d["file_holds_ours"],
+            netrc_holds_ours=d["netrc_holds_ours"],
+            overrides=tuple(d["overrides"]),
+            problems=tuple(d["problems"]),
+            extra_index=d["extra_index"],
+            source=d["source"],
+        )
+
+    def headline(self) -> str:
+        """One line that follows ``ok``: OK, or what is wrong, naming what wins when something else does."""
+        return tool_status_headline(self)
+
+    def _view(self) -> View:
+        return tool_status_view(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready. Never holds a token."""
+        return {
+            "tool": self.tool,
+            "ok": self.ok,
+            "headline": self.headline(),
+            "config_file": str(self.config_file),
+            "state": self.state,
+            "valid": self.valid,
+            "token_store": self.token_store,
+            "netrc_file": None if self.netrc_file is None else str(self.netrc_file),
+            "repository_endpoint": self.repository_endpoint,
+            "domain": self.domain,
+            "domain_owner": self.domain_owner,
+            "repository": self.repository,
+            "region": self.region,
+            "expires_at": _iso(self.expires_at),
+            "issued_at": _iso(self.issued_at),
+            "remaining_seconds": None if self.remaining is None else int(self.remaining.total_seconds()),
+            "file_holds_ours": self.file_holds_ours,
+            "netrc_holds_ours": self.netrc_holds_ours,
+            "uses": self.uses,
+            "overrides": list(self.overrides),
+            "problems": list(self.problems),
+            "extra_index": self.extra_index,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Statuses(_Shown):
+    """The status of several tools (:func:`status` with a list, ``"pip,uv"``, or ``tool=None``): one
+    :class:`Status` (pip) or :class:`ToolStatus` per tool, in order; ``ok`` only when every one is ok.
+    ``statuses["uv"]`` is one tool's."""
+
+    items: tuple[Union[Status, ToolStatus], ...]
+
+    @property
+    def ok(self) -> bool:
+        """Every tool's token is valid and that tool will use it."""
+        return all(s.ok for s in self.items)
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """The tools, in order."""
+        return tuple(s.tool for s in self.items)
+
+    def __getitem__(self, tool: str) -> Union[Status, ToolStatus]:
+        for s in self.items:
+            if s.tool == tool:
+                return s
+        raise KeyError(tool)
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @classmethod
+    def _from(cls, ds: list[dict[str, Any]]) -> Statuses:
+        return cls(tuple(Status._from(d) if d["tool"] == "pip" else ToolStatus._from(d) for d in ds))
+
+    def headline(self) -> str:
+        """One line: OK when every tool is, else the tools that are not and why in a word."""
+        return statuses_headline(self.items)
+
+    def _view(self) -> View:
+        return statuses_view(self.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (what ``ca-login status --json`` prints for several tools). Never holds a token."""
+        tools = [{"tool": s.tool, **s.to_dict()} for s in self.items]
+        return {"ok": self.ok, "headline": self.headline(), "tools": tools}
 
 
 class EnsuredLogin(LoginResult):
@@ -314,14 +489,36 @@ class LogoutResult(_Shown):
         }
 
 
-def status(tool: str = "pip", config_file: Optional[str | Path] = None) -> Status:
-    """Where the token stands: the pip file, the repository, when the token expires, and what pip will use.
+@overload
+def status(tool: Literal["pip"] = "pip", config_file: Optional[str | Path] = None) -> Status: ...
+@overload
+def status(
+    tool: Literal["uv", "poetry", "twine"], config_file: Optional[str | Path] = None
+) -> ToolStatus: ...
+@overload
+def status(tool: Optional[list[str]], config_file: Optional[str | Path] = None) -> Statuses: ...
+@overload
+def status(tool: str, config_file: Optional[str | Path] = None) -> Union[Status, ToolStatus, Statuses]: ...
+def status(
+    tool: Union[str, list[str], None] = "pip", config_file: Optional[str | Path] = None
+) -> Union[Status, ToolStatus, Statuses]:
+    """Where the token stands: each tool's file, the repository, when the token expires, and whether the tool will
+    use it.
 
-    Makes no network call. ``config_file`` defaults to the file :func:`login` writes for this interpreter.
-    ``str(status())`` is a readable summary; in a notebook the cell shows a table. Never shows the token.
+    ``tool="pip"`` (the default): a :class:`Status` (pip's file, pip's effective index-url). ``tool="uv"``,
+    ``"poetry"`` or ``"twine"``: a :class:`ToolStatus`. Several (a list, or ``"pip,uv"``), or ``tool=None`` for pip
+    and every tool with a recorded login: a :class:`Statuses`. Makes no network call. ``config_file`` (pip's)
+    defaults to the file :func:`login` writes for this interpreter. ``str(status())`` is a readable summary; in a
+    notebook the cell shows a table. Never shows the token.
     """
-    d = _core.status(tool, None if config_file is None else str(config_file), sys_prefix=sys.prefix)
-    return Status._from(d)
+    cf = None if config_file is None else str(config_file)
+    if tool == "pip":
+        return Status._from(_core.status(tool, cf, sys_prefix=sys.prefix))
+    ds = _core.statuses(tool, cf, sys_prefix=sys.prefix)
+    if isinstance(tool, str) and "," not in tool:
+        d = ds[0]
+        return Status._from(d) if d["tool"] == "pip" else ToolStatus._from(d)
+    return Statuses._from(ds)
 
 
 def ensure_login(
@@ -343,7 +540,9 @@ def ensure_login(
     min_remaining: int = 3600,
 ) -> EnsuredLogin:
     """Log in only if needed: no network call while the recorded token for the target file has more than
-    ``min_remaining`` seconds left, is for the same repository, and the file still holds its index-url.
+    ``min_remaining`` seconds left, is for the same repository, and the file still holds its index-url. With
+    several tools (``tool=["pip", "uv"]``), the same for every file the login would write (uv.toml, auth.toml,
+    .pypirc, the netrc entry), each logged in the way asked now (token store, index mode, Poetry source).
 
     Takes the same arguments as :func:`login` (``domain_owner``, ``region``, ``duration_seconds``,
     ``config_file``, ...). Returns an :class:`EnsuredLogin` (a ``LoginResult``) whose ``fresh`` says whether a
@@ -383,6 +582,10 @@ def start_refresh(
     backoff and jitter (2 s doubling up to 5 min), and logs through :mod:`logging` (logger ``ca_login``).
     Starting it again replaces the running one. Takes the same arguments as :func:`login`; invalid ones raise
     here, before anything runs in the background. :func:`status` shows it and its last result.
+
+    Each run renews the tools asked and every other tool with a recorded login for the same repository, each the
+    way it was logged in (``RefresherInfo.tools``). ``logout(tool=...)`` takes one out; the refresher stops when
+    none is left.
     """
     global _atexit_registered
     d = _core.start_refresh(**_core_args(locals()))
@@ -401,9 +604,12 @@ def stop_refresh() -> Optional[RefresherInfo]:
 
 def logout(tool: str = "pip", config_file: Optional[str | Path] = None) -> LogoutResult:
     """Undo the login for a pip file: put back the index-url it had before the first login (or remove ours if
-    it had none), leave every other byte as it is, and forget the recorded expiry. A refresher working on that
-    file is stopped. Without a record, removes an index-url carrying a CodeArtifact token under our
-    ``# ca-login:`` comment; anything else is left alone.
+    it had none), leave every other byte as it is, and forget the recorded expiry. Without a record, removes an
+    index-url carrying a CodeArtifact token under our ``# ca-login:`` comment; anything else is left alone.
+    ``tool="uv"``, ``"poetry"``, ``"twine"`` or ``"netrc"`` takes that tool's files back instead.
+
+    The background refresher stops renewing that tool (``stopped_refresher``); it keeps renewing the others and
+    stops once no tool is left.
     """
     d = _core.logout(tool, None if config_file is None else str(config_file), sys_prefix=sys.prefix)
     return LogoutResult(

@@ -1,7 +1,8 @@
 """The ``ca-login`` command line: for lifecycle-config scripts, terminals and cron.
 
 Exit codes (also in the README):
-0 ok; 1 other failure (diagnose: a check failed; status: missing or expired token, or pip uses another index);
+0 ok; 1 other failure (diagnose: a check failed; status: missing or expired token, or pip uses another index;
+several tools: any one of them not ok);
 2 bad usage or invalid input;
 3 endpoint unreachable; 4 access denied; 5 not found; 6 credentials; 7 config file; 8 throttled.
 """
@@ -129,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config-file", help="pip config file (default: the one `login` writes)")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.add_argument("--user", metavar="NAME", help="as root: read NAME's files, with NAME's ids")
+    _add_tool_flag(
+        p,
+        "tools to report on (exit 0 only if every one is ok; default: pip and every tool with a recorded login)",
+    )
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("logout", help="put back the index-url from before the first login; forget the token")
     p.add_argument("--config-file", help="pip config file (default: the one `login` writes)")
@@ -265,15 +270,20 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    if getattr(args, "user", None):
-        from ca_login import _core, _sagemaker
-        from ca_login._lifetime import Status
+    from ca_login import _core, _sagemaker
+    from ca_login._lifetime import Status, Statuses, ToolStatus
 
-        st = Status._from(
-            _core.status("pip", args.config_file, **_sagemaker.core_target(args.user, sys.prefix))
-        )
+    target = _sagemaker.core_target(getattr(args, "user", None), sys.prefix)
+    asked = None if not args.tool else ",".join(_tools(args))
+    if asked == "pip":
+        st = Status._from(_core.status("pip", args.config_file, **target))
     else:
-        st = ca_login.status(config_file=args.config_file)
+        ds = _core.statuses(asked, args.config_file, **target)
+        if len(ds) == 1:
+            # pip alone (nothing else recorded), or the one tool asked: that tool's own status.
+            st = Status._from(ds[0]) if ds[0]["tool"] == "pip" else ToolStatus._from(ds[0])
+        else:
+            st = Statuses._from(ds)
     if args.json:
         import json
 
@@ -475,11 +485,17 @@ def _fast(argv: list[str]) -> Optional[int]:
     if len(opts) >= 2 and opts[-2] == "--config-file" and not opts[-1].startswith("-"):
         config_file, opts = opts[-1], opts[:-2]
     if argv[:1] == ["status"] and not opts:
-        d = _core.status("pip", config_file, sys_prefix=sys.prefix)
-        if d["refresher"] is not None:
+        # pip and every tool with a recorded login; pip alone prints as it always did.
+        ds = _core.statuses(None, config_file, sys_prefix=sys.prefix)
+        if any(d.get("refresher") is not None for d in ds):
             return None
-        print(_paint_status(_display.text(_display.status_view(_display.StatusFields(d))), d["ok"]))
-        return EXIT_OK if d["ok"] else EXIT_FAILED
+        ok = all(d["ok"] for d in ds)
+        if len(ds) == 1:
+            view = _display.status_view(_display.StatusFields(ds[0]))
+        else:
+            view = _display.statuses_view([_display.fields_of(d) for d in ds])
+        print(_paint_status(_display.text(view), ok))
+        return EXIT_OK if ok else EXIT_FAILED
     if argv[:1] == ["login"] and len(opts) == 2 and opts[0] == "--if-expiring-within" and opts[1].isdigit():
         d = _core.ensure_login(min_remaining=int(opts[1]), config_file=config_file, sys_prefix=sys.prefix)
         r = _display.LoginFields(d)

@@ -65,6 +65,116 @@ fn has_tool_uv(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Why uv will not take its index from the user uv.toml, as uv's own precedence has it (its configuration-files
+/// docs): one line per reason, empty when it will. Environment variables win over every file: `UV_INDEX_URL` and
+/// `UV_DEFAULT_INDEX` set another default index, `UV_INDEX` and `UV_EXTRA_INDEX_URL` add indexes searched before
+/// ours; `UV_CONFIG_FILE` replaces every file uv would find, `UV_NO_CONFIG` reads none. A project's config (the
+/// nearest `uv.toml`, or `pyproject.toml` with `[tool.uv]`, from `cwd` up; `uv.toml` first in one directory) is
+/// merged with the user file: its values win and its index lists come first, so it overrides ours only when it
+/// names indexes of its own (`[[index]]` not `explicit`, `index-url`, `extra-index-url`, `no-index`, and the
+/// same keys in its `[pip]` table for `uv pip`).
+pub fn status_overrides(env: &dyn Env, cwd: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for (var, what) in [
+        ("UV_INDEX_URL", "sets uv's default index"),
+        ("UV_DEFAULT_INDEX", "sets uv's default index"),
+        ("UV_INDEX", "adds indexes uv searches before ours"),
+        ("UV_EXTRA_INDEX_URL", "adds indexes uv searches before ours"),
+        ("UV_CONFIG_FILE", "replaces every uv.toml uv would read"),
+        ("UV_NO_CONFIG", "makes uv read no uv.toml"),
+    ] {
+        if env.var(var).is_some() {
+            out.push(format!("{var} is set: it {what} (unset {var})"));
+        }
+    }
+    if let Some((path, tool_uv)) = nearest_project_config(cwd) {
+        out.extend(project_index_overrides(&path, tool_uv));
+    }
+    out
+}
+
+/// The project config uv reads from `cwd`: the nearest directory with a `uv.toml`, or a `pyproject.toml` that has
+/// `[tool.uv]` (at most 64 levels up; only regular files, at most 1 MiB). `true`: a pyproject.toml.
+fn nearest_project_config(cwd: &Path) -> Option<(PathBuf, bool)> {
+    for dir in cwd.ancestors().take(64) {
+        let uv = dir.join("uv.toml");
+        if uv.is_file() {
+            return Some((uv, false));
+        }
+        let py = dir.join("pyproject.toml");
+        if py.is_file()
+            && read_toml(&py).is_some_and(|d| d.get("tool").and_then(|t| t.get("uv")).is_some())
+        {
+            return Some((py, true));
+        }
+    }
+    None
+}
+
+fn read_toml(path: &Path) -> Option<toml_edit::DocumentMut> {
+    let bytes = crate::files::read_bytes(path, "read uv's project config").ok()??;
+    String::from_utf8(bytes).ok()?.parse().ok()
+}
+
+/// What a project config sets that comes before our user-level index.
+fn project_index_overrides(path: &Path, tool_uv: bool) -> Vec<String> {
+    let Some(doc) = read_toml(path) else {
+        return vec![format!(
+            "uv reads {} in this project, and it is not TOML uv can parse",
+            path.display()
+        )];
+    };
+    let root = if tool_uv {
+        match doc.get("tool").and_then(|t| t.get("uv")) {
+            Some(r) => r.clone(),
+            None => return Vec::new(),
+        }
+    } else {
+        doc.as_item().clone()
+    };
+    let at = path.display();
+    let prefix = if tool_uv { "[tool.uv] " } else { "" };
+    let mut out = Vec::new();
+    if let Some(aot) = root.get("index").and_then(|i| i.as_array_of_tables()) {
+        for t in aot.iter() {
+            if t.get("explicit").and_then(|v| v.as_bool()) == Some(true) {
+                continue;
+            }
+            let name = t
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("(unnamed)");
+            let url = t.get("url").and_then(|v| v.as_str()).unwrap_or("");
+            let how = if t.get("default").and_then(|v| v.as_bool()) == Some(true) {
+                "replaces ours as uv's default index"
+            } else {
+                "comes before ours"
+            };
+            out.push(format!(
+                "{at}: {prefix}index {name} ({}) {how} (project settings come first)",
+                crate::secret::mask_url(url)
+            ));
+        }
+    }
+    for (table, item, scope) in [("", Some(&root), "uv"), ("pip.", root.get("pip"), "uv pip")] {
+        let Some(item) = item else { continue };
+        for (key, how) in [
+            ("index-url", "sets the default index"),
+            ("extra-index-url", "adds indexes searched before ours"),
+        ] {
+            if item.get(key).is_some() {
+                out.push(format!("{at}: {prefix}{table}{key} {how} for {scope}"));
+            }
+        }
+        if item.get("no-index").and_then(|v| v.as_bool()) == Some(true) {
+            out.push(format!(
+                "{at}: {prefix}{table}no-index makes {scope} use no index"
+            ));
+        }
+    }
+    out
+}
+
 /// Whether the user uv.toml `text` has our index, pointing at `url`.
 pub fn has_our_index(path: &Path, text: &str, url: &str) -> bool {
     toml::uv_indexes(path, text, false)
@@ -95,6 +205,47 @@ mod tests {
             config_file(&Vars(&[("XDG_CONFIG_HOME", "rel")]), home),
             PathBuf::from("/home/u/.config/uv/uv.toml")
         );
+    }
+
+    #[test]
+    fn status_overrides_follow_uv_precedence_a_project_counts_only_with_indexes_of_its_own() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let sub = dir.path().join("a/b");
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        assert!(status_overrides(&Vars(&[]), &sub).is_empty());
+        let py = dir.path().join("a/pyproject.toml");
+        // Merged with the user file: a [tool.uv] without indexes leaves ours in use.
+        std::fs::write(&py, "[tool.uv]\nindex = []\n[[tool.uv.index]]\nname = \"x\"\nurl = \"https://u:pw@x/simple\"\nexplicit = true\n")
+            .expect("write");
+        assert!(status_overrides(&Vars(&[]), &sub).is_empty());
+        std::fs::write(&py, "[[tool.uv.index]]\nname = \"corp\"\nurl = \"https://u:pw@corp/simple\"\ndefault = true\n[tool.uv.pip]\nno-index = true\n")
+            .expect("write");
+        let o = status_overrides(&Vars(&[("UV_INDEX", "https://other/simple")]), &sub);
+        assert_eq!(o.len(), 3, "{o:?}");
+        assert!(o[0].starts_with("UV_INDEX is set"), "{o:?}");
+        assert!(
+            o[1].contains("index corp") && o[1].contains("replaces ours"),
+            "{o:?}"
+        );
+        assert!(
+            !o[1].contains("pw"),
+            "a password in the project's URL is shown: {o:?}"
+        );
+        assert!(
+            o[2].contains("pip.no-index") && o[2].contains("uv pip"),
+            "{o:?}"
+        );
+        // uv.toml wins over pyproject.toml in the same directory, the nearest directory over its parents.
+        std::fs::write(
+            dir.path().join("a/uv.toml"),
+            "extra-index-url = [\"https://e/simple\"]\n",
+        )
+        .expect("write");
+        let o = status_overrides(&Vars(&[]), &sub);
+        assert_eq!(o.len(), 1, "{o:?}");
+        assert!(o[0].contains("uv.toml: extra-index-url"), "{o:?}");
+        std::fs::write(sub.join("uv.toml"), "# nothing\n").expect("write");
+        assert!(status_overrides(&Vars(&[]), &sub).is_empty());
     }
 
     #[test]
