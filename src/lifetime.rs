@@ -413,7 +413,7 @@ fn tool_status_here(tool: Tool, target: &Target) -> ToolStatus {
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     overrides.extend(match tool {
-        Tool::Uv => crate::tools::uv::status_overrides(env.as_ref(), &cwd),
+        Tool::Uv => crate::tools::uv::overrides(env.as_ref(), &cwd),
         Tool::Poetry => crate::tools::poetry::overrides(env.as_ref(), &source),
         Tool::Twine => crate::tools::twine::overrides(env.as_ref()),
         Tool::Pip => Vec::new(),

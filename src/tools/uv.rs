@@ -14,55 +14,9 @@ pub fn config_file(env: &dyn Env, home: &Path) -> PathBuf {
     xdg_config_home(env, home).join("uv").join("uv.toml")
 }
 
-/// Why uv would not use our index from the user file: one line per reason, empty when it will.
-pub fn overrides(env: &dyn Env, cwd: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for var in [
-        "UV_INDEX_URL",
-        "UV_DEFAULT_INDEX",
-        "UV_INDEX",
-        "UV_CONFIG_FILE",
-        "UV_NO_CONFIG",
-    ] {
-        if env.var(var).is_some() {
-            out.push(format!(
-                "{var} is set and wins over the user uv.toml (unset {var})"
-            ));
-        }
-    }
-    if let Some(project) = project_config(cwd) {
-        out.push(format!(
-            "uv reads {} in this project instead of the user uv.toml (add the codeartifact index there)",
-            project.display()
-        ));
-    }
-    out
-}
-
 /// The nearest `uv.toml`, or `pyproject.toml` with a `[tool.uv]` table, from `cwd` up (at most 64 levels).
 pub fn project_config(cwd: &Path) -> Option<PathBuf> {
-    for dir in cwd.ancestors().take(64) {
-        let uv = dir.join("uv.toml");
-        if uv.is_file() {
-            return Some(uv);
-        }
-        let py = dir.join("pyproject.toml");
-        if py.is_file() && has_tool_uv(&py) {
-            return Some(py);
-        }
-    }
-    None
-}
-
-fn has_tool_uv(path: &Path) -> bool {
-    // Bounded and regular files only (a FIFO named pyproject.toml must not hang status).
-    let Ok(Some(bytes)) = crate::files::read_bytes(path, "read a project's pyproject.toml") else {
-        return false;
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    text.parse::<toml_edit::DocumentMut>()
-        .map(|d| d.get("tool").and_then(|t| t.get("uv")).is_some())
-        .unwrap_or(false)
+    nearest_project_config(cwd).map(|(p, _)| p)
 }
 
 /// Why uv will not take its index from the user uv.toml, as uv's own precedence has it (its configuration-files
@@ -73,7 +27,7 @@ fn has_tool_uv(path: &Path) -> bool {
 /// merged with the user file: its values win and its index lists come first, so it overrides ours only when it
 /// names indexes of its own (`[[index]]` not `explicit`, `index-url`, `extra-index-url`, `no-index`, and the
 /// same keys in its `[pip]` table for `uv pip`).
-pub fn status_overrides(env: &dyn Env, cwd: &Path) -> Vec<String> {
+pub fn overrides(env: &dyn Env, cwd: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for (var, what) in [
         ("UV_INDEX_URL", "sets uv's default index"),
@@ -208,19 +162,19 @@ mod tests {
     }
 
     #[test]
-    fn status_overrides_follow_uv_precedence_a_project_counts_only_with_indexes_of_its_own() {
+    fn overrides_follow_uv_precedence_a_project_counts_only_with_indexes_of_its_own() {
         let dir = tempfile::tempdir().expect("tmp");
         let sub = dir.path().join("a/b");
         std::fs::create_dir_all(&sub).expect("mkdir");
-        assert!(status_overrides(&Vars(&[]), &sub).is_empty());
+        assert!(overrides(&Vars(&[]), &sub).is_empty());
         let py = dir.path().join("a/pyproject.toml");
         // Merged with the user file: a [tool.uv] without indexes leaves ours in use.
         std::fs::write(&py, "[tool.uv]\nindex = []\n[[tool.uv.index]]\nname = \"x\"\nurl = \"https://u:pw@x/simple\"\nexplicit = true\n")
             .expect("write");
-        assert!(status_overrides(&Vars(&[]), &sub).is_empty());
+        assert!(overrides(&Vars(&[]), &sub).is_empty());
         std::fs::write(&py, "[[tool.uv.index]]\nname = \"corp\"\nurl = \"https://u:pw@corp/simple\"\ndefault = true\n[tool.uv.pip]\nno-index = true\n")
             .expect("write");
-        let o = status_overrides(&Vars(&[("UV_INDEX", "https://other/simple")]), &sub);
+        let o = overrides(&Vars(&[("UV_INDEX", "https://other/simple")]), &sub);
         assert_eq!(o.len(), 3, "{o:?}");
         assert!(o[0].starts_with("UV_INDEX is set"), "{o:?}");
         assert!(
@@ -241,11 +195,11 @@ mod tests {
             "extra-index-url = [\"https://e/simple\"]\n",
         )
         .expect("write");
-        let o = status_overrides(&Vars(&[]), &sub);
+        let o = overrides(&Vars(&[]), &sub);
         assert_eq!(o.len(), 1, "{o:?}");
         assert!(o[0].contains("uv.toml: extra-index-url"), "{o:?}");
         std::fs::write(sub.join("uv.toml"), "# nothing\n").expect("write");
-        assert!(status_overrides(&Vars(&[]), &sub).is_empty());
+        assert!(overrides(&Vars(&[]), &sub).is_empty());
     }
 
     #[test]
@@ -266,6 +220,19 @@ mod tests {
         std::fs::write(
             dir.path().join("a/pyproject.toml"),
             "[tool.uv]\nindex = []\n",
+        )
+        .expect("write");
+        assert_eq!(
+            project_config(&sub),
+            Some(dir.path().join("a/pyproject.toml"))
+        );
+        assert!(
+            overrides(&Vars(&[]), &sub).is_empty(),
+            "a [tool.uv] without indexes of its own is merged with ours"
+        );
+        std::fs::write(
+            dir.path().join("a/pyproject.toml"),
+            "[tool.uv]\nindex-url = \"https://other/simple\"\n",
         )
         .expect("write");
         let o = overrides(&Vars(&[("UV_INDEX_URL", "https://pypi.org/simple")]), &sub);
