@@ -199,6 +199,10 @@ fn status_here(config_file: Option<&Path>, target: &Target) -> Result<Status> {
                 (None, "unknown".to_string(), false, false)
             }
         };
+    let (file_holds_ours, effective_is_ours) = match &entry {
+        Some(e) if e.extra_index => pipconf::holds_our_extra(&file, &ctx, &e.repository_endpoint),
+        _ => (file_holds_ours, effective_is_ours),
+    };
     Ok(Status {
         tool: "pip".into(),
         config_file: file,
@@ -305,14 +309,22 @@ fn fast_path_files(
         );
         return Ok(None);
     }
+    if entry.extra_index != opts.extra_index {
+        log::info!(
+            "the login recorded for {} is in the other mode (extra index or index-url): logging in",
+            file.display()
+        );
+        return Ok(None);
+    }
     let Some(doc) = pipconf::read_document(&file)? else {
         log::info!("{} is gone: logging in", file.display());
         return Ok(None);
     };
-    let Some(url) = doc
-        .get(SECTION, KEY)
-        .filter(|u| is_our_index_url(u, &entry.repository_endpoint))
-    else {
+    let ours = match entry.extra_index {
+        true => doc.our_extra_index_url(&crate::tools::simple_url(&entry.repository_endpoint)),
+        false => doc.get(SECTION, KEY),
+    };
+    let Some(url) = ours.filter(|u| is_our_index_url(u, &entry.repository_endpoint)) else {
         log::info!(
             "{} no longer holds our index-url for {}: logging in",
             file.display(),
@@ -428,7 +440,12 @@ fn logout_files(file: PathBuf, target: &Target, stopped_refresher: bool) -> Resu
     };
     let mut action = LogoutAction::Unchanged;
     let mut restored = None;
-    if file.exists() {
+    let extra = entry.as_ref().filter(|e| e.extra_index);
+    if let Some(e) = extra {
+        if crate::tools::apply::unwrite_pip_extra(&file, &e.repository_endpoint, e.created)? {
+            action = LogoutAction::Removed;
+        }
+    } else if file.exists() {
         pipconf::update_file(&file, |doc| {
             let Some(current) = doc.get(SECTION, KEY) else {
                 return Ok(());
@@ -476,6 +493,9 @@ fn logout_files(file: PathBuf, target: &Target, stopped_refresher: bool) -> Resu
             file.display(),
             restored.as_deref().unwrap_or("")
         ),
+        (LogoutAction::Removed, _) if extra.is_some() => {
+            format!("removed our extra-index-url entry from {}", file.display())
+        }
         (LogoutAction::Removed, _) => format!("removed our index-url from {}", file.display()),
         (LogoutAction::Unchanged, true) => format!(
             "{} no longer held our index-url: left it as it is; forgot the recorded login",
