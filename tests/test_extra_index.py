@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 import urllib.parse
 import warnings
 from pathlib import Path
@@ -269,4 +270,26 @@ def test_cli_extra_index_url_dry_run_previews_masked_then_login_status_and_logou
     assert json.loads(st.stdout)["index_url_is_ours"] is True
     gone = cli(["logout"], aws_env)
     assert_exit(gone, 0, token, what="ca-login logout")
+    assert conf.read_bytes() == original.encode()
+
+
+def test_the_refresher_renews_our_extra_index_entry_in_place(lib_env, _clean_env):
+    conf, original, theirs = users_file(_clean_env)
+    index_before, _ = pip_lists(conf)
+    lib_env.set_fault("token-ttl", seconds=4)
+    try:
+        ca_login.start_refresh(DOMAIN, REPO, domain_owner=OWNER, extra_index=True)
+        deadline = time.monotonic() + 12
+        while (ri := ca_login.status().refresher).renewals < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ri.renewals >= 2 and ri.last_ok, ri.summary()
+    finally:
+        ca_login.stop_refresh()
+    index, extras = pip_lists(conf)
+    assert index == index_before, "the refresher changed index-url"
+    assert extras[0] == theirs and len(extras) == 2, "the refresher added or lost an entry"
+    assert conf.read_bytes().decode().count("# ca-login:") == 1
+    assert len([c for c in lib_env.calls if c.get("operation") == "GetAuthorizationToken"]) >= 2
+    assert ca_login.status().ok
+    ca_login.logout()
     assert conf.read_bytes() == original.encode()
