@@ -2531,6 +2531,38 @@ mod tests {
     }
 
     #[test]
+    fn extra_logins_from_8_threads_leave_one_entry_of_ours_and_the_users_list() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("pip.conf");
+        let original = "[global]\nextra-index-url = https://bob:pw@mirror.example/simple/\n";
+        fs::write(&path, original).unwrap();
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for round in 0..5 {
+                        update_file(&path, |d| {
+                            d.set_extra_index(&our_url(&format!("t{i}r{round}")), OURS, "race")
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let mut d = read_document(&path).unwrap().unwrap();
+        let list = pip_list(&d);
+        assert_eq!(list.len(), 2, "racing logins left {} entries", list.len());
+        assert_eq!(list[0], "https://bob:pw@mirror.example/simple/");
+        assert!(list[1].contains("r4@"));
+        assert_eq!(d.render().matches(COMMENT_PREFIX).count(), 1);
+        d.remove_extra_index(OURS).unwrap();
+        assert_eq!(d.render(), original);
+    }
+
+    #[test]
     fn holds_our_extra_sees_what_pip_install_uses() {
         let mut env = Env::new();
         let user = env.write(

@@ -293,3 +293,14 @@ def test_the_refresher_renews_our_extra_index_entry_in_place(lib_env, _clean_env
     assert ca_login.status().ok
     ca_login.logout()
     assert conf.read_bytes() == original.encode()
+
+
+def test_diagnose_says_when_pip_extra_index_url_takes_the_place_of_our_list(lib_env, _clean_env, monkeypatch):
+    users_file(_clean_env)
+    r, _ = do_login(extra_index=True)
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "https://other.invalid/simple/")
+    d = ca_login.diagnose(DOMAIN, REPO, domain_owner=OWNER, timeout=2.0)
+    assert_no_token(token_of(r), str(d), d.to_json(), what="diagnosis")
+    assert not d.ok and d.verdict is not None and d.verdict.cause == "pip-config-overridden", str(d)
+    assert "PIP_EXTRA_INDEX_URL" in d.verdict.summary and "unset PIP_EXTRA_INDEX_URL" in d.verdict.remedy
+    assert str(r.config_file) in d.check("pip-index-url").detail

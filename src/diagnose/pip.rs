@@ -201,6 +201,22 @@ pub async fn run(
         Some(x) => (extra_entry, Some(x.clone())),
         None => (entry, eff.index_url.clone()),
     };
+    // An extra-index login of ours whose list pip does not use (PIP_EXTRA_INDEX_URL, an [install] list or a
+    // higher file's list wins: pip takes one list, not their union).
+    let lost_extra = st.entries().find(|e| {
+        e.extra_index
+            && e.domain == settings.domain.value
+            && e.repository == settings.repository.value
+            && match &eff.extra_source {
+                Source::File { path, .. } => *path != e.config_file,
+                Source::EnvVar { .. } => true,
+                Source::Default => false,
+            }
+    });
+    let index_is_ours = eff
+        .index_url
+        .as_deref()
+        .is_some_and(|u| points_at(u, endpoint.as_deref(), settings));
     let mut ours = false;
     let check = if let Some(x) = &extra {
         ours = true;
@@ -228,6 +244,23 @@ pub async fn run(
                 where_(&eff.no_index_source)
             ),
             unset_fix(&eff.no_index_source, settings, &region).replace("index-url", "no-index"),
+        )
+    } else if let Some(e) = lost_extra.filter(|_| !index_is_ours) {
+        Check::fail(
+            "pip-index-url",
+            Layer::Pip,
+            format!(
+                "extra-index-url from {} (overrides the list in {} that holds this repository)",
+                where_(&eff.extra_source),
+                e.config_file.display()
+            ),
+            "pip-config-overridden",
+            format!(
+                "pip takes its extra-index-url list from {}, not from {}: it does not ask this repository.",
+                where_(&eff.extra_source),
+                e.config_file.display()
+            ),
+            unset_fix(&eff.extra_source, settings, &region).replace("index-url", "extra-index-url"),
         )
     } else {
         match &eff.index_url {

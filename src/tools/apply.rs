@@ -518,4 +518,145 @@ mod tests {
         r.poetry_source = "no spaces";
         assert!(plan(&r, &Vars(&[]), "t").is_err());
     }
+
+    fn pip_entry(file: &Path, extra: bool, previous: Option<&str>) -> state::Entry {
+        state::Entry {
+            tool: "pip".into(),
+            config_file: file.to_path_buf(),
+            repository_endpoint: EP.into(),
+            domain: "d".into(),
+            domain_owner: None,
+            repository: "r".into(),
+            region: "us-west-2".into(),
+            expires_at: 2_000_000_000,
+            issued_at: 1_999_990_000,
+            previous_index_url: previous.map(String::from),
+            had_previous: previous.is_some(),
+            token_store: "url".into(),
+            extra_index: extra,
+            created: false,
+            source: None,
+        }
+    }
+
+    fn ours(token: &str) -> String {
+        crate::settings::index_url(EP, token).expect("url")
+    }
+
+    #[test]
+    fn pip_mode_switches_take_back_the_other_modes_entry_and_nothing_else() {
+        let p = Path::new("/x/pip.conf");
+        let mirror = "https://bob:pw@mirror.example/simple/";
+        // index-url mode -> extra: the recorded previous index-url comes back.
+        let mut doc = pipconf::Document::parse(
+            &format!(
+                "[global]\n# ca-login: t\nindex-url = {}\nextra-index-url = https://a/\n",
+                ours("t1")
+            ),
+            p,
+        )
+        .expect("parse");
+        let rec = pip_entry(p, false, Some(mirror));
+        take_back_other_mode(&mut doc, true, EP, Some(&rec)).expect("take back");
+        assert_eq!(
+            doc.render(),
+            format!("[global]\nindex-url = {mirror}\nextra-index-url = https://a/\n")
+        );
+        // Without a record, only an index-url of ours with our comment goes; a user's own stays.
+        let theirs = format!("[global]\nindex-url = {}\n", ours("t2"));
+        let mut doc = pipconf::Document::parse(&theirs, p).expect("parse");
+        take_back_other_mode(&mut doc, true, EP, None).expect("take back");
+        assert_eq!(doc.render(), theirs);
+        // extra -> index-url mode: our list entry goes, the user's stays.
+        let mut doc =
+            pipconf::Document::parse("[global]\nextra-index-url = https://a/\n", p).expect("parse");
+        doc.set_extra_index(&ours("t3"), &super::super::simple_url(EP), "t")
+            .expect("set");
+        let rec = pip_entry(p, true, None);
+        take_back_other_mode(&mut doc, false, EP, Some(&rec)).expect("take back");
+        assert_eq!(doc.render(), "[global]\nextra-index-url = https://a/\n");
+        // A record of the same mode: nothing to take back.
+        let text = format!("[global]\nindex-url = {}\n", ours("t4"));
+        let mut doc = pipconf::Document::parse(&text, p).expect("parse");
+        take_back_other_mode(&mut doc, false, EP, Some(&pip_entry(p, false, None))).expect("same");
+        assert_eq!(doc.render(), text);
+    }
+
+    #[test]
+    fn pip_extra_write_records_the_mode_and_unwrite_removes_only_a_file_it_created() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let sp = dir.path().join("state.json");
+        let created = dir.path().join("new/pip.conf");
+        let preview = write_pip_extra(
+            &created,
+            &sp,
+            &ours("tok-a"),
+            "c",
+            pip_entry(&created, true, None),
+        )
+        .expect("write");
+        assert!(!preview.contains("tok-a"), "the preview shows the token");
+        let rec = state::load(&sp)
+            .expect("state")
+            .get(&created)
+            .cloned()
+            .expect("entry");
+        assert!(rec.extra_index && rec.created);
+        assert!(unwrite_pip_extra(&created, EP, rec.created).expect("unwrite"));
+        assert!(
+            !created.exists(),
+            "the file the login created is still there"
+        );
+        let kept = dir.path().join("pip.conf");
+        let original = "[global]\r\nextra-index-url = https://bob:pw@a/simple/\r\n";
+        std::fs::write(&kept, original).expect("write");
+        write_pip_extra(
+            &kept,
+            &sp,
+            &ours("tok-b"),
+            "c",
+            pip_entry(&kept, true, None),
+        )
+        .expect("write");
+        let rec = state::load(&sp)
+            .expect("state")
+            .get(&kept)
+            .cloned()
+            .expect("entry");
+        assert!(rec.extra_index && !rec.created);
+        assert!(unwrite_pip_extra(&kept, EP, rec.created).expect("unwrite"));
+        assert_eq!(std::fs::read_to_string(&kept).expect("read"), original);
+        assert!(!unwrite_pip_extra(&kept, EP, false).expect("again"));
+    }
+
+    #[test]
+    fn pip_extra_warnings_name_the_variable_whose_list_wins() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut ctx = pipconf::PipContext::new(dir.path());
+        ctx.global_dirs = Some(vec![]);
+        let file = pipconf::user_config_files(&ctx)[1].clone();
+        std::fs::create_dir_all(file.parent().expect("dir")).expect("mkdir");
+        std::fs::write(
+            &file,
+            format!("[global]\nextra-index-url = {}\n", ours("t")),
+        )
+        .expect("write");
+        assert!(pip_extra_warnings(&file, &ctx, EP).is_empty());
+        ctx.env.push((
+            "PIP_EXTRA_INDEX_URL".into(),
+            "https://u:secret@other/simple/".into(),
+        ));
+        let w = pip_extra_warnings(&file, &ctx, EP);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains("environment variable PIP_EXTRA_INDEX_URL")
+                && w[0].contains("hint: unset"),
+            "{}",
+            w[0]
+        );
+        assert!(!w[0].contains("secret"), "the warning shows a password");
+        let elsewhere = dir.path().join("elsewhere.conf");
+        assert!(pip_extra_warnings(&elsewhere, &ctx, EP)[0].contains("pip does not read"));
+        assert!(dependency_confusion_warning("d", Some("1"), "r").contains("public:pypi"));
+    }
 }
