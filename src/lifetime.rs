@@ -199,9 +199,14 @@ fn status_here(config_file: Option<&Path>, target: &Target) -> Result<Status> {
                 (None, "unknown".to_string(), false, false)
             }
         };
-    let (file_holds_ours, effective_is_ours) = match &entry {
+    let (file_holds_ours, effective_is_ours, effective_index_url, effective_source) = match &entry {
         Some(e) if e.extra_index => pipconf::holds_our_extra(&file, &ctx, &e.repository_endpoint),
-        _ => (file_holds_ours, effective_is_ours),
+        _ => (
+            file_holds_ours,
+            effective_is_ours,
+            effective_index_url,
+            effective_source,
+        ),
     };
     Ok(Status {
         tool: "pip".into(),

@@ -1464,23 +1464,43 @@ impl Document {
     }
 }
 
-/// For a login recorded in extra-index mode (`status`): whether `file`'s `[global] extra-index-url` holds our entry
-/// for `repository_endpoint`, and whether `pip install` will use it (its effective extra-index-url list comes
-/// from `file`, holds that entry, and no-index is off). `PIP_EXTRA_INDEX_URL` or another file's list wins
-/// outright: pip takes one list, not their union.
-pub fn holds_our_extra(file: &Path, ctx: &PipContext, repository_endpoint: &str) -> (bool, bool) {
+/// For a login recorded in extra-index mode, `status`'s view of pip: whether `file`'s `[global] extra-index-url`
+/// holds our entry for `repository_endpoint`; whether `pip install` will use it (its effective extra-index-url
+/// list comes from `file`, holds that entry, and no-index is off: `PIP_EXTRA_INDEX_URL` or another file's list
+/// wins outright, pip takes one list, not their union); the URL pip asks besides its index-url (ours, or the
+/// first of the winning list), masked; and where that list comes from.
+pub fn holds_our_extra(
+    file: &Path,
+    ctx: &PipContext,
+    repository_endpoint: &str,
+) -> (bool, bool, Option<String>, String) {
     let simple = crate::tools::simple_url(repository_endpoint);
-    let holds =
-        matches!(read_document(file), Ok(Some(d)) if d.our_extra_index_url(&simple).is_some());
-    let used = effective_index_url(ctx, "install").is_ok_and(|eff| {
-        !eff.no_index
-            && matches!(&eff.extra_source, Source::File { path, .. } if path == file)
-            && eff
-                .extra_index_urls
-                .iter()
-                .any(|u| is_our_extra_entry(u, &simple))
-    });
-    (holds, holds && used)
+    let ours = match read_document(file) {
+        Ok(Some(d)) => d.our_extra_index_url(&simple),
+        _ => None,
+    };
+    let Ok(eff) = effective_index_url(ctx, "install") else {
+        return (ours.is_some(), false, None, "unknown".into());
+    };
+    let from_file = matches!(&eff.extra_source, Source::File { path, .. } if path == file);
+    let listed = eff
+        .extra_index_urls
+        .iter()
+        .find(|u| is_our_extra_entry(u, &simple));
+    let used = ours.is_some() && from_file && !eff.no_index && listed.is_some();
+    let url = listed
+        .filter(|_| from_file)
+        .or(eff.extra_index_urls.first())
+        .map(|u| mask_url(u));
+    let source = match &eff.extra_source {
+        Source::EnvVar { .. } => crate::login::describe_source(&eff.extra_source),
+        Source::File { .. } => format!(
+            "extra-index-url, {}",
+            crate::login::describe_source(&eff.extra_source)
+        ),
+        Source::Default => "no extra-index-url set anywhere".into(),
+    };
+    (ours.is_some(), used, url, source)
 }
 
 /// For differential tests against Python's configparser: the raw data, or the error kind and line numbers.
@@ -2573,28 +2593,46 @@ mod tests {
             ),
         );
         let ep = OURS.trim_end_matches("simple/");
-        assert_eq!(holds_our_extra(&user, &env.ctx, ep), (true, true));
+        let seen = |env: &Env| {
+            let (holds, used, url, _) = holds_our_extra(&user, &env.ctx, ep);
+            (holds, used, url)
+        };
+        let (holds, used, url, source) = holds_our_extra(&user, &env.ctx, ep);
+        assert!(holds && used);
+        assert_eq!(url.as_deref(), Some(mask_url(&our_url(TOKEN)).as_str()));
+        assert!(
+            !format!("{url:?}").contains(TOKEN),
+            "the URL shown holds the token"
+        );
+        assert!(
+            source.starts_with("extra-index-url, [global] in "),
+            "{source}"
+        );
         // PIP_EXTRA_INDEX_URL replaces the files' list.
         env.ctx
             .env
             .push(("PIP_EXTRA_INDEX_URL".into(), "https://other/".into()));
-        assert_eq!(holds_our_extra(&user, &env.ctx, ep), (true, false));
+        assert_eq!(seen(&env), (true, false, Some("https://other/".into())));
+        assert_eq!(
+            holds_our_extra(&user, &env.ctx, ep).3,
+            "environment variable PIP_EXTRA_INDEX_URL"
+        );
         env.ctx.env.clear();
         // So does [install] extra-index-url in a lower file.
         env.write(
             "etc/pip.conf",
             "[install]\nextra-index-url = https://other/\n",
         );
-        assert_eq!(holds_our_extra(&user, &env.ctx, ep), (true, false));
+        assert_eq!(seen(&env), (true, false, Some("https://other/".into())));
         env.write("etc/pip.conf", "");
         env.write("venv/pip.conf", "[global]\nno-index = yes\n");
-        assert_eq!(holds_our_extra(&user, &env.ctx, ep), (true, false));
+        assert!(!seen(&env).1);
         env.write("venv/pip.conf", "");
         env.write(
             "home/.config/pip/pip.conf",
             "[global]\nextra-index-url = https://a/\n",
         );
-        assert_eq!(holds_our_extra(&user, &env.ctx, ep), (false, false));
+        assert_eq!(seen(&env), (false, false, Some("https://a/".into())));
     }
 
     // ----- updating -----

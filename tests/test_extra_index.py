@@ -191,6 +191,7 @@ def test_pip_extra_index_url_variable_wins_and_the_login_and_status_say_so(lib_e
     st = ca_login.status()
     assert st.file_holds_ours is True
     assert st.index_url_is_ours is False and st.ok is False
+    assert "PIP_EXTRA_INDEX_URL" in st.headline() and st.index_url == "https://other.invalid/simple/"
     monkeypatch.delenv("PIP_EXTRA_INDEX_URL")
     assert ca_login.status().ok is True
     ca_login.logout()
@@ -201,6 +202,10 @@ def test_status_knows_the_extra_index_mode_and_sees_our_entry_go(lib_env, _clean
     r, _ = do_login(extra_index=True)
     st = ca_login.status()
     assert st.state == "valid" and st.file_holds_ours and st.index_url_is_ours and st.ok, str(st)
+    # "pip uses" names our entry (masked) and the extra-index-url list it is in, not the user's index-url.
+    assert st.index_url == r.index_url.masked and st.index_url_source.startswith(
+        "extra-index-url, [global] in "
+    )
     assert_no_token(token_of(r), str(st), json.dumps(st.to_dict()), what="status text")
     # The user takes our entry out by hand: the record is there, the file no longer holds ours.
     text = conf.read_text()
