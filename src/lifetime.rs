@@ -446,11 +446,18 @@ fn logout_files(file: PathBuf, target: &Target, stopped_refresher: bool) -> Resu
     let mut action = LogoutAction::Unchanged;
     let mut restored = None;
     let extra = entry.as_ref().filter(|e| e.extra_index);
-    if let Some(e) = extra {
-        if crate::tools::apply::unwrite_pip_extra(&file, &e.repository_endpoint, e.created)? {
-            action = LogoutAction::Removed;
-        }
-    } else if file.exists() {
+    // Without a record, an extra-index entry a login wrote (our comment above a CodeArtifact token) goes too.
+    let endpoint = extra.map(|e| e.repository_endpoint.as_str());
+    let extra_removed = (extra.is_some() || entry.is_none())
+        && crate::tools::apply::unwrite_pip_extra(
+            &file,
+            endpoint,
+            extra.is_some_and(|e| e.created),
+        )?;
+    if extra_removed {
+        action = LogoutAction::Removed;
+    }
+    if extra.is_none() && file.exists() {
         pipconf::update_file(&file, |doc| {
             let Some(current) = doc.get(SECTION, KEY) else {
                 return Ok(());
@@ -498,7 +505,7 @@ fn logout_files(file: PathBuf, target: &Target, stopped_refresher: bool) -> Resu
             file.display(),
             restored.as_deref().unwrap_or("")
         ),
-        (LogoutAction::Removed, _) if extra.is_some() => {
+        (LogoutAction::Removed, _) if extra_removed => {
             format!("removed our extra-index-url entry from {}", file.display())
         }
         (LogoutAction::Removed, _) => format!("removed our index-url from {}", file.display()),

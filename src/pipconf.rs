@@ -1441,6 +1441,28 @@ impl Document {
         Ok(())
     }
 
+    /// Logout without a record of the login: removes each entry that carries a CodeArtifact token and sits alone
+    /// on its line under a `# ca-login:` comment (a login wrote it), with that comment. Returns whether one went.
+    pub fn remove_commented_token_extras(&mut self) -> Result<bool> {
+        let mut removed = false;
+        for _ in 0..=self.extra_index_urls().len() {
+            let Some((_, es)) = self.extra_entries() else {
+                break;
+            };
+            let Some(e) = es.iter().copied().find(|e| {
+                e.alone
+                    && e.line > 0
+                    && is_our_comment(&self.lines[e.line - 1].text)
+                    && crate::secret::carries_codeartifact_token(self.entry_text(e))
+            }) else {
+                break;
+            };
+            self.remove_extra_entry(e)?;
+            removed = true;
+        }
+        Ok(removed)
+    }
+
     /// Removes our entries (those for the repository whose simple index is `simple`) from `[global]
     /// extra-index-url`, keeping every other entry, comment and byte; after [`Document::set_extra_index`], gives
     /// back the original bytes. Returns whether one was removed.
@@ -2538,6 +2560,29 @@ mod tests {
         let d = parse(&format!("[global]\nextra-index-url = {}\n", our_url("x")));
         assert!(!d.our_extra_is_commented(OURS));
         assert_eq!(d.our_extra_index_url(OURS), Some(our_url("x")));
+    }
+
+    #[test]
+    fn extra_without_a_record_only_commented_codeartifact_token_entries_go() {
+        let original = format!(
+            "[global]\nextra-index-url = https://a/\n    {}\n",
+            our_url("users-own")
+        );
+        // The user's own entry for the repository (no comment of ours above it) stays.
+        let mut d2 = parse(&original);
+        assert!(!d2.remove_commented_token_extras().unwrap());
+        assert_eq!(d2.render(), original);
+        let mut d = parse("[global]\nextra-index-url = https://bob:pw@a/simple/\n");
+        d.set_extra_index(&our_url(TOKEN), OURS, "c").unwrap();
+        assert!(d.remove_commented_token_extras().unwrap());
+        assert_eq!(
+            d.render(),
+            "[global]\nextra-index-url = https://bob:pw@a/simple/\n"
+        );
+        let mut d = parse("[global]\ntimeout = 5\n");
+        d.set_extra_index(&our_url(TOKEN), OURS, "c").unwrap();
+        assert!(d.remove_commented_token_extras().unwrap());
+        assert_eq!(d.render(), "[global]\ntimeout = 5\n");
     }
 
     #[test]

@@ -309,3 +309,12 @@ def test_diagnose_says_when_pip_extra_index_url_takes_the_place_of_our_list(lib_
     assert not d.ok and d.verdict is not None and d.verdict.cause == "pip-config-overridden", str(d)
     assert "PIP_EXTRA_INDEX_URL" in d.verdict.summary and "unset PIP_EXTRA_INDEX_URL" in d.verdict.remedy
     assert str(r.config_file) in d.check("pip-index-url").detail
+
+
+def test_logout_without_the_record_takes_out_only_the_entry_under_our_comment(lib_env, _clean_env):
+    conf, original, _ = users_file(_clean_env)
+    do_login(extra_index=True)
+    (_clean_env / ".local" / "state" / "ca-login" / "state.json").unlink()
+    gone = ca_login.logout()
+    assert gone.action == "removed" and not gone.had_state
+    assert conf.read_bytes() == original.encode(), "logout without the record changed more than our entry"

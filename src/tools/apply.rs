@@ -305,9 +305,10 @@ pub fn write_pip_extra(
     Ok(crate::secret::mask_url(&outcome.new_text))
 }
 
-/// Logout of an extra-index login: takes our entry out of `[global] extra-index-url` (every other byte kept);
-/// removes the file when the login created it and nothing else is left. Returns whether the file changed.
-pub fn unwrite_pip_extra(file: &Path, endpoint: &str, created: bool) -> Result<bool> {
+/// Logout of an extra-index login: takes our entry for `endpoint` out of `[global] extra-index-url` (every other
+/// byte kept); without a record (`endpoint` None), each entry with a CodeArtifact token under our `# ca-login:`
+/// comment. Removes the file when the login created it and nothing else is left. Returns whether the file changed.
+pub fn unwrite_pip_extra(file: &Path, endpoint: Option<&str>, created: bool) -> Result<bool> {
     if !file.exists() {
         return Ok(false);
     }
@@ -316,7 +317,11 @@ pub fn unwrite_pip_extra(file: &Path, endpoint: &str, created: bool) -> Result<b
     let Some(mut doc) = pipconf::read_document(&target)? else {
         return Ok(false);
     };
-    if !doc.remove_extra_index(&super::simple_url(endpoint))? {
+    let removed = match endpoint {
+        Some(ep) => doc.remove_extra_index(&super::simple_url(ep))?,
+        None => doc.remove_commented_token_extras()?,
+    };
+    if !removed {
         return Ok(false);
     }
     let rest = doc.render();
@@ -602,7 +607,7 @@ mod tests {
             .cloned()
             .expect("entry");
         assert!(rec.extra_index && rec.created);
-        assert!(unwrite_pip_extra(&created, EP, rec.created).expect("unwrite"));
+        assert!(unwrite_pip_extra(&created, Some(EP), rec.created).expect("unwrite"));
         assert!(
             !created.exists(),
             "the file the login created is still there"
@@ -624,9 +629,9 @@ mod tests {
             .cloned()
             .expect("entry");
         assert!(rec.extra_index && !rec.created);
-        assert!(unwrite_pip_extra(&kept, EP, rec.created).expect("unwrite"));
+        assert!(unwrite_pip_extra(&kept, Some(EP), rec.created).expect("unwrite"));
         assert_eq!(std::fs::read_to_string(&kept).expect("read"), original);
-        assert!(!unwrite_pip_extra(&kept, EP, false).expect("again"));
+        assert!(!unwrite_pip_extra(&kept, Some(EP), false).expect("again"));
     }
 
     #[test]
