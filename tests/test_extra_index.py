@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ca_login
 from conftest import assert_exit, assert_no_token
+from test_tools import throwaway_user  # noqa: F401  (the fixture: a throwaway user, removed also on failure)
 
 DOMAIN, OWNER, REPO = "mydomain", "111122223333", "isolatedsm"
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
@@ -318,3 +319,22 @@ def test_logout_without_the_record_takes_out_only_the_entry_under_our_comment(li
     gone = ca_login.logout()
     assert gone.action == "removed" and not gone.had_state
     assert conf.read_bytes() == original.encode(), "logout without the record changed more than our entry"
+
+
+def test_root_for_a_user_writes_the_users_pip_conf_as_the_user_and_logout_takes_it_back(
+    aws_env,
+    throwaway_user,  # noqa: F811 (the fixture imported above)
+):
+    pw, _ = throwaway_user
+    home = Path(pw.pw_dir)
+    args = ["--user", pw.pw_name, "--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO]
+    ok = cli(["login", *args, "--extra-index-url"], aws_env)
+    assert_exit(ok, 0, what="ca-login login --user --extra-index-url")
+    conf = user_conf(home)
+    st = conf.stat()
+    assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o777)) == (pw.pw_uid, pw.pw_gid, "0o600")
+    _, extras = pip_lists(conf)
+    assert len(extras) == 1 and "/pypi/isolatedsm/simple/" in extras[0]
+    gone = cli(["logout", "--user", pw.pw_name], aws_env)
+    assert_exit(gone, 0, what="ca-login logout --user")
+    assert not conf.exists(), "the pip.conf the login created for the user is still there"
