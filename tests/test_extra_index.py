@@ -181,10 +181,13 @@ def test_switching_modes_leaves_one_entry_of_ours_and_logout_restores_the_origin
     assert conf.read_bytes() == original.encode(), "logout after switching modes changed the file"
 
 
-def test_pip_extra_index_url_variable_wins_and_the_login_and_status_say_so(lib_env, _clean_env, monkeypatch):
+def test_pip_extra_index_url_variable_wins_and_the_login_status_and_real_pip_say_so(
+    lib_env, pip_venv, isolated_env, _clean_env, monkeypatch
+):
     users_file(_clean_env)
-    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "https://other.invalid/simple/")
-    _, warned = do_login(extra_index=True)
+    elsewhere = f"http://127.0.0.1:{closed_port()}/simple/"
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", elsewhere)
+    r, warned = do_login(extra_index=True)
     lost = [w for w in warned if "PIP_EXTRA_INDEX_URL" in w]
     assert (
         lost and "pip will not use the extra-index-url" in lost[0] and "unset PIP_EXTRA_INDEX_URL" in lost[0]
@@ -192,7 +195,13 @@ def test_pip_extra_index_url_variable_wins_and_the_login_and_status_say_so(lib_e
     st = ca_login.status()
     assert st.file_holds_ours is True
     assert st.index_url_is_ours is False and st.ok is False
-    assert "PIP_EXTRA_INDEX_URL" in st.headline() and st.index_url == "https://other.invalid/simple/"
+    assert "PIP_EXTRA_INDEX_URL" in st.headline() and st.index_url == elsewhere
+    # Real pip takes the variable's list instead of the file's: it does not find the package.
+    out = pip_install(pip_venv, isolated_env, ("PIP_EXTRA_INDEX_URL", elsewhere))
+    assert_no_token(token_of(r), out.stdout, out.stderr, what="pip output")
+    assert out.returncode != 0 and "No matching distribution found for ca-demo-pkg" in out.stderr, out.stderr[
+        -800:
+    ]
     monkeypatch.delenv("PIP_EXTRA_INDEX_URL")
     assert ca_login.status().ok is True
     ca_login.logout()
