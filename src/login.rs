@@ -362,9 +362,10 @@ fn finish(
             Some(d) => d,
             None => pipconf::Document::parse("", file)?,
         };
-        let recorded = state::load_or_replace(&state_path(&opts.target))
-            .get(file)
-            .cloned();
+        // A dry run writes nothing: an unreadable state file is only no record here.
+        let recorded = state::load(&state_path(&opts.target))
+            .ok()
+            .and_then(|st| st.get(file).cloned());
         crate::tools::apply::take_back_other_mode(
             &mut doc,
             opts.extra_index,

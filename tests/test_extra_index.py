@@ -158,6 +158,11 @@ def test_switching_modes_leaves_one_entry_of_ours_and_logout_restores_the_origin
     do_login()
     assert len(ours_in(conf)) == 1 and pip_lists(conf)[0] != index_before
     assert state_entry(_clean_env, conf)["extra_index"] is False
+    # The dry run of the switch previews both changes (index-url given back, our entry in the list), masked.
+    written = conf.read_bytes()
+    dry, _ = do_login(extra_index=True, dry_run=True)
+    assert f"index-url = {index_before}" in dry.preview and "    http://aws:****@" in dry.preview
+    assert conf.read_bytes() == written, "the dry run wrote the file"
 
     do_login(extra_index=True)
     index, extras = pip_lists(conf)
