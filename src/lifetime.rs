@@ -200,6 +200,15 @@ fn status_here(config_file: Option<&Path>, target: &Target) -> Result<Status> {
                 (None, "unknown".to_string(), false, false)
             }
         };
+    let (file_holds_ours, effective_is_ours, effective_index_url, effective_source) = match &entry {
+        Some(e) if e.extra_index => pipconf::holds_our_extra(&file, &ctx, &e.repository_endpoint),
+        _ => (
+            file_holds_ours,
+            effective_is_ours,
+            effective_index_url,
+            effective_source,
+        ),
+    };
     Ok(Status {
         tool: "pip".into(),
         config_file: file,
@@ -508,7 +517,12 @@ fn usable(entry: &Entry, what: &str, min_remaining: i64, settings: &Settings, no
 }
 
 /// pip's part of the fast path: its index URL and the file's preview, or `None`.
-fn fast_pip(entry: &Entry, file: &Path, store: TokenStore) -> Result<Option<(String, String)>> {
+fn fast_pip(
+    entry: &Entry,
+    file: &Path,
+    store: TokenStore,
+    extra_index: bool,
+) -> Result<Option<(String, String)>> {
     if entry.token_store != store.as_str() {
         log::info!(
             "{} was logged in with the {} token store, {} is asked: logging in",
@@ -518,18 +532,27 @@ fn fast_pip(entry: &Entry, file: &Path, store: TokenStore) -> Result<Option<(Str
         );
         return Ok(None);
     }
+    if entry.extra_index != extra_index {
+        log::info!(
+            "the login recorded for {} is in the other mode (extra index or index-url): logging in",
+            file.display()
+        );
+        return Ok(None);
+    }
     let Some(doc) = pipconf::read_document(file)? else {
         log::info!("{} is gone: logging in", file.display());
         return Ok(None);
     };
+    let simple = crate::tools::simple_url(&entry.repository_endpoint);
     let holds = |u: &String| match store {
-        TokenStore::Netrc => {
-            without_userinfo(u).as_deref()
-                == Some(crate::tools::simple_url(&entry.repository_endpoint).as_str())
-        }
+        TokenStore::Netrc => without_userinfo(u).as_deref() == Some(simple.as_str()),
         TokenStore::Url => is_our_index_url(u, &entry.repository_endpoint),
     };
-    let Some(url) = doc.get(SECTION, KEY).filter(holds) else {
+    let ours = match entry.extra_index {
+        true => doc.our_extra_index_url(&simple),
+        false => doc.get(SECTION, KEY),
+    };
+    let Some(url) = ours.filter(holds) else {
         log::info!(
             "{} no longer holds our index-url for {}: logging in",
             file.display(),
@@ -593,7 +616,8 @@ fn fast_path_files(
         ) {
             return Ok(None);
         }
-        let Some(part) = fast_pip(entry, &file, Tool::Pip.store(plan.store))? else {
+        let Some(part) = fast_pip(entry, &file, Tool::Pip.store(plan.store), opts.extra_index)?
+        else {
             return Ok(None);
         };
         pip_part = Some(part);
@@ -812,7 +836,19 @@ fn logout_files(file: PathBuf, target: &Target) -> Result<LogoutResult> {
     };
     let mut action = LogoutAction::Unchanged;
     let mut restored = None;
-    if file.exists() {
+    let extra = entry.as_ref().filter(|e| e.extra_index);
+    // Without a record, an extra-index entry a login wrote (our comment above a CodeArtifact token) goes too.
+    let endpoint = extra.map(|e| e.repository_endpoint.as_str());
+    let extra_removed = (extra.is_some() || entry.is_none())
+        && crate::tools::apply::unwrite_pip_extra(
+            &file,
+            endpoint,
+            extra.is_some_and(|e| e.created),
+        )?;
+    if extra_removed {
+        action = LogoutAction::Removed;
+    }
+    if extra.is_none() && file.exists() {
         pipconf::update_file(&file, |doc| {
             let Some(current) = doc.get(SECTION, KEY) else {
                 return Ok(());
@@ -860,6 +896,9 @@ fn logout_files(file: PathBuf, target: &Target) -> Result<LogoutResult> {
             file.display(),
             restored.as_deref().unwrap_or("")
         ),
+        (LogoutAction::Removed, _) if extra_removed => {
+            format!("removed our extra-index-url entry from {}", file.display())
+        }
         (LogoutAction::Removed, _) => format!("removed our index-url from {}", file.display()),
         (LogoutAction::Unchanged, true) => format!(
             "{} no longer held our index-url: left it as it is; forgot the recorded login",

@@ -81,20 +81,13 @@ pub struct ToolPlan {
 }
 
 pub fn tool_plan(opts: &LoginOptions) -> Result<ToolPlan> {
-    use crate::tools::{self, TokenStore, Tool};
+    use crate::tools::{self, TokenStore};
     let tools = tools::parse_tools(&[opts.tool.as_str()])?;
     let store = opts
         .token_store
         .as_deref()
         .map(TokenStore::parse)
         .transpose()?;
-    if opts.extra_index && tools.contains(&Tool::Pip) {
-        return Err(Error::invalid(
-            "extra_index",
-            "pip's extra-index-url mode is not available in this version (uv's is)",
-            "log pip in without --extra-index-url, and uv with it: --tool uv --extra-index-url",
-        ));
-    }
     let poetry_source = opts
         .poetry_source
         .clone()
@@ -458,20 +451,65 @@ fn finish(
             Some(d) => d,
             None => pipconf::Document::parse("", file)?,
         };
-        doc.set("global", "index-url", &masked, Some(&comment))?;
+        // A dry run writes nothing: an unreadable state file is only no record here.
+        let recorded = state::load(&state_path(&opts.target))
+            .ok()
+            .and_then(|st| st.get(file).cloned());
+        crate::tools::apply::take_back_other_mode(
+            &mut doc,
+            opts.extra_index,
+            &endpoint,
+            recorded.as_ref(),
+        )?;
+        if opts.extra_index {
+            doc.set_extra_index(&masked, &crate::tools::simple_url(&endpoint), &comment)?;
+        } else {
+            doc.set("global", "index-url", &masked, Some(&comment))?;
+        }
         // Every password in the file, not only our token's.
         preview = mask_url(&doc.render());
+    } else if opts.extra_index {
+        preview = crate::tools::apply::write_pip_extra(
+            file,
+            &state_path(&opts.target),
+            index_url.expose(),
+            &comment,
+            state::Entry {
+                tool: "pip".into(),
+                config_file: file.to_path_buf(),
+                repository_endpoint: endpoint.clone(),
+                domain: settings.domain.value.clone(),
+                domain_owner: settings.domain_owner.as_ref().map(|o| o.value.clone()),
+                repository: settings.repository.value.clone(),
+                region: region.to_string(),
+                expires_at,
+                issued_at: now_epoch(),
+                previous_index_url: None,
+                had_previous: false,
+                token_store: pip_store.as_str().into(),
+                extra_index: true,
+                created: false,
+                source: None,
+            },
+        )?;
     } else {
         let sp = state_path(&opts.target);
         // A state file we cannot read as ours is logged and replaced (state::record).
         let recorded = state::load_or_replace(&sp).get(file).cloned();
         let mut previous: Option<String> = None;
         let outcome = pipconf::update_file(file, |doc| {
+            crate::tools::apply::take_back_other_mode(doc, false, &endpoint, recorded.as_ref())?;
             previous = doc.get("global", "index-url");
             doc.set("global", "index-url", index_url.expose(), Some(&comment))
         })?;
         preview = mask_url(&outcome.new_text.replace(index_url.expose(), &masked));
-        let (previous_index_url, had_previous) = match recorded {
+        // A record of the extra-index mode goes: its previous index-url (none) is not the one to keep.
+        let switched = recorded.clone().filter(|e| e.extra_index);
+        let removed = match &switched {
+            Some(_) => state::remove(&sp, file).map(|_| ()),
+            None => Ok(()),
+        };
+        let (previous_index_url, had_previous) = match recorded.filter(|e| !e.extra_index) {
             // Keep what was there before our first login.
             Some(e) => (e.previous_index_url, e.had_previous),
             // A CodeArtifact token URL (ours, or one `aws codeartifact login` wrote) is never stored, nor put back
@@ -501,6 +539,7 @@ fn finish(
                 source: None,
             },
         );
+        let recorded = removed.and(recorded);
         if let Err(e) = recorded {
             // A login completes or leaves nothing behind: put pip's config back as it was, at the path written
             // (a link's target; the link itself is never removed).
@@ -509,6 +548,9 @@ fn finish(
                     log::warn!("cannot put pip's config back after the failed login: {re}");
                 }
             }
+            if let Some(old) = switched {
+                let _ = state::record(&sp, old);
+            }
             return Err(e);
         }
     }
@@ -516,9 +558,18 @@ fn finish(
     let uses_pip = plan.tools.contains(&crate::tools::Tool::Pip);
     let mut warnings = if opts.dry_run || !uses_pip {
         Vec::new()
+    } else if opts.extra_index {
+        crate::tools::apply::pip_extra_warnings(file, &pip_context(&opts.target), &endpoint)
     } else {
         override_warnings(file, &opts.target)
     };
+    if opts.extra_index && uses_pip {
+        warnings.push(crate::tools::apply::dependency_confusion_warning(
+            &settings.domain.value,
+            settings.domain_owner.as_ref().map(|o| o.value.as_str()),
+            &settings.repository.value,
+        ));
+    }
     warnings.extend(tool_warnings(&plan, &opts.target));
     let config_file = match (uses_pip, files.first()) {
         (false, Some((f, _))) => f.config_file.clone(),

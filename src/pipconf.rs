@@ -1172,6 +1172,359 @@ impl Document {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// [global] extra-index-url: our one entry in pip's list
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The key of pip's list of extra indexes.
+pub const EXTRA_KEY: &str = "extra-index-url";
+
+/// A URL without its userinfo and with a trailing slash on its path: what tells two entries for one repository
+/// apart from entries for others, whatever credentials they carry.
+fn bare_index(url: &str) -> Option<String> {
+    let mut u = url::Url::parse(url).ok()?;
+    u.set_username("").ok()?;
+    u.set_password(None).ok()?;
+    if !u.path().ends_with('/') {
+        let p = format!("{}/", u.path());
+        u.set_path(&p);
+    }
+    Some(u.to_string())
+}
+
+/// Whether one entry of `extra-index-url` is the repository's simple index `simple` (with or without
+/// credentials).
+pub fn is_our_extra_entry(entry: &str, simple: &str) -> bool {
+    match (bare_index(entry), bare_index(simple)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// One entry of the list, where it sits: `line` (the key line or a continuation line), byte range in its text.
+#[derive(Debug, Clone, Copy)]
+struct ListEntry {
+    line: usize,
+    start: usize,
+    end: usize,
+    /// The only entry on its line.
+    alone: bool,
+    /// On the key line itself.
+    key_line: bool,
+}
+
+impl Document {
+    /// `[global] extra-index-url`'s option (the last spelling, as pip uses it) and its entries in file order.
+    fn extra_entries(&self) -> Option<(usize, Vec<ListEntry>)> {
+        let o = *self.matches("global", EXTRA_KEY).last()?;
+        let opt = &self.options[o];
+        let mut out = Vec::new();
+        let regions = std::iter::once((opt.line, opt.value_start))
+            .chain(opt.cont.iter().map(|&c| (c, 0)))
+            .collect::<Vec<_>>();
+        for (line, from) in regions {
+            let text = &self.lines[line].text;
+            let mut start = None;
+            for (i, c) in text[from..].char_indices() {
+                match (py_is_space(c), start) {
+                    (true, Some(s)) => {
+                        out.push((line, s, from + i));
+                        start = None;
+                    }
+                    (false, None) => start = Some(from + i),
+                    _ => {}
+                }
+            }
+            if let Some(s) = start {
+                out.push((line, s, text.len()));
+            }
+        }
+        let count_on = |l: usize| out.iter().filter(|e| e.0 == l).count();
+        let entries = out
+            .iter()
+            .map(|&(line, start, end)| ListEntry {
+                line,
+                start,
+                end,
+                alone: count_on(line) == 1,
+                key_line: line == opt.line,
+            })
+            .collect();
+        Some((o, entries))
+    }
+
+    fn entry_text(&self, e: &ListEntry) -> &str {
+        &self.lines[e.line].text[e.start..e.end]
+    }
+
+    /// The entries of `[global] extra-index-url`, as pip splits them.
+    pub fn extra_index_urls(&self) -> Vec<String> {
+        self.extra_entries()
+            .map(|(_, es)| es.iter().map(|e| self.entry_text(e).to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Our entry in `[global] extra-index-url`: the first one for the repository whose simple index is `simple`.
+    pub fn our_extra_index_url(&self, simple: &str) -> Option<String> {
+        self.extra_index_urls()
+            .into_iter()
+            .find(|u| is_our_extra_entry(u, simple))
+    }
+
+    /// Whether our entry (for `simple`) is alone on its line with a `# ca-login:` comment directly above it: a
+    /// login wrote it, even when no record says so.
+    pub fn our_extra_is_commented(&self, simple: &str) -> bool {
+        self.extra_entries().is_some_and(|(_, es)| {
+            es.iter().any(|e| {
+                e.alone
+                    && e.line > 0
+                    && is_our_comment(&self.lines[e.line - 1].text)
+                    && is_our_extra_entry(self.entry_text(e), simple)
+            })
+        })
+    }
+
+    /// Whether the line directly above `section`'s `key` (its last spelling) is a `# ca-login:` comment.
+    pub fn has_our_comment(&self, section: &str, key: &str) -> bool {
+        self.matches(section, &normalize_key(key))
+            .last()
+            .is_some_and(|&o| {
+                let l = self.options[o].line;
+                l > 0 && is_our_comment(&self.lines[l - 1].text)
+            })
+    }
+
+    /// Checks an edit of the list: the file parses, every other setting is as it was, and the list is `want`.
+    fn checked_extra(
+        &self,
+        new: std::result::Result<Document, ParseFail>,
+        want: &[String],
+    ) -> Result<Document> {
+        let new = new.map_err(|_| bug(&self.path, "the edited file would not parse"))?;
+        let nk = normalize_key(EXTRA_KEY);
+        if new.extra_index_urls() != want
+            || new.raw_view("global", &nk) != self.raw_view("global", &nk)
+        {
+            return Err(bug(
+                &self.path,
+                "the edit would have changed other settings",
+            ));
+        }
+        Ok(new)
+    }
+
+    /// Puts `url` into `[global] extra-index-url` as the repository's one entry, keeping every other entry (and
+    /// the credentials in them), comment and line byte for byte:
+    /// - an entry for the same repository (`simple`, whatever its credentials) is replaced in place, and a
+    ///   `# ca-login:` comment directly above its line gets `comment`; further entries for it are removed;
+    /// - else, when the key is there, `url` goes on a new continuation line after the list's last line, with
+    ///   `comment` on an indented line above it;
+    /// - else the key is added (as [`Document::set`] adds one) with `comment` above it.
+    ///
+    /// [`Document::remove_extra_index`] takes exactly that back.
+    pub fn set_extra_index(&mut self, url: &str, simple: &str, comment: &str) -> Result<()> {
+        self.check_args("global", EXTRA_KEY, Some(url), Some(comment))?;
+        if url.is_empty() || url.contains(py_is_space) || !is_our_extra_entry(url, simple) {
+            return Err(Error::config(
+                &self.path,
+                format!(
+                    "refusing to write an {EXTRA_KEY} entry that is not one URL of the repository"
+                ),
+                "this is a bug in the caller; please report it",
+            ));
+        }
+        let comment = {
+            let c = py_strip(comment);
+            if c.starts_with(COMMENT_PREFIX) {
+                c.to_string()
+            } else {
+                format!("{COMMENT_PREFIX} {c}")
+            }
+        };
+        // Never two of ours: drop every later one first (bounded by the list's length).
+        for _ in 0..self.extra_index_urls().len() {
+            let Some((_, es)) = self.extra_entries() else {
+                break;
+            };
+            let ours: Vec<ListEntry> = es
+                .iter()
+                .copied()
+                .filter(|e| is_our_extra_entry(self.entry_text(e), simple))
+                .collect();
+            if ours.len() < 2 {
+                break;
+            }
+            self.remove_extra_entry(ours[ours.len() - 1])?;
+        }
+        let Some((o, es)) = self.extra_entries() else {
+            return self.set("global", EXTRA_KEY, url, Some(&comment));
+        };
+        let all: Vec<String> = es.iter().map(|e| self.entry_text(e).to_string()).collect();
+        let found = es
+            .iter()
+            .position(|e| is_our_extra_entry(self.entry_text(e), simple));
+        let mut want = all.clone();
+        let new = match found {
+            Some(i) => {
+                let e = es[i];
+                want[i] = url.to_string();
+                self.edited(|lines, _| {
+                    let t = &mut lines[e.line].text;
+                    t.replace_range(e.start..e.end, url);
+                    if e.alone && e.line > 0 && is_our_comment(&lines[e.line - 1].text) {
+                        let indent = indent_of(&lines[e.line - 1].text).to_string();
+                        lines[e.line - 1].text = format!("{indent}{comment}");
+                    }
+                })
+            }
+            None => {
+                let opt = self.options[o].clone();
+                let last = opt.cont.last().copied().unwrap_or(opt.line);
+                let indent = match opt.cont.last() {
+                    Some(&c) => indent_of(&self.lines[c].text).to_string(),
+                    None => format!("{}    ", indent_of(&self.lines[opt.line].text)),
+                };
+                want.push(url.to_string());
+                self.edited(|lines, eol| {
+                    let add = [format!("{indent}{comment}"), format!("{indent}{url}")]
+                        .map(|text| Line { text, eol });
+                    lines.splice(last + 1..last + 1, add);
+                })
+            }
+        };
+        *self = self.checked_extra(new, &want)?;
+        Ok(())
+    }
+
+    /// Takes one entry out of the list: its line (and a `# ca-login:` comment directly above it) when it is alone
+    /// on a continuation line; the key (as [`Document::remove`] does) when it was the list's only entry, on the
+    /// key line; else only the entry and the spaces between it and its neighbour on the line.
+    fn remove_extra_entry(&mut self, e: ListEntry) -> Result<()> {
+        let Some((_, es)) = self.extra_entries() else {
+            return Ok(());
+        };
+        let Some(i) = es
+            .iter()
+            .position(|x| x.line == e.line && x.start == e.start)
+        else {
+            return Ok(());
+        };
+        let mut want: Vec<String> = es.iter().map(|x| self.entry_text(x).to_string()).collect();
+        want.remove(i);
+        if want.is_empty() && e.key_line {
+            self.remove("global", EXTRA_KEY)?;
+            return Ok(());
+        }
+        let ours_above = e.line > 0 && is_our_comment(&self.lines[e.line - 1].text);
+        let prev = (i > 0 && es[i - 1].line == e.line).then(|| es[i - 1]);
+        let next = es.get(i + 1).filter(|x| x.line == e.line).copied();
+        let new = self.edited(|lines, _| {
+            let t = &mut lines[e.line].text;
+            match (prev, next) {
+                (Some(p), _) => t.replace_range(p.end..e.end, ""),
+                (None, Some(n)) => t.replace_range(e.start..n.start, ""),
+                (None, None) => {
+                    if e.key_line {
+                        // `key = ours` with the list going on below: `key =` stays.
+                        let cut = py_rstrip(&t[..e.start]).len();
+                        t.replace_range(cut..e.end, "");
+                    } else {
+                        lines.remove(e.line);
+                    }
+                    if ours_above {
+                        lines.remove(e.line - 1);
+                    }
+                }
+            }
+        });
+        *self = self.checked_extra(new, &want)?;
+        Ok(())
+    }
+
+    /// Logout without a record of the login: removes each entry that carries a CodeArtifact token and sits alone
+    /// on its line under a `# ca-login:` comment (a login wrote it), with that comment. Returns whether one went.
+    pub fn remove_commented_token_extras(&mut self) -> Result<bool> {
+        let mut removed = false;
+        for _ in 0..=self.extra_index_urls().len() {
+            let Some((_, es)) = self.extra_entries() else {
+                break;
+            };
+            let Some(e) = es.iter().copied().find(|e| {
+                e.alone
+                    && e.line > 0
+                    && is_our_comment(&self.lines[e.line - 1].text)
+                    && crate::secret::carries_codeartifact_token(self.entry_text(e))
+            }) else {
+                break;
+            };
+            self.remove_extra_entry(e)?;
+            removed = true;
+        }
+        Ok(removed)
+    }
+
+    /// Removes our entries (those for the repository whose simple index is `simple`) from `[global]
+    /// extra-index-url`, keeping every other entry, comment and byte; after [`Document::set_extra_index`], gives
+    /// back the original bytes. Returns whether one was removed.
+    pub fn remove_extra_index(&mut self, simple: &str) -> Result<bool> {
+        let mut removed = false;
+        for _ in 0..=self.extra_index_urls().len() {
+            let Some((_, es)) = self.extra_entries() else {
+                break;
+            };
+            let Some(e) = es
+                .iter()
+                .copied()
+                .find(|e| is_our_extra_entry(self.entry_text(e), simple))
+            else {
+                break;
+            };
+            self.remove_extra_entry(e)?;
+            removed = true;
+        }
+        Ok(removed)
+    }
+}
+
+/// For a login recorded in extra-index mode, `status`'s view of pip: whether `file`'s `[global] extra-index-url`
+/// holds our entry for `repository_endpoint`; whether `pip install` will use it (its effective extra-index-url
+/// list comes from `file`, holds that entry, and no-index is off: `PIP_EXTRA_INDEX_URL` or another file's list
+/// wins outright, pip takes one list, not their union); the URL pip asks besides its index-url (ours, or the
+/// first of the winning list), masked; and where that list comes from.
+pub fn holds_our_extra(
+    file: &Path,
+    ctx: &PipContext,
+    repository_endpoint: &str,
+) -> (bool, bool, Option<String>, String) {
+    let simple = crate::tools::simple_url(repository_endpoint);
+    let ours = match read_document(file) {
+        Ok(Some(d)) => d.our_extra_index_url(&simple),
+        _ => None,
+    };
+    let Ok(eff) = effective_index_url(ctx, "install") else {
+        return (ours.is_some(), false, None, "unknown".into());
+    };
+    let from_file = matches!(&eff.extra_source, Source::File { path, .. } if path == file);
+    let listed = eff
+        .extra_index_urls
+        .iter()
+        .find(|u| is_our_extra_entry(u, &simple));
+    let used = ours.is_some() && from_file && !eff.no_index && listed.is_some();
+    let url = listed
+        .filter(|_| from_file)
+        .or(eff.extra_index_urls.first())
+        .map(|u| mask_url(u));
+    let source = match &eff.extra_source {
+        Source::EnvVar { .. } => crate::login::describe_source(&eff.extra_source),
+        Source::File { .. } => format!(
+            "extra-index-url, {}",
+            crate::login::describe_source(&eff.extra_source)
+        ),
+        Source::Default => "no extra-index-url set anywhere".into(),
+    };
+    (ours.is_some(), used, url, source)
+}
+
 /// For differential tests against Python's configparser: the raw data, or the error kind and line numbers.
 #[cfg(test)]
 pub(crate) fn describe_parse(text: &str) -> serde_json::Value {
@@ -2003,6 +2356,328 @@ mod tests {
             text.replace(TOKEN, "<token>")
         );
         assert!(!text.contains(TOKEN), "the error shows the token");
+    }
+
+    // ----- extra-index-url: our one entry in the list -----
+
+    const OURS: &str =
+        "https://d-111122223333.d.codeartifact.us-west-2.amazonaws.com/pypi/r/simple/";
+
+    fn our_url(token: &str) -> String {
+        OURS.replace("https://", &format!("https://aws:{token}@"))
+    }
+
+    /// The list pip makes of `[global] extra-index-url` (configparser's value split on whitespace).
+    fn pip_list(d: &Document) -> Vec<String> {
+        d.get("global", EXTRA_KEY)
+            .map(|v| {
+                v.split(py_is_space)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn extra_set_then_remove_gives_back_the_original_bytes() {
+        let cases = [
+            "",
+            "# only a comment",
+            "[install]\nno-cache-dir = 1",
+            "[global]\r\ntimeout = 5\r\n",
+            "[global]\rtimeout = 5\r",
+            "[global]\nextra-index-url = https://bob:pw@mirror.example/simple/\n",
+            "[global]\nextra-index-url = https://bob:pw@mirror.example/simple/",
+            "[global]\r\nextra-index-url =\r\n    https://a.example/simple/\r\n\r\n    # user's note\r\n    https://b.example/simple/ https://c.example/simple/\r\n[install]\r\nx = 1\r\n",
+            "[global]\n  extra_index_url : https://a.example/simple/\n      https://b.example/simple/\n  timeout = 5\n",
+            "[global]\nextra-index-url =\n",
+            "[global]\nextra-index-url = https://a.example/simple/\n; comment\ntimeout = 5\n",
+        ];
+        for text in cases {
+            let mut d = parse(text);
+            let before = pip_list(&d);
+            d.set_extra_index(&our_url(TOKEN), OURS, "token for d/r expires soon")
+                .unwrap();
+            let after = d.render();
+            let mut want = before.clone();
+            want.push(our_url(TOKEN));
+            assert!(pip_list(&d) == want, "pip's list after set for {text:?}");
+            assert_eq!(after.matches(COMMENT_PREFIX).count(), 1, "{text:?}");
+            // pip parses it the same way we do.
+            Document::parse(&after, &p()).unwrap();
+            assert!(d.remove_extra_index(OURS).unwrap());
+            assert!(d.render() == text, "set+remove did not restore {text:?}");
+            assert!(!d.remove_extra_index(OURS).unwrap());
+        }
+    }
+
+    #[test]
+    fn extra_set_appends_a_continuation_line_with_the_lists_indentation_and_the_files_line_ends() {
+        let mut d = parse(
+            "[global]\r\nextra-index-url =\r\n\thttps://a.example/simple/\r\ntimeout = 5\r\n",
+        );
+        d.set_extra_index(&our_url(TOKEN), OURS, "c").unwrap();
+        assert!(
+            d.render()
+                == format!(
+                    "[global]\r\nextra-index-url =\r\n\thttps://a.example/simple/\r\n\t# ca-login: c\r\n\t{}\r\ntimeout = 5\r\n",
+                    our_url(TOKEN)
+                ),
+            "the new entry is not a continuation line after the list"
+        );
+        assert_eq!(d.get("global", "timeout").as_deref(), Some("5"));
+        // A list on the key line only: the new line is indented past the key.
+        let mut d =
+            parse("[global]\n  extra-index-url = https://a.example/simple/\n  timeout = 5\n");
+        d.set_extra_index(OURS, OURS, "c").unwrap();
+        assert_eq!(
+            d.render(),
+            format!(
+                "[global]\n  extra-index-url = https://a.example/simple/\n      # ca-login: c\n      {OURS}\n  timeout = 5\n"
+            )
+        );
+        assert_eq!(d.get("global", "timeout").as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn extra_relogin_replaces_only_our_entry_in_place_and_its_comment() {
+        let original = "[global]\nextra-index-url = https://bob:pw@mirror.example/simple/\n    https://c.example/simple/\n";
+        let mut d = parse(original);
+        d.set_extra_index(&our_url("old-token"), OURS, "expires 1")
+            .unwrap();
+        d.set_extra_index(&our_url(TOKEN), OURS, "expires 2")
+            .unwrap();
+        let text = d.render();
+        assert_eq!(
+            text.matches(OURS.trim_start_matches("https://")).count(),
+            1,
+            "two entries of ours"
+        );
+        assert!(!text.contains("old-token") && !text.contains("expires 1"));
+        assert!(
+            text == format!(
+                "{original}    # ca-login: expires 2\n    {}\n",
+                our_url(TOKEN)
+            ),
+            "the re-login changed more than our entry"
+        );
+        // The netrc store writes our URL without credentials: the same entry.
+        d.set_extra_index(OURS, OURS, "netrc").unwrap();
+        assert_eq!(text.lines().count(), d.render().lines().count());
+        assert!(!d.render().contains(TOKEN));
+        d.remove_extra_index(OURS).unwrap();
+        assert_eq!(d.render(), original);
+    }
+
+    #[test]
+    fn extra_an_entry_for_our_repository_among_others_on_one_line_is_replaced_and_removed_with_one_space(
+    ) {
+        let text = format!(
+            "[global]\nextra-index-url = https://a.example/simple/ {} https://b.example/simple/\n",
+            our_url("dead-token")
+        );
+        let mut d = parse(&text);
+        d.set_extra_index(&our_url(TOKEN), OURS, "c").unwrap();
+        assert_eq!(
+            pip_list(&d),
+            vec![
+                "https://a.example/simple/".to_string(),
+                our_url(TOKEN),
+                "https://b.example/simple/".to_string()
+            ]
+        );
+        // Not alone on its line: no comment is put between the entries.
+        assert!(!d.render().contains(COMMENT_PREFIX));
+        d.remove_extra_index(OURS).unwrap();
+        assert_eq!(
+            d.render(),
+            "[global]\nextra-index-url = https://a.example/simple/ https://b.example/simple/\n"
+        );
+        // First on the line, then last on the line.
+        let mut d = parse(&format!(
+            "[global]\nextra-index-url = {} https://b/\n",
+            our_url("x")
+        ));
+        d.remove_extra_index(OURS).unwrap();
+        assert_eq!(d.render(), "[global]\nextra-index-url = https://b/\n");
+        let mut d = parse(&format!(
+            "[global]\nextra-index-url =\n    https://b/ {}\n",
+            our_url("x")
+        ));
+        d.remove_extra_index(OURS).unwrap();
+        assert_eq!(d.render(), "[global]\nextra-index-url =\n    https://b/\n");
+    }
+
+    #[test]
+    fn extra_never_two_of_ours_and_other_repositories_or_credentials_are_not_ours() {
+        let other_repo = OURS.replace("/pypi/r/", "/pypi/other/");
+        let other_user = OURS.replace("https://", "https://alice:her-pw@");
+        assert!(
+            is_our_extra_entry(&other_user, OURS),
+            "same repository, other credentials"
+        );
+        assert!(!is_our_extra_entry(&other_repo, OURS));
+        assert!(is_our_extra_entry(OURS.trim_end_matches('/'), OURS));
+        let mut d = parse(&format!(
+            "[global]\nextra-index-url =\n    {}\n    {other_repo}\n    {}\n",
+            our_url("a"),
+            our_url("b")
+        ));
+        d.set_extra_index(&our_url(TOKEN), OURS, "c").unwrap();
+        assert_eq!(pip_list(&d), vec![our_url(TOKEN), other_repo.clone()]);
+        d.remove_extra_index(OURS).unwrap();
+        assert_eq!(pip_list(&d), vec![other_repo]);
+        // Refused: a URL for another repository, or with a space.
+        let mut d = parse("[global]\n");
+        assert!(d
+            .set_extra_index("https://pypi.org/simple/", OURS, "c")
+            .is_err());
+        assert!(d.set_extra_index(&format!("{OURS} x"), OURS, "c").is_err());
+        assert_eq!(d.render(), "[global]\n");
+    }
+
+    #[test]
+    fn extra_our_entry_on_the_key_line_leaves_the_key_for_the_users_entries_below() {
+        let mut d = parse("[global]\ntimeout = 5\n");
+        d.set_extra_index(&our_url(TOKEN), OURS, "c").unwrap();
+        // The user adds their own entries below ours afterwards.
+        let mut text = d.render();
+        text.push_str("    https://bob:pw@mirror.example/simple/\n");
+        let mut d = parse(&text);
+        assert!(d.has_our_comment("global", EXTRA_KEY));
+        assert!(d.our_extra_is_commented(OURS));
+        d.remove_extra_index(OURS).unwrap();
+        assert_eq!(
+            d.render(),
+            "[global]\ntimeout = 5\nextra-index-url =\n    https://bob:pw@mirror.example/simple/\n"
+        );
+        assert_eq!(
+            pip_list(&d),
+            vec!["https://bob:pw@mirror.example/simple/".to_string()]
+        );
+        // Without our comment, the user's own entry for the repository is found but not marked as ours.
+        let d = parse(&format!("[global]\nextra-index-url = {}\n", our_url("x")));
+        assert!(!d.our_extra_is_commented(OURS));
+        assert_eq!(d.our_extra_index_url(OURS), Some(our_url("x")));
+    }
+
+    #[test]
+    fn extra_without_a_record_only_commented_codeartifact_token_entries_go() {
+        let original = format!(
+            "[global]\nextra-index-url = https://a/\n    {}\n",
+            our_url("users-own")
+        );
+        // The user's own entry for the repository (no comment of ours above it) stays.
+        let mut d2 = parse(&original);
+        assert!(!d2.remove_commented_token_extras().unwrap());
+        assert_eq!(d2.render(), original);
+        let mut d = parse("[global]\nextra-index-url = https://bob:pw@a/simple/\n");
+        d.set_extra_index(&our_url(TOKEN), OURS, "c").unwrap();
+        assert!(d.remove_commented_token_extras().unwrap());
+        assert_eq!(
+            d.render(),
+            "[global]\nextra-index-url = https://bob:pw@a/simple/\n"
+        );
+        let mut d = parse("[global]\ntimeout = 5\n");
+        d.set_extra_index(&our_url(TOKEN), OURS, "c").unwrap();
+        assert!(d.remove_commented_token_extras().unwrap());
+        assert_eq!(d.render(), "[global]\ntimeout = 5\n");
+    }
+
+    #[test]
+    fn extra_edits_never_show_the_token_in_errors() {
+        let mut d = parse("[global]\n");
+        let e = d
+            .set_extra_index(&format!("{}\n[x]", our_url(TOKEN)), OURS, "c")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains(TOKEN), "the error shows the token");
+    }
+
+    #[test]
+    fn extra_logins_from_8_threads_leave_one_entry_of_ours_and_the_users_list() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("pip.conf");
+        let original = "[global]\nextra-index-url = https://bob:pw@mirror.example/simple/\n";
+        fs::write(&path, original).unwrap();
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for round in 0..5 {
+                        update_file(&path, |d| {
+                            d.set_extra_index(&our_url(&format!("t{i}r{round}")), OURS, "race")
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let mut d = read_document(&path).unwrap().unwrap();
+        let list = pip_list(&d);
+        assert_eq!(list.len(), 2, "racing logins left {} entries", list.len());
+        assert_eq!(list[0], "https://bob:pw@mirror.example/simple/");
+        assert!(list[1].contains("r4@"));
+        assert_eq!(d.render().matches(COMMENT_PREFIX).count(), 1);
+        d.remove_extra_index(OURS).unwrap();
+        assert_eq!(d.render(), original);
+    }
+
+    #[test]
+    fn holds_our_extra_sees_what_pip_install_uses() {
+        let mut env = Env::new();
+        let user = env.write(
+            "home/.config/pip/pip.conf",
+            &format!(
+                "[global]\nextra-index-url = https://a/\n    {}\n",
+                our_url(TOKEN)
+            ),
+        );
+        let ep = OURS.trim_end_matches("simple/");
+        let seen = |env: &Env| {
+            let (holds, used, url, _) = holds_our_extra(&user, &env.ctx, ep);
+            (holds, used, url)
+        };
+        let (holds, used, url, source) = holds_our_extra(&user, &env.ctx, ep);
+        assert!(holds && used);
+        assert_eq!(url.as_deref(), Some(mask_url(&our_url(TOKEN)).as_str()));
+        assert!(
+            !format!("{url:?}").contains(TOKEN),
+            "the URL shown holds the token"
+        );
+        assert!(
+            source.starts_with("extra-index-url, [global] in "),
+            "{source}"
+        );
+        // PIP_EXTRA_INDEX_URL replaces the files' list.
+        env.ctx
+            .env
+            .push(("PIP_EXTRA_INDEX_URL".into(), "https://other/".into()));
+        assert_eq!(seen(&env), (true, false, Some("https://other/".into())));
+        assert_eq!(
+            holds_our_extra(&user, &env.ctx, ep).3,
+            "environment variable PIP_EXTRA_INDEX_URL"
+        );
+        env.ctx.env.clear();
+        // So does [install] extra-index-url in a lower file.
+        env.write(
+            "etc/pip.conf",
+            "[install]\nextra-index-url = https://other/\n",
+        );
+        assert_eq!(seen(&env), (true, false, Some("https://other/".into())));
+        env.write("etc/pip.conf", "");
+        env.write("venv/pip.conf", "[global]\nno-index = yes\n");
+        assert!(!seen(&env).1);
+        env.write("venv/pip.conf", "");
+        env.write(
+            "home/.config/pip/pip.conf",
+            "[global]\nextra-index-url = https://a/\n",
+        );
+        assert_eq!(seen(&env), (false, false, Some("https://a/".into())));
     }
 
     // ----- updating -----

@@ -127,7 +127,6 @@ def test_bad_tool_arguments_fail_before_any_network_call(lib_env):
     for kw, field in [
         ({"tool": "npm"}, "tool"),
         ({"tool": "uv", "token_store": "keyring"}, "token_store"),
-        ({"tool": "pip", "extra_index": True}, "extra_index"),
         ({"tool": "poetry", "poetry_source": "a b"}, "poetry_source"),
     ]:
         with pytest.raises(ca_login.InvalidInput) as e:

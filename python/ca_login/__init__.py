@@ -496,8 +496,9 @@ def login(
         tool: ``"pip"``, ``"uv"``, ``"poetry"``, ``"twine"``, or several (a list, or ``"pip,uv"``).
         token_store: ``"url"`` (the token in the tool's file) or ``"netrc"`` (only in ``~/.netrc``, ``NETRC``
             honoured; pip's file then holds the URL only). Default: url for pip, netrc for uv (always).
-        extra_index: add the repository to uv's index list without ``default`` instead of replacing the index
-            (two indexes allow dependency confusion).
+        extra_index: add the repository as an extra index instead of replacing the index: pip's ``[global]
+            extra-index-url`` (its other entries kept), uv's index list without ``default``. Two indexes allow
+            dependency confusion: a :class:`LoginWarning` says so.
         poetry_source: the Poetry source name (default ``codeartifact``).
         duration_seconds: token lifetime, 0 (the role session's) or 900..43200; CodeArtifact's default is 43200.
         endpoint_url: the ``codeartifact.api`` VPC endpoint's URL when its private DNS is off.

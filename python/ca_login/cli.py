@@ -105,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
         "--extra-index-url",
         dest="extra_index",
         action="store_true",
-        help="uv: add the repository as an extra index (not the default); two indexes allow dependency confusion",
+        help="add the repository as an extra index (pip: to extra-index-url; uv: an index without default) "
+        "instead of replacing the index; two indexes allow dependency confusion",
     )
     p.add_argument("--poetry-source", metavar="NAME", help="Poetry source name (default: codeartifact)")
     p.add_argument(

@@ -170,16 +170,70 @@ pub async fn run(
         Source::File { path, .. } => st.get(path).cloned(),
         _ => None,
     };
+    // A login in extra-index mode: its record is for the file pip's extra-index-url list comes from.
+    let extra_entry = match &eff.extra_source {
+        Source::File { path, .. } => st.get(path).filter(|e| e.extra_index).cloned(),
+        _ => None,
+    };
     let endpoint = outcome.repository_endpoint.clone().or_else(|| {
         entry
-            .as_ref()
-            .filter(|e| {
+            .iter()
+            .chain(&extra_entry)
+            .find(|e| {
                 e.domain == settings.domain.value && e.repository == settings.repository.value
             })
             .map(|e| e.repository_endpoint.clone())
     });
+    // The repository found only as an extra index: pip asks it besides its index-url.
+    let extra = eff
+        .extra_index_urls
+        .iter()
+        .find(|u| points_at(u, endpoint.as_deref(), settings))
+        .filter(|_| {
+            !eff.no_index
+                && !eff
+                    .index_url
+                    .as_deref()
+                    .is_some_and(|u| points_at(u, endpoint.as_deref(), settings))
+        })
+        .cloned();
+    let (entry, index_url) = match &extra {
+        Some(x) => (extra_entry, Some(x.clone())),
+        None => (entry, eff.index_url.clone()),
+    };
+    // An extra-index login of ours whose list pip does not use (PIP_EXTRA_INDEX_URL, an [install] list or a
+    // higher file's list wins: pip takes one list, not their union).
+    let lost_extra = st.entries().find(|e| {
+        e.extra_index
+            && e.domain == settings.domain.value
+            && e.repository == settings.repository.value
+            && match &eff.extra_source {
+                Source::File { path, .. } => *path != e.config_file,
+                Source::EnvVar { .. } => true,
+                Source::Default => false,
+            }
+    });
+    let index_is_ours = eff
+        .index_url
+        .as_deref()
+        .is_some_and(|u| points_at(u, endpoint.as_deref(), settings));
     let mut ours = false;
-    let check = if eff.no_index {
+    let check = if let Some(x) = &extra {
+        ours = true;
+        Check::ok(
+            "pip-index-url",
+            Layer::Pip,
+            format!(
+                "{} found as an extra index (extra-index-url from {}), besides index-url {}; note: two indexes allow \
+                 dependency confusion (pip installs the highest version found on either): the default mode (ca-login \
+                 login without --extra-index-url) or a CodeArtifact upstream (an external connection to public:pypi) \
+                 avoids it",
+                mask_url(x),
+                where_(&eff.extra_source),
+                eff.index_url.as_deref().map_or("https://pypi.org/simple (pip's default)".into(), mask_url)
+            ),
+        )
+    } else if eff.no_index {
         Check::fail(
             "pip-index-url",
             Layer::Pip,
@@ -190,6 +244,23 @@ pub async fn run(
                 where_(&eff.no_index_source)
             ),
             unset_fix(&eff.no_index_source, settings, &region).replace("index-url", "no-index"),
+        )
+    } else if let Some(e) = lost_extra.filter(|_| !index_is_ours) {
+        Check::fail(
+            "pip-index-url",
+            Layer::Pip,
+            format!(
+                "extra-index-url from {} (overrides the list in {} that holds this repository)",
+                where_(&eff.extra_source),
+                e.config_file.display()
+            ),
+            "pip-config-overridden",
+            format!(
+                "pip takes its extra-index-url list from {}, not from {}: it does not ask this repository.",
+                where_(&eff.extra_source),
+                e.config_file.display()
+            ),
+            unset_fix(&eff.extra_source, settings, &region).replace("index-url", "extra-index-url"),
         )
     } else {
         match &eff.index_url {
@@ -237,7 +308,7 @@ pub async fn run(
     };
     rec.push(check.took(t0));
     let t1 = Instant::now();
-    let token_check = match (&eff.index_url, ours) {
+    let token_check = match (&index_url, ours) {
         (Some(u), true) => {
             let pw = password_of(u);
             if let Some(p) = &pw {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{poetry, twine, uv, Env, TokenStore, Tool};
 use crate::files::{self, netrc, pypirc, toml};
+use crate::{pipconf, state};
 use crate::{Error, Result};
 
 /// The state's tool name of the netrc file (shared by every tool logged in with the netrc store).
@@ -205,6 +206,206 @@ pub fn holds_ours(tool: &str, path: &Path, text: &str, endpoint: &str) -> bool {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// pip's extra-index-url mode: our entry in `[global] extra-index-url` instead of `index-url`
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Whether pip's `url` (an index-url or an extra-index-url entry) is the repository's simple index, whatever
+/// credentials it carries (the token store `url` puts them in, `netrc` leaves them out).
+fn is_ours_for(url: &str, endpoint: &str) -> bool {
+    pipconf::is_our_extra_entry(url, &super::simple_url(endpoint))
+}
+
+/// Takes back, in `doc`, what a login in the other mode wrote there, so that the file holds one entry of ours,
+/// never two. Before an extra-index login (`extra`): our `[global] index-url` gets back the value recorded from
+/// before the first login (or goes); without a record, only one with our `# ca-login:` comment above it goes.
+/// Before an index-url login: our entry leaves `extra-index-url` when the record says extra-index mode, or,
+/// without a record, when our comment is above it.
+pub fn take_back_other_mode(
+    doc: &mut pipconf::Document,
+    extra: bool,
+    endpoint: &str,
+    recorded: Option<&state::Entry>,
+) -> Result<()> {
+    let simple = super::simple_url(endpoint);
+    if !extra {
+        let ours = match recorded {
+            Some(e) => e.extra_index,
+            None => doc.our_extra_is_commented(&simple),
+        };
+        if ours {
+            doc.remove_extra_index(&simple)?;
+        }
+        return Ok(());
+    }
+    let Some(current) = doc.get("global", "index-url") else {
+        return Ok(());
+    };
+    if !is_ours_for(&current, endpoint) {
+        return Ok(());
+    }
+    match recorded {
+        Some(e) if e.extra_index => Ok(()),
+        Some(e) => match e
+            .had_previous
+            .then(|| e.previous_index_url.clone())
+            .flatten()
+        {
+            Some(prev) => doc.set("global", "index-url", &prev, None),
+            None => doc.remove("global", "index-url").map(|_| ()),
+        },
+        None if doc.has_our_comment("global", "index-url") => {
+            doc.remove("global", "index-url").map(|_| ())
+        }
+        None => Ok(()),
+    }
+}
+
+/// An extra-index login's write of pip's file: under the file's lock, takes back an index-url login of ours and
+/// puts `url` into `[global] extra-index-url` ([`pipconf::Document::set_extra_index`]), then records `entry`
+/// (`extra_index`, `created` when the file did not exist). A failed record puts the file (and a record of the
+/// other mode) back. Returns the preview, every password masked.
+pub fn write_pip_extra(
+    file: &Path,
+    state_file: &Path,
+    url: &str,
+    comment: &str,
+    mut entry: state::Entry,
+) -> Result<String> {
+    let recorded = state::load_or_replace(state_file).get(file).cloned();
+    let endpoint = entry.repository_endpoint.clone();
+    let outcome = pipconf::update_file(file, |doc| {
+        take_back_other_mode(doc, true, &endpoint, recorded.as_ref())?;
+        doc.set_extra_index(url, &super::simple_url(&endpoint), comment)
+    })?;
+    let switched = recorded.clone().filter(|e| !e.extra_index);
+    entry.extra_index = true;
+    entry.previous_index_url = None;
+    entry.had_previous = false;
+    entry.created = match &recorded {
+        Some(e) if e.extra_index => e.created,
+        _ => outcome.previous_text.is_none(),
+    };
+    // A record of the other mode goes first: `state::record` would keep its previous index-url.
+    let step = match &switched {
+        Some(_) => state::remove(state_file, file).and_then(|_| state::record(state_file, entry)),
+        None => state::record(state_file, entry),
+    };
+    if let Err(e) = step {
+        if outcome.written {
+            if let Err(re) = files::restore(&outcome.target, outcome.previous_text.as_deref()) {
+                log::warn!("cannot put pip's config back after the failed login: {re}");
+            }
+        }
+        if let Some(old) = switched {
+            let _ = state::record(state_file, old);
+        }
+        return Err(e);
+    }
+    Ok(crate::secret::mask_url(&outcome.new_text))
+}
+
+/// Logout of an extra-index login: takes our entry for `endpoint` out of `[global] extra-index-url` (every other
+/// byte kept); without a record (`endpoint` None), each entry with a CodeArtifact token under our `# ca-login:`
+/// comment. Removes the file when the login created it and nothing else is left. Returns whether the file changed.
+pub fn unwrite_pip_extra(file: &Path, endpoint: Option<&str>, created: bool) -> Result<bool> {
+    if !file.exists() {
+        return Ok(false);
+    }
+    let target = files::resolve_target(file)?;
+    let _lock = files::lock(&target)?;
+    let Some(mut doc) = pipconf::read_document(&target)? else {
+        return Ok(false);
+    };
+    let removed = match endpoint {
+        Some(ep) => doc.remove_extra_index(&super::simple_url(ep))?,
+        None => doc.remove_commented_token_extras()?,
+    };
+    if !removed {
+        return Ok(false);
+    }
+    let rest = doc.render();
+    if created && rest.is_empty() {
+        std::fs::remove_file(&target).map_err(|e| {
+            Error::config(
+                &target,
+                format!("cannot remove it: {e}"),
+                "remove it by hand",
+            )
+        })?;
+    } else {
+        files::write_atomic(&target, &rest)?;
+    }
+    Ok(true)
+}
+
+/// The warning every pip extra-index login gives: two indexes allow dependency confusion.
+pub fn dependency_confusion_warning(domain: &str, owner: Option<&str>, repository: &str) -> String {
+    let owner = owner
+        .map(|o| format!(" --domain-owner {o}"))
+        .unwrap_or_default();
+    format!(
+        "two indexes allow dependency confusion: pip now asks both its index-url and {domain}/{repository} for every \
+         package and installs the highest version found on either, so a public package with the name of a private \
+         one can replace it\n\
+         hint: log in without --extra-index-url (Python: extra_index=False) so that the repository is pip's only \
+         index, and reach public packages through a CodeArtifact upstream: aws codeartifact \
+         associate-external-connection --domain {domain}{owner} --repository {repository} --external-connection \
+         public:pypi"
+    )
+}
+
+/// Why pip would not use the extra-index-url entry we wrote to `file`: `PIP_EXTRA_INDEX_URL`, an
+/// `[install] extra-index-url` or a higher file's list wins (pip takes one list, not their union), or no-index.
+pub fn pip_extra_warnings(file: &Path, ctx: &pipconf::PipContext, endpoint: &str) -> Vec<String> {
+    if !pipconf::config_files(ctx).iter().any(|(_, p)| p == file) {
+        return vec![format!(
+            "pip does not read {} (it is none of pip's config files for this interpreter)\nhint: point pip at it with PIP_CONFIG_FILE={}, or log in without config_file",
+            file.display(),
+            file.display()
+        )];
+    }
+    let eff = match pipconf::effective_index_url(ctx, "install") {
+        Ok(eff) => eff,
+        Err(e) => {
+            return vec![format!(
+                "cannot work out pip's effective configuration: {e}"
+            )]
+        }
+    };
+    let mut out = Vec::new();
+    let from_file = matches!(&eff.extra_source, pipconf::Source::File { path, .. } if path == file);
+    if eff.no_index {
+        out.push(format!(
+            "pip will not use any index: no-index is set by {}\nhint: remove no-index there",
+            crate::login::describe_source(&eff.no_index_source)
+        ));
+    } else if !from_file
+        || !eff
+            .extra_index_urls
+            .iter()
+            .any(|u| is_ours_for(u, endpoint))
+    {
+        let hint = match &eff.extra_source {
+            pipconf::Source::EnvVar { name } => format!(
+                "unset {name} (e.g. `%env {name}=` in the notebook, or remove it from the kernel's environment), or add the repository to it"
+            ),
+            pipconf::Source::File { path, section, .. } => format!(
+                "remove extra-index-url from [{section}] in {} or log in with config_file=\"{}\"",
+                path.display(),
+                path.display()
+            ),
+            pipconf::Source::Default => "pip reads none of its config files; is PIP_CONFIG_FILE=/dev/null set, or PIP_ISOLATED_MODE?".into(),
+        };
+        out.push(format!(
+            "pip will not use the extra-index-url in {}: its extra-index-url comes from {}\nhint: {hint}",
+            file.display(),
+            crate::login::describe_source(&eff.extra_source)
+        ));
+    }
+    out.iter().map(|w| crate::secret::mask_url(w)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +522,146 @@ mod tests {
         let mut r = req(&[Tool::Poetry], home);
         r.poetry_source = "no spaces";
         assert!(plan(&r, &Vars(&[]), "t").is_err());
+    }
+
+    fn pip_entry(file: &Path, extra: bool, previous: Option<&str>) -> state::Entry {
+        state::Entry {
+            tool: "pip".into(),
+            config_file: file.to_path_buf(),
+            repository_endpoint: EP.into(),
+            domain: "d".into(),
+            domain_owner: None,
+            repository: "r".into(),
+            region: "us-west-2".into(),
+            expires_at: 2_000_000_000,
+            issued_at: 1_999_990_000,
+            previous_index_url: previous.map(String::from),
+            had_previous: previous.is_some(),
+            token_store: "url".into(),
+            extra_index: extra,
+            created: false,
+            source: None,
+        }
+    }
+
+    fn ours(token: &str) -> String {
+        crate::settings::index_url(EP, token).expect("url")
+    }
+
+    #[test]
+    fn pip_mode_switches_take_back_the_other_modes_entry_and_nothing_else() {
+        let p = Path::new("/x/pip.conf");
+        let mirror = "https://bob:pw@mirror.example/simple/";
+        // index-url mode -> extra: the recorded previous index-url comes back.
+        let mut doc = pipconf::Document::parse(
+            &format!(
+                "[global]\n# ca-login: t\nindex-url = {}\nextra-index-url = https://a/\n",
+                ours("t1")
+            ),
+            p,
+        )
+        .expect("parse");
+        let rec = pip_entry(p, false, Some(mirror));
+        take_back_other_mode(&mut doc, true, EP, Some(&rec)).expect("take back");
+        assert_eq!(
+            doc.render(),
+            format!("[global]\nindex-url = {mirror}\nextra-index-url = https://a/\n")
+        );
+        // Without a record, only an index-url of ours with our comment goes; a user's own stays.
+        let theirs = format!("[global]\nindex-url = {}\n", ours("t2"));
+        let mut doc = pipconf::Document::parse(&theirs, p).expect("parse");
+        take_back_other_mode(&mut doc, true, EP, None).expect("take back");
+        assert_eq!(doc.render(), theirs);
+        // extra -> index-url mode: our list entry goes, the user's stays.
+        let mut doc =
+            pipconf::Document::parse("[global]\nextra-index-url = https://a/\n", p).expect("parse");
+        doc.set_extra_index(&ours("t3"), &super::super::simple_url(EP), "t")
+            .expect("set");
+        let rec = pip_entry(p, true, None);
+        take_back_other_mode(&mut doc, false, EP, Some(&rec)).expect("take back");
+        assert_eq!(doc.render(), "[global]\nextra-index-url = https://a/\n");
+        // A record of the same mode: nothing to take back.
+        let text = format!("[global]\nindex-url = {}\n", ours("t4"));
+        let mut doc = pipconf::Document::parse(&text, p).expect("parse");
+        take_back_other_mode(&mut doc, false, EP, Some(&pip_entry(p, false, None))).expect("same");
+        assert_eq!(doc.render(), text);
+    }
+
+    #[test]
+    fn pip_extra_write_records_the_mode_and_unwrite_removes_only_a_file_it_created() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let sp = dir.path().join("state.json");
+        let created = dir.path().join("new/pip.conf");
+        let preview = write_pip_extra(
+            &created,
+            &sp,
+            &ours("tok-a"),
+            "c",
+            pip_entry(&created, true, None),
+        )
+        .expect("write");
+        assert!(!preview.contains("tok-a"), "the preview shows the token");
+        let rec = state::load(&sp)
+            .expect("state")
+            .get(&created)
+            .cloned()
+            .expect("entry");
+        assert!(rec.extra_index && rec.created);
+        assert!(unwrite_pip_extra(&created, Some(EP), rec.created).expect("unwrite"));
+        assert!(
+            !created.exists(),
+            "the file the login created is still there"
+        );
+        let kept = dir.path().join("pip.conf");
+        let original = "[global]\r\nextra-index-url = https://bob:pw@a/simple/\r\n";
+        std::fs::write(&kept, original).expect("write");
+        write_pip_extra(
+            &kept,
+            &sp,
+            &ours("tok-b"),
+            "c",
+            pip_entry(&kept, true, None),
+        )
+        .expect("write");
+        let rec = state::load(&sp)
+            .expect("state")
+            .get(&kept)
+            .cloned()
+            .expect("entry");
+        assert!(rec.extra_index && !rec.created);
+        assert!(unwrite_pip_extra(&kept, Some(EP), rec.created).expect("unwrite"));
+        assert_eq!(std::fs::read_to_string(&kept).expect("read"), original);
+        assert!(!unwrite_pip_extra(&kept, Some(EP), false).expect("again"));
+    }
+
+    #[test]
+    fn pip_extra_warnings_name_the_variable_whose_list_wins() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut ctx = pipconf::PipContext::new(dir.path());
+        ctx.global_dirs = Some(vec![]);
+        let file = pipconf::user_config_files(&ctx)[1].clone();
+        std::fs::create_dir_all(file.parent().expect("dir")).expect("mkdir");
+        std::fs::write(
+            &file,
+            format!("[global]\nextra-index-url = {}\n", ours("t")),
+        )
+        .expect("write");
+        assert!(pip_extra_warnings(&file, &ctx, EP).is_empty());
+        ctx.env.push((
+            "PIP_EXTRA_INDEX_URL".into(),
+            "https://u:secret@other/simple/".into(),
+        ));
+        let w = pip_extra_warnings(&file, &ctx, EP);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains("environment variable PIP_EXTRA_INDEX_URL")
+                && w[0].contains("hint: unset"),
+            "{}",
+            w[0]
+        );
+        assert!(!w[0].contains("secret"), "the warning shows a password");
+        let elsewhere = dir.path().join("elsewhere.conf");
+        assert!(pip_extra_warnings(&elsewhere, &ctx, EP)[0].contains("pip does not read"));
+        assert!(dependency_confusion_warning("d", Some("1"), "r").contains("public:pypi"));
     }
 }
