@@ -213,11 +213,15 @@ fn startup_is_ours(text: &str) -> bool {
 /// of someone else's at `path` is never replaced or removed. With `as_user`, every read, mkdir, rename and
 /// removal is done with that user's ids. Returns what was done: `written`, `unchanged`, `removed`, `absent`,
 /// or `not-ours` (off, and the file there is not ours: left as it is).
-pub fn set_ipython_extension(path: &Path, on: bool, as_user: Option<&AsUser>) -> Result<&'static str> {
+pub fn set_ipython_extension(
+    path: &Path,
+    on: bool,
+    as_user: Option<&AsUser>,
+) -> Result<&'static str> {
     files::user::run(as_user, || {
         let doing = "read the IPython startup file";
-        let current = files::read_bytes(path, doing)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let current =
+            files::read_bytes(path, doing)?.map(|b| String::from_utf8_lossy(&b).into_owned());
         match (on, current) {
             (true, Some(text)) if text == IPYTHON_STARTUP => Ok("unchanged"),
             (true, Some(text)) if !startup_is_ours(&text) => Err(Error::config(
@@ -363,7 +367,10 @@ mod tests {
         std::fs::write(&p, "[default]\ntools = pip,npm\n").unwrap();
         let e = configured_tools(&target, None).unwrap_err();
         assert_eq!(e.cause(), "config-error");
-        assert!(e.to_string().contains("npm") && e.to_string().contains("hint: "), "{e}");
+        assert!(
+            e.to_string().contains("npm") && e.to_string().contains("hint: "),
+            "{e}"
+        );
         let none = crate::login::Target {
             home: Some(d.path().join("nobody")),
             ..Default::default()
@@ -383,7 +390,11 @@ mod tests {
         assert_eq!(set_ipython_extension(&p, false, None).unwrap(), "removed");
         assert!(!p.exists());
         // An earlier Studio script's file under the same name is ours: replaced, then removed.
-        std::fs::write(&p, "# ca-login (written by its lifecycle script): old\nprint()\n").unwrap();
+        std::fs::write(
+            &p,
+            "# ca-login (written by its lifecycle script): old\nprint()\n",
+        )
+        .unwrap();
         assert_eq!(set_ipython_extension(&p, true, None).unwrap(), "written");
         assert_eq!(std::fs::read_to_string(&p).unwrap(), IPYTHON_STARTUP);
         // Someone else's file there is neither replaced nor removed.

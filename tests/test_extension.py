@@ -295,8 +295,10 @@ def _pip_token(first) -> str:
 
 def _renewed_before_the_repository(lib_env) -> bool:
     ops = [c.get("operation") for c in lib_env.calls]
-    return "GetAuthorizationToken" in ops and "repository" in ops and (
-        ops.index("GetAuthorizationToken") < ops.index("repository")
+    return (
+        "GetAuthorizationToken" in ops
+        and "repository" in ops
+        and (ops.index("GetAuthorizationToken") < ops.index("repository"))
     )
 
 

@@ -154,7 +154,6 @@ def write_ca_config(
     as_user: Optional[tuple[int, int, list[int]]] = None,
     dry_run: bool = False,
 ) -> dict[str, Any]: ...
-
 def configured_tools(
     *,
     user_home: Optional[_Path] = None,

@@ -107,7 +107,7 @@ def _uv_configured() -> bool:
 
     try:
         return "uv" in _core.configured_tools()
-    except Exception:  # noqa: BLE001 (ca_login.Error and OSError alike: let before_pip report it)
+    except Exception:  # ca_login.Error and OSError alike: let before_pip report it
         return True
 
 
@@ -149,7 +149,7 @@ def kernel_start(get_ipython: Any = None) -> None:
         ip = get_ipython() if get_ipython is not None else None
         if ip is not None:
             ip.extension_manager.load_extension("ca_login")
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # a kernel must start whatever happens
         why = (str(e).splitlines() or [type(e).__name__])[0][:200]
         print(f"ca_login: the IPython extension was not loaded at kernel start: {why}")
 
