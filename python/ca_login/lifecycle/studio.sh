@@ -39,8 +39,8 @@ umask 022 # the hand-over file is made 0600 (mktemp); ca-login writes its own fi
 : "${CAL_ENDPOINT_URL:=@@S_ENDPOINT_URL@@}"
 : "${CAL_REPOSITORY_ENDPOINT_URL:=@@S_REPOSITORY_ENDPOINT_URL@@}"
 : "${CAL_DURATION_SECONDS:=@@S_DURATION_SECONDS@@}"
-: "${CAL_TOOLS:=@@S_TOOLS@@}"             # the tools the user's logins configure (pip,uv,...; empty: pip)
-: "${CAL_IPYTHON_EXTENSION=@@IPYTHON_EXTENSION@@}" # 1: every kernel loads the extension, 0: not, empty: as is
+: "${CAL_TOOLS:=@@S_TOOLS@@}"             # tools to log in: pip,uv,... (empty: pip)
+: "${CAL_IPYTHON_EXTENSION=@@IPYTHON_EXTENSION@@}" # 1: kernels load the extension, 0: not, empty: as is
 CAL_PY="$CAL_CONDA/bin/python"
 CAL_CREDS="$CAL_HOME/.config/ca-login/container-env" # the extension reads ~/.config/ca-login/container-env
 export PATH="$CAL_CONDA/bin:$PATH"
