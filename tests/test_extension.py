@@ -20,7 +20,7 @@ from pathlib import Path
 import ca_login
 import nbformat
 import pytest
-from ca_login._ipython import installer_of, runs_pip, runs_uv
+from ca_login._ipython import installer_of, kernel_start, runs_pip, runs_uv
 from conftest import assert_exit, assert_no_token, remove_user
 from nbclient import NotebookClient
 from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
@@ -145,15 +145,13 @@ def test_configure_tool_writes_the_tools_key_and_a_bad_tool_writes_nothing(isola
 def test_login_without_a_tool_uses_the_configured_tools_and_an_explicit_tool_wins(lib_env, _clean_env):
     from ca_login import _sagemaker
 
-    _sagemaker.configure({"tool": ["pip", "uv"]})
+    _sagemaker.configure(tool=["pip", "uv"])
     r = ca_login.login(DOMAIN, REPO, domain_owner=OWNER, dry_run=True)
     assert r.tools == ("pip", "uv")
     assert ca_login.login(DOMAIN, REPO, domain_owner=OWNER, dry_run=True, tool="pip").tools == ("pip",)
     e = ca_login.ensure_login(DOMAIN, REPO, domain_owner=OWNER)
     assert e.tools == ("pip", "uv")
     assert (_clean_env / ".config" / "uv" / "uv.toml").exists()
-    info = ca_login.start_refresh(DOMAIN, REPO, domain_owner=OWNER, every=3600)
-    assert info.running
 
 
 def test_a_tools_value_that_is_not_a_tool_list_is_a_config_error_before_any_call(lib_env, _clean_env):
@@ -161,10 +159,13 @@ def test_a_tools_value_that_is_not_a_tool_list_is_a_config_error_before_any_call
     cfg.parent.mkdir(parents=True)
     cfg.write_text("[default]\ntools = pip,npm\n")
     lib_env.reset_calls()
-    with pytest.raises(ca_login.ConfigError) as e:
-        ca_login.login(DOMAIN, REPO, domain_owner=OWNER)
-    assert "npm" in str(e.value) and "ca-login configure --tool" in str(e.value)
+    for call in (ca_login.login, ca_login.ensure_login, ca_login.start_refresh):
+        with pytest.raises(ca_login.ConfigError) as e:
+            call(DOMAIN, REPO, domain_owner=OWNER)
+        assert "npm" in str(e.value) and "ca-login configure --tool" in str(e.value), call
+    assert ca_login._core.refresher() is None, "a refresher started on a bad tool list"
     assert lib_env.calls == []
+    assert ca_login.login(DOMAIN, REPO, domain_owner=OWNER, tool="pip", dry_run=True).tools == ("pip",)
 
 
 @pytest.fixture
@@ -403,3 +404,46 @@ def test_the_startup_file_outside_ipython_prints_nothing_and_raises_nothing(kern
         cwd=tmp_path,
     )
     assert p.returncode == 0 and p.stdout == "" and p.stderr == "", p.stdout + p.stderr
+
+
+class _Extensions:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.loaded: list[str] = []
+        self.error = error
+
+    def load_extension(self, name: str) -> None:
+        if self.error is not None:
+            raise self.error
+        self.loaded.append(name)
+
+
+class _Shell:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.extension_manager = _Extensions(error)
+
+
+def test_kernel_start_takes_the_handed_over_variables_it_lacks_and_loads_the_extension(
+    _clean_env, monkeypatch, capsys
+):
+    handed = _clean_env / ".config" / "ca-login" / "container-env"
+    handed.parent.mkdir(parents=True)
+    handed.write_text(
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/creds\nAWS_REGION=eu-west-1\nPATH=/planted\n"
+    )
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    path_before = os.environ["PATH"]
+    shell = _Shell()
+    kernel_start(lambda: shell)
+    assert shell.extension_manager.loaded == ["ca_login"]
+    assert os.environ["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] == "/v2/creds"
+    assert os.environ["AWS_REGION"] == "us-west-2" and os.environ["PATH"] == path_before
+    assert capsys.readouterr().out == ""
+
+
+def test_kernel_start_never_raises_and_says_in_one_line_why_the_extension_did_not_load(capsys):
+    kernel_start(lambda: _Shell(RuntimeError("broken\nsecond line")))
+    out = capsys.readouterr().out
+    assert out == "ca_login: the IPython extension was not loaded at kernel start: broken\n"
+    kernel_start(None)  # outside IPython: nothing to load, nothing printed
+    assert capsys.readouterr().out == ""

@@ -65,8 +65,9 @@ def before_pip(installer: str = "pip") -> Optional[str]:
     """Renew the token if it is close to expiring; the one line to show, or None when nothing was done.
 
     The login recorded for pip's default file is renewed as it was made (same repository and endpoint); without
-    one, a login from the environment and the ca-login config, if they name a repository. A file whose index-url
-    someone replaced since is left alone."""
+    one, a login from the environment and the ca-login config, if they name a repository. Either way for the
+    configured tools (the ca-login config's ``tools``, else pip). A file whose index-url someone replaced since
+    is left alone. ``installer`` (``"pip"`` or ``"uv"``) only names the cell's installer in the line shown."""
     import ca_login
 
     try:

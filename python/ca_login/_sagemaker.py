@@ -123,18 +123,23 @@ def ipython_message(d: dict) -> str:
 
 
 def configure(
-    values: dict,
+    values: Optional[dict] = None,
     *,
     user: Optional[str] = None,
     replace: bool = False,
     ipython_extension: Optional[bool] = None,
+    tool: object = None,
 ) -> dict:
     """Write the given settings into ``[default]`` of the ca-login config (for ``user`` when given).
-    ``replace``: remove the settings not given. ``values["tool"]`` (a str or a list): the ``tools`` key, the
-    tools a login uses when not told. ``ipython_extension``: True writes the IPython startup file that loads
-    the extension in every kernel (``ipython_dir()``), False removes it if ca-login wrote it, None leaves it.
+    ``replace``: remove the settings not given. ``tool`` (or ``values["tool"]``; a str or a list): the ``tools``
+    key, the tools a login, ensure_login or refresh uses when not told. ``ipython_extension``: True writes the
+    IPython startup file that loads the extension in every kernel (``ipython_dir()``), False removes it if
+    ca-login wrote it, None leaves it.
     Every value is checked before anything is written. Returns ``{"path", "text", "ipython"}`` (``text``:
     None when no setting was given; ``ipython``: ``{"path", "action"}`` or None)."""
+    values = dict(values or {})
+    if tool is not None:
+        values["tool"] = tool
     pairs: list[tuple[str, Optional[str]]] = []
     for key, attr in CONFIG_FLAGS:
         v = values.get(attr)
