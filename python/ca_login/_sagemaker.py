@@ -160,13 +160,14 @@ def configure(
             "--repository-endpoint-url, --duration-seconds, --profile, --tool, --ipython-extension",
         )
     t = resolve_user(user) if user else None
-    target = {} if t is None else {"user_home": str(t.home), "as_user": t.as_user}
+    home, as_user = (None, None) if t is None else (str(t.home), t.as_user)
     out: dict = {"path": None, "text": None, "ipython": None}
     if any(v is not None for _, v in pairs):
-        _core.write_ca_config(pairs, dry_run=True, **target)  # bad input: an error before anything is written
-        out.update(_core.write_ca_config(pairs, **target))
+        # bad input: an error before anything is written
+        _core.write_ca_config(pairs, user_home=home, as_user=as_user, dry_run=True)
+        out.update(_core.write_ca_config(pairs, user_home=home, as_user=as_user))
     if ipython_extension is not None:
         out["ipython"] = _core.set_ipython_extension(
-            str(ipython_dir(t)), bool(ipython_extension), as_user=None if t is None else t.as_user
+            str(ipython_dir(t)), bool(ipython_extension), as_user=as_user
         )
     return out
