@@ -188,8 +188,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ipython-extension",
         action=argparse.BooleanOptionalAction,
-        help="load the IPython extension in the user's every kernel (default: on for studio, off for "
-        "notebook-instance)",
+        help="load the IPython extension in every kernel of the user (default: on for studio; on a notebook "
+        "instance left as the user set it)",
     )
     p.set_defaults(func=cmd_lifecycle_script)
     _add_diagnose_parser(sub)
