@@ -52,6 +52,16 @@ pub fn validate(key: &str, value: &str) -> Result<()> {
                 ))
             }
         }
+        "tools" => {
+            if v.split(',').all(|t| t.trim().is_empty()) {
+                return Err(Error::invalid(
+                    "tools",
+                    "no tool named",
+                    "give one or several of pip, uv, poetry, twine, e.g. --tool pip,uv",
+                ));
+            }
+            crate::tools::parse_tools(&[v]).map(|_| ())
+        }
         "profile" => {
             if !v.is_empty() && !v.contains(['\n', '\r', '[', ']']) {
                 Ok(())
@@ -101,6 +111,7 @@ fn write_here(path: &Path, values: &[(String, Option<String>)]) -> Result<String
     let outcome = pipconf::update_file(path, |doc| {
         for (k, v) in values {
             match v {
+                Some(v) if k == "tools" => doc.set(SECTION, k, &canonical_tools(v)?, None)?,
                 Some(v) => doc.set(SECTION, k, v.trim(), None)?,
                 None => {
                     doc.remove(SECTION, k)?;
@@ -110,6 +121,128 @@ fn write_here(path: &Path, values: &[(String, Option<String>)]) -> Result<String
         Ok(())
     })?;
     Ok(outcome.new_text)
+}
+
+/// `uv, PIP,uv` as it is written: each tool once, lowercase, in the order given (`pip,uv`).
+fn canonical_tools(v: &str) -> Result<String> {
+    let tools = crate::tools::parse_tools(&[v])?;
+    Ok(tools
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// The tool list of the target user's ca-login config (`tools = pip,uv`, in `[profile NAME]` when the profile
+/// in use has that section, else `[default]`), to use when a login, ensure_login or refresh is not told which
+/// tools; `None` when the config names none.
+///
+/// Acting for a user (`--user`), this reads *their* config, with their ids ([`files::user::run`]), unlike the
+/// settings ([`crate::login::ca_config_path`] is root's own config): a user's `endpoint_url` or `profile` must
+/// not steer root's signed calls, but the tool list only decides which of the user's own files are written,
+/// and those are written as the user anyway. So the user gets no power from it they did not have.
+pub fn configured_tools(
+    target: &crate::login::Target,
+    profile: Option<&str>,
+) -> Result<Option<String>> {
+    let Some(path) = settings::config_path_for_home(target.home.as_deref()) else {
+        return Ok(None);
+    };
+    let profile = profile.map(str::to_string).or_else(|| {
+        std::env::var("AWS_PROFILE")
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+    });
+    let kv = files::user::run(target.as_user.as_ref(), || {
+        settings::read_config_file(&path, profile.as_deref())
+    })?;
+    let Some(value) = kv.and_then(|kv| kv.into_iter().find(|(k, _)| k == "tools").map(|(_, v)| v))
+    else {
+        return Ok(None);
+    };
+    if value.is_empty() {
+        return Ok(None);
+    }
+    canonical_tools(&value).map(Some).map_err(|e| {
+        Error::config(
+            path.clone(),
+            format!("its tools = {value:?} is not a list of tools: {}", e.to_string().lines().next().unwrap_or("")),
+            "fix it with `ca-login configure --tool pip,uv` (pip, uv, poetry, twine), or pass --tool",
+        )
+    })
+}
+
+/// The IPython startup file `ca-login configure --ipython-extension` writes in a profile's `startup/` dir.
+/// IPython runs every `*.py` there, in name order, at the start of every kernel and shell that uses the
+/// profile (`IPYTHONDIR/profile_default/startup/`); IPython's config loader (traitlets) reads no
+/// `ipython_config.d/` directory, so a startup file is the one place that needs no edit of the user's own
+/// `ipython_config.py`.
+pub const IPYTHON_STARTUP_NAME: &str = "50-ca-login.py";
+
+/// What the startup file holds: the extension, loaded as `%load_ext ca_login` would load it. It never raises
+/// (a kernel must start whatever happens) and prints nothing when all is well.
+pub const IPYTHON_STARTUP: &str = "\
+# ca-login: the IPython extension in every kernel of this profile, as `%load_ext ca_login` loads it.
+# Written by `ca-login configure --ipython-extension`; `ca-login configure --no-ipython-extension` removes it.
+try:
+    from ca_login._ipython import kernel_start as _ca_login_start
+except ImportError:  # ca_login is not installed in this kernel's environment
+    pass
+else:
+    _ca_login_start(globals().get(\"get_ipython\"))
+    del _ca_login_start
+";
+
+/// The first line of the startup file earlier Studio lifecycle scripts wrote under the same name (ours too).
+const OLD_STUDIO_STARTUP_HEAD: &str = "# ca-login (written by its lifecycle script):";
+
+/// The startup file in the IPython directory `ipython_dir` (`$IPYTHONDIR`, else `~/.ipython`).
+pub fn ipython_startup_path(ipython_dir: &Path) -> PathBuf {
+    ipython_dir
+        .join("profile_default")
+        .join("startup")
+        .join(IPYTHON_STARTUP_NAME)
+}
+
+fn startup_is_ours(text: &str) -> bool {
+    text == IPYTHON_STARTUP || text.starts_with(OLD_STUDIO_STARTUP_HEAD)
+}
+
+/// Turns the IPython extension on (`on`: writes [`IPYTHON_STARTUP`] at `path`, atomically, 0600, missing
+/// directories made 0700) or off (removes the file at `path` if it is one we wrote, and nothing else). A file
+/// of someone else's at `path` is never replaced or removed. With `as_user`, every read, mkdir, rename and
+/// removal is done with that user's ids. Returns what was done: `written`, `unchanged`, `removed`, `absent`,
+/// or `not-ours` (off, and the file there is not ours: left as it is).
+pub fn set_ipython_extension(
+    path: &Path,
+    on: bool,
+    as_user: Option<&AsUser>,
+) -> Result<&'static str> {
+    files::user::run(as_user, || {
+        let doing = "read the IPython startup file";
+        let current =
+            files::read_bytes(path, doing)?.map(|b| String::from_utf8_lossy(&b).into_owned());
+        match (on, current) {
+            (true, Some(text)) if text == IPYTHON_STARTUP => Ok("unchanged"),
+            (true, Some(text)) if !startup_is_ours(&text) => Err(Error::config(
+                path,
+                "holds an IPython startup file that ca-login did not write: left as it is",
+                format!(
+                    "move it away (`mv {} {}.mine`) and run `ca-login configure --ipython-extension` again, \
+                     or add `%load_ext ca_login` to it yourself",
+                    path.display(),
+                    path.display()
+                ),
+            )),
+            (true, _) => files::write_atomic(path, IPYTHON_STARTUP).map(|_| "written"),
+            (false, None) => Ok("absent"),
+            (false, Some(text)) if !startup_is_ours(&text) => Ok("not-ours"),
+            (false, Some(_)) => {
+                let target = files::resolve_target(path)?;
+                files::restore(&target, None).map(|()| "removed")
+            }
+        }
+    })
 }
 
 /// Where `ca-login configure` writes: `$CA_LOGIN_CONFIG`, else `HOME/.config/ca-login/config` for `home`
@@ -204,6 +337,74 @@ mod tests {
         );
         let e = write(&p, &kv(&[("colour", Some("blue"))]), None).unwrap_err();
         assert!(e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn tools_are_checked_written_as_one_canonical_list_and_read_back_for_the_target() {
+        assert!(validate("tools", "pip,uv").is_ok());
+        assert!(validate("tools", "pip,npm").is_err());
+        assert!(validate("tools", " , ").is_err());
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(".config/ca-login/config");
+        write(&p, &kv(&[("tools", Some(" uv, PIP,uv "))]), None).unwrap();
+        assert!(
+            std::fs::read_to_string(&p)
+                .unwrap()
+                .contains("tools = uv,pip\n"),
+            "{}",
+            std::fs::read_to_string(&p).unwrap()
+        );
+        let target = crate::login::Target {
+            home: Some(d.path().to_path_buf()),
+            ..Default::default()
+        };
+        assert_eq!(
+            configured_tools(&target, None).unwrap().as_deref(),
+            Some("uv,pip")
+        );
+        write(&p, &kv(&[("tools", None)]), None).unwrap();
+        assert_eq!(configured_tools(&target, None).unwrap(), None);
+        std::fs::write(&p, "[default]\ntools = pip,npm\n").unwrap();
+        let e = configured_tools(&target, None).unwrap_err();
+        assert_eq!(e.cause(), "config-error");
+        assert!(
+            e.to_string().contains("npm") && e.to_string().contains("hint: "),
+            "{e}"
+        );
+        let none = crate::login::Target {
+            home: Some(d.path().join("nobody")),
+            ..Default::default()
+        };
+        assert_eq!(configured_tools(&none, None).unwrap(), None);
+    }
+
+    #[test]
+    fn the_ipython_startup_file_is_written_0600_once_and_removed_only_when_it_is_ours() {
+        let d = tempfile::tempdir().unwrap();
+        let p = ipython_startup_path(&d.path().join(".ipython"));
+        assert_eq!(set_ipython_extension(&p, false, None).unwrap(), "absent");
+        assert_eq!(set_ipython_extension(&p, true, None).unwrap(), "written");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), IPYTHON_STARTUP);
+        assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(set_ipython_extension(&p, true, None).unwrap(), "unchanged");
+        assert_eq!(set_ipython_extension(&p, false, None).unwrap(), "removed");
+        assert!(!p.exists());
+        // An earlier Studio script's file under the same name is ours: replaced, then removed.
+        std::fs::write(
+            &p,
+            "# ca-login (written by its lifecycle script): old\nprint()\n",
+        )
+        .unwrap();
+        assert_eq!(set_ipython_extension(&p, true, None).unwrap(), "written");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), IPYTHON_STARTUP);
+        // Someone else's file there is neither replaced nor removed.
+        let mine = "# my own startup\nimport numpy\n";
+        std::fs::write(&p, mine).unwrap();
+        let e = set_ipython_extension(&p, true, None).unwrap_err();
+        assert_eq!(e.cause(), "config-error");
+        assert!(e.to_string().contains("hint: "), "{e}");
+        assert_eq!(set_ipython_extension(&p, false, None).unwrap(), "not-ours");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), mine);
     }
 
     #[test]

@@ -516,10 +516,21 @@ fn login_options(
             )));
         }
     }
-    if !kw.contains("tool")? {
-        kw.set_item("tool", "pip")?;
+    // No `tool` (or None): the ca-login config's `tools`, else pip (resolved below, for the target).
+    let tool_given = kw.get_item("tool")?.is_some_and(|t| !t.is_none());
+    if !tool_given {
+        kw.set_item("tool", "")?;
     }
     let k: LoginKw = kw.extract()?;
+    let target = target(k.sys_prefix, k.user_home, k.as_user, k.state_file);
+    let tool = if tool_given {
+        k.tool.joined()
+    } else {
+        let (t, profile) = (target.clone(), k.profile.clone());
+        py.detach(move || crate::caconfig::configured_tools(&t, profile.as_deref()))
+            .map_err(|e| to_py_err(py, e))?
+            .unwrap_or_default()
+    };
     Ok(LoginOptions {
         args: Args {
             domain,
@@ -532,13 +543,13 @@ fn login_options(
             profile: k.profile,
             endpoint_type: k.endpoint_type,
         },
-        tool: k.tool.joined(),
+        tool,
         token_store: k.token_store,
         extra_index: k.extra_index,
         poetry_source: k.poetry_source,
         config_file: k.config_file,
         dry_run: k.dry_run,
-        target: target(k.sys_prefix, k.user_home, k.as_user, k.state_file),
+        target,
         timeouts: None,
     })
 }
@@ -871,6 +882,50 @@ fn write_ca_config<'py>(
     Ok(d)
 }
 
+/// The tool list a login uses when not told: the ca-login config's `tools` for `user_home` (None: ours),
+/// read with `as_user`'s ids; `["pip"]` when the config names none.
+#[pyfunction]
+#[pyo3(signature = (*, user_home=None, as_user=None, profile=None))]
+fn configured_tools(
+    py: Python<'_>,
+    user_home: Option<PathBuf>,
+    as_user: AsUserArg,
+    profile: Option<String>,
+) -> PyResult<Vec<String>> {
+    let t = target(None, user_home, as_user, None);
+    let tools = py
+        .detach(move || crate::caconfig::configured_tools(&t, profile.as_deref()))
+        .map_err(|e| to_py_err(py, e))?;
+    Ok(match tools {
+        Some(list) => list.split(',').map(str::to_string).collect(),
+        None => vec!["pip".to_string()],
+    })
+}
+
+/// Turns the IPython extension on or off for every kernel of the IPython directory `ipython_dir`: writes (or
+/// removes, if it is ours) `profile_default/startup/50-ca-login.py`, with `as_user`'s ids. Returns
+/// `{"path": Path, "action": "written"|"unchanged"|"removed"|"absent"|"not-ours"}`.
+#[pyfunction]
+#[pyo3(signature = (ipython_dir, on, *, as_user=None))]
+fn set_ipython_extension<'py>(
+    py: Python<'py>,
+    ipython_dir: PathBuf,
+    on: bool,
+    as_user: AsUserArg,
+) -> PyResult<Bound<'py, PyDict>> {
+    ensure_logging(py);
+    let path = crate::caconfig::ipython_startup_path(&ipython_dir);
+    let who = self::as_user(as_user);
+    let p = path.clone();
+    let action = py
+        .detach(move || crate::caconfig::set_ipython_extension(&p, on, who.as_ref()))
+        .map_err(|e| to_py_err(py, e))?;
+    let d = PyDict::new(py);
+    d.set_item("path", path)?;
+    d.set_item("action", action)?;
+    Ok(d)
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // diagnose (issue 4): the report as JSON; each check handed to `on_check` as it finishes
 // ---------------------------------------------------------------------------------------------------------------
@@ -1018,6 +1073,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SecretUrl>()?;
     m.add_function(wrap_pyfunction!(login, m)?)?;
     m.add_function(wrap_pyfunction!(write_ca_config, m)?)?;
+    m.add_function(wrap_pyfunction!(configured_tools, m)?)?;
+    m.add_function(wrap_pyfunction!(set_ipython_extension, m)?)?;
     // Token lifetime (issue 5).
     m.add_function(wrap_pyfunction!(status, m)?)?;
     m.add_function(wrap_pyfunction!(statuses, m)?)?;

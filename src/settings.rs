@@ -64,7 +64,9 @@ pub struct Settings {
 }
 
 /// Keys of the ca-login config file (`[default]` section, or `[profile NAME]` when a profile is chosen).
-pub const CONFIG_KEYS: [&str; 9] = [
+/// `tools` (`pip,uv`) is not a setting of [`Settings`]: it is the tool list a login uses when it is not told
+/// (read by [`crate::caconfig::configured_tools`]).
+pub const CONFIG_KEYS: [&str; 10] = [
     "domain",
     "domain_owner",
     "repository",
@@ -74,6 +76,7 @@ pub const CONFIG_KEYS: [&str; 9] = [
     "repository_endpoint_url",
     "profile",
     "endpoint_type",
+    "tools",
 ];
 
 /// The ca-login config file: `$CA_LOGIN_CONFIG`, else `<user config dir>/ca-login/config`.

@@ -418,9 +418,13 @@ def _cron_lines(sb: Sandbox, user) -> list[str]:
             "43200",
             "--wheel",
             "/home/ec2-user/SageMaker/" + "w" * 200 + "/ca_login-0.1.0-cp39-abi3-manylinux2014_x86_64.whl",
+            "--tool",
+            "pip,uv,poetry,twine",
+            "--ipython-extension",
         ],
+        ["--tool", "pip,uv,poetry,twine", "--ipython-extension"],
     ],
-    ids=["notebook-instance", "studio", "s3-wheel", "every-option-long-values"],
+    ids=["notebook-instance", "studio", "s3-wheel", "every-option-long-values", "tools-and-extension"],
 )
 def test_generated_script_fits_sagemakers_limit_and_passes_bash_n_and_shellcheck(extra, tmp_path):
     script = _generate(
@@ -498,6 +502,31 @@ def test_values_reach_the_script_literally_with_no_shell_expansion(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout == url
+
+
+def test_the_tool_list_and_the_extension_reach_the_script_each_target_has_its_default_and_npm_is_refused(
+    capsys,
+):
+    base = ["lifecycle-script", "--domain", "mydomain", "--repository", "isolatedsm", *ANY_SHA]
+
+    def lines(*extra: str) -> list[str]:
+        assert cli.main([*base, *extra]) == cli.EXIT_OK
+        out = capsys.readouterr().out
+        return [
+            ln.split("#")[0].strip()
+            for ln in out.splitlines()
+            if ln.startswith((': "${CAL_TOOLS', ': "${CAL_IPYTHON_EXTENSION'))
+        ]
+
+    assert lines() == [': "${CAL_TOOLS:=}"', ': "${CAL_IPYTHON_EXTENSION=}"']  # notebook instance: left as is
+    assert lines("--target", "studio") == [': "${CAL_TOOLS:=}"', ': "${CAL_IPYTHON_EXTENSION=1}"']
+    assert lines("--tool", "pip", "--tool", "uv", "--ipython-extension") == [
+        ': "${CAL_TOOLS:=pip,uv}"',
+        ': "${CAL_IPYTHON_EXTENSION=1}"',
+    ]
+    assert lines("--target", "studio", "--no-ipython-extension")[1] == ': "${CAL_IPYTHON_EXTENSION=0}"'
+    assert cli.main([*base, "--tool", "pip,npm"]) == cli.EXIT_USAGE
+    assert '"npm" is not a tool' in capsys.readouterr().err
 
 
 # --- login --user and configure --user ---------------------------------------------------------------------
@@ -747,6 +776,49 @@ def test_script_installs_configures_logs_the_user_in_and_schedules_the_refresh(
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert list(dl.glob("ca_demo_pkg-1.0.0-*.whl"))
+
+
+@needs_root
+def test_script_with_cal_tools_and_the_extension_writes_the_users_config_startup_and_tool_files_as_theirs(
+    standin, nb_user, sandbox, run_script, ca_wheel
+):
+    """CAL_TOOLS=pip,uv and CAL_IPYTHON_EXTENSION=1: the user's configure (run as the user) writes the tool list
+    and the IPython startup file, the login then writes pip's, uv's and the netrc file: all the user's, 0600, in
+    their home. Outside the home only root's own places change (its work dir and log, the crontab, the envs
+    it installs into), and nothing there belongs to the user."""
+    _stage_wheel(sandbox, ca_wheel)
+    script = _generate(*_standin_args(standin, ca_wheel))
+    root_side = (r"home(/.*)?", r"work(/.*)?", r"lifecycle\.log", r"on-start\.sh", r"stderr-\d+\.txt")
+    before = _tree(sandbox.base, skip=root_side)
+    run = run_script(script, nb_user, CAL_TOOLS="pip,uv", CAL_IPYTHON_EXTENSION="1", **_aws_env(standin))
+    assert run.returncode == 0, run.stderr
+    assert run.wait_background(150), f"background still running:\n{run.log[-3000:]}"
+    home, ids = sandbox.home, (nb_user.pw_uid, nb_user.pw_gid)
+    cfg = home / ".config" / "ca-login" / "config"
+    assert _owner_mode(cfg) == (*ids, 0o600), run.log[-3000:]
+    assert "tools = pip,uv\n" in cfg.read_text()
+    startup = home / ".ipython" / "profile_default" / "startup" / "50-ca-login.py"
+    assert _owner_mode(startup) == (*ids, 0o600), run.log[-3000:]
+    assert startup.read_text().startswith("# ca-login: the IPython extension in every kernel")
+    for d in (home / ".ipython", home / ".ipython" / "profile_default", startup.parent):
+        assert _owner_mode(d)[:2] == ids, d
+    conf = home / ".config" / "pip" / "pip.conf"
+    for f in (conf, home / ".config" / "uv" / "uv.toml", home / ".netrc"):
+        assert _owner_mode(f) == (*ids, 0o600), f"{f}\n{run.log[-3000:]}"
+    after = _tree(sandbox.base, skip=root_side)
+    assert not [p for p, v in after.items() if v[1] == nb_user.pw_uid], (
+        "a file outside the home is the user's"
+    )
+    changed = {p for p in after.keys() | before.keys() if after.get(p) != before.get(p)}
+    unexpected = sorted(
+        p
+        for p in changed
+        if not p.startswith((str(sandbox.conda) + "/", str(sandbox.cron_dir) + "/"))
+        and p not in (str(sandbox.conda), str(sandbox.cron_dir))
+    )
+    assert not unexpected, unexpected
+    leaked = _leaks(conf, run.log, run.stderr, run.stdout)
+    assert not leaked, "the token leaked into the script's output"
 
 
 @needs_root
@@ -1377,6 +1449,7 @@ def test_studio_script_as_the_user_installs_logs_in_sets_up_the_refresh_and_hand
         CAL_LOOP_SECONDS="2",
         CAL_REFRESH_WITHIN="43200",
         CAL_RETRY_SLEEP="1",
+        CAL_TOOLS="pip,uv",
         AWS_CONTAINER_AUTHORIZATION_TOKEN=secret,
         AWS_REGION=standin.region,
     )
@@ -1399,6 +1472,13 @@ def test_studio_script_as_the_user_installs_logs_in_sets_up_the_refresh_and_hand
         leaked = _leaks(conf, log, r.stderr, r.stdout)
         assert not leaked, "the token leaked into the script's output"
         startup = home / ".ipython" / "profile_default" / "startup" / "50-ca-login.py"
+        # the startup file `ca-login configure --ipython-extension` writes (CAL_IPYTHON_EXTENSION=1, Studio's
+        # default), and the configured tools: the login wrote uv's files too
+        assert _owner_mode(startup) == (nb_user.pw_uid, nb_user.pw_gid, 0o600)
+        assert startup.read_text().startswith("# ca-login: the IPython extension in every kernel")
+        assert "tools = pip,uv\n" in (home / ".config" / "ca-login" / "config").read_text()
+        for f in (home / ".config" / "uv" / "uv.toml", home / ".netrc"):
+            assert _owner_mode(f) == (nb_user.pw_uid, nb_user.pw_gid, 0o600), f
         k = _as_user_run(
             nb_user, _user_env(home, **_aws_env(standin)), str(base / "bin" / "python"), str(startup)
         )

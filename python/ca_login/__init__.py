@@ -474,7 +474,7 @@ def login(
     *,
     domain_owner: str | None = None,
     region: str | None = None,
-    tool: str | Sequence[str] = "pip",
+    tool: str | Sequence[str] | None = None,
     token_store: str | None = None,
     extra_index: bool = False,
     poetry_source: str | None = None,
@@ -493,7 +493,8 @@ def login(
         repository: the repository pip should install from.
         domain_owner: the 12-digit account that owns the domain.
         region: the AWS Region (else ``AWS_REGION``, the config, the profile, instance metadata).
-        tool: ``"pip"``, ``"uv"``, ``"poetry"``, ``"twine"``, or several (a list, or ``"pip,uv"``).
+        tool: ``"pip"``, ``"uv"``, ``"poetry"``, ``"twine"``, or several (a list, or ``"pip,uv"``); None: the
+            ca-login config's ``tools`` (``ca-login configure --tool pip,uv``), else ``"pip"``.
         token_store: ``"url"`` (the token in the tool's file) or ``"netrc"`` (only in ``~/.netrc``, ``NETRC``
             honoured; pip's file then holds the URL only). Default: url for pip, netrc for uv (always).
         extra_index: add the repository as an extra index instead of replacing the index: pip's ``[global]

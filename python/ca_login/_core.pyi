@@ -59,7 +59,7 @@ def login(
     *,
     domain_owner: Optional[str] = None,
     region: Optional[str] = None,
-    tool: str | list[str] = "pip",
+    tool: str | list[str] | None = None,
     token_store: Optional[str] = None,
     extra_index: bool = False,
     poetry_source: Optional[str] = None,
@@ -101,7 +101,7 @@ def ensure_login(
     *,
     domain_owner: Optional[str] = None,
     region: Optional[str] = None,
-    tool: str | list[str] = "pip",
+    tool: str | list[str] | None = None,
     token_store: Optional[str] = None,
     extra_index: bool = False,
     poetry_source: Optional[str] = None,
@@ -124,7 +124,7 @@ def start_refresh(
     *,
     domain_owner: Optional[str] = None,
     region: Optional[str] = None,
-    tool: str | list[str] = "pip",
+    tool: str | list[str] | None = None,
     token_store: Optional[str] = None,
     extra_index: bool = False,
     poetry_source: Optional[str] = None,
@@ -162,6 +162,15 @@ def write_ca_config(
     user_home: Optional[_Path] = None,
     as_user: Optional[tuple[int, int, list[int]]] = None,
     dry_run: bool = False,
+) -> dict[str, Any]: ...
+def configured_tools(
+    *,
+    user_home: Optional[_Path] = None,
+    as_user: Optional[tuple[int, int, list[int]]] = None,
+    profile: Optional[str] = None,
+) -> list[str]: ...
+def set_ipython_extension(
+    ipython_dir: _Path, on: bool, *, as_user: Optional[tuple[int, int, list[int]]] = None
 ) -> dict[str, Any]: ...
 
 # diagnose (issue 4): returns the report as JSON text; `on_check` gets each check's dict as it finishes.

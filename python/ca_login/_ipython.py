@@ -1,13 +1,15 @@
 """The IPython extension: ``%load_ext ca_login``.
 
 - The line magic ``%ca_login login|status|diagnose|logout|refresh [flags as the CLI]`` (``%ca_login --help``).
-- Before a cell that runs pip (``%pip``, ``!pip``, ``!python -m pip``, ``%%bash``/``%%sh`` cells calling pip), the
-  token is renewed with :func:`ca_login.ensure_login` when it has less than an hour left (no network call
-  otherwise), with one line saying so. Its settings come from the environment and the ca-login config, as for
-  ``ca_login.login()`` without arguments.
+- Before a cell that runs pip (``%pip``, ``!pip``, ``!python -m pip``, ``%%bash``/``%%sh`` cells calling pip), and,
+  when uv is among the configured tools (``ca-login configure --tool pip,uv``), before a cell that runs uv
+  (``%uv``, ``!uv pip install``, ``!uv add``, ``!uv sync``, ``!python -m uv ...``, ``!uvx``; see :func:`runs_uv`),
+  the token is renewed with :func:`ca_login.ensure_login` when it has less than an hour left (no network call
+  otherwise), with one line saying so. Its settings and tools come from the environment and the ca-login
+  config, as for ``ca_login.login()`` without arguments.
 
-Loaded by ``%load_ext ca_login`` (or IPython's ``c.InteractiveShellApp.extensions = ["ca_login"]``); nothing of
-this is imported by ``import ca_login``.
+Loaded by ``%load_ext ca_login``, or in every kernel by the startup file ``ca-login configure
+--ipython-extension`` writes (it calls :func:`kernel_start`); nothing of this is imported by ``import ca_login``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ from typing import Any, Optional
 _BANG_PIP = re.compile(r"^\s*(?:%pip\b|!\s*(?:(?:\S*python[0-9.]*|\{sys\.executable\})\s+-m\s+)?pip3?\b)")
 _SHELL_PIP = re.compile(r"^\s*(?:\S*python[0-9.]*\s+-m\s+)?pip3?\s")
 _SHELL_CELL = re.compile(r"^\s*%%(?:bash|sh|script\s+(?:ba)?sh)\b")
+# uv's commands that read the index: `uv pip install|compile|sync`, `uv add|remove|sync|lock|run|export|tree`,
+# `uv tool install|run|upgrade`, and `uvx`; global flags (`uv -q`, `uv --no-cache`) may come first. uv is `uv`,
+# a path ending in `/uv`, `python -m uv` or `{sys.executable} -m uv`; IPython's `%uv` magic runs `python -m uv`.
+_UV_SUB = (
+    r"(?:\s+-[-\w=.:/]*)*\s+(?:pip\s+(?:install|compile|sync)|add|remove|sync|lock|run|export|tree"
+    r"|tool\s+(?:install|run|upgrade))\b"
+)
+_UV_CMD = rf"(?:(?:(?:\S*python[0-9.]*|\{{sys\.executable\}})\s+-m\s+|\S*/)?uv{_UV_SUB}|(?:\S*/)?uvx\s)"
+_BANG_UV = re.compile(rf"^\s*(?:%uv{_UV_SUB}|!\s*{_UV_CMD})")
+_SHELL_UV = re.compile(rf"^\s*{_UV_CMD}")
 MIN_REMAINING = 3600  # seconds: renew before pip when less is left
 _state: dict[str, Any] = {"shell": None}
 
@@ -32,12 +44,30 @@ def runs_pip(cell: str) -> bool:
     return any(_BANG_PIP.match(line) for line in lines)
 
 
-def before_pip() -> Optional[str]:
+def runs_uv(cell: str) -> bool:
+    """Whether a cell's source runs a uv command that reads the package index (``uv pip list`` does not)."""
+    lines = cell.splitlines()
+    if lines and _SHELL_CELL.match(lines[0]):
+        return any(_SHELL_UV.match(line) for line in lines[1:])
+    return any(_BANG_UV.match(line) for line in lines)
+
+
+def installer_of(cell: str) -> Optional[str]:
+    """``"pip"`` or ``"uv"`` for a cell that runs that installer (pip when it runs both), else None."""
+    if runs_pip(cell):
+        return "pip"
+    if runs_uv(cell):
+        return "uv"
+    return None
+
+
+def before_pip(installer: str = "pip") -> Optional[str]:
     """Renew the token if it is close to expiring; the one line to show, or None when nothing was done.
 
     The login recorded for pip's default file is renewed as it was made (same repository and endpoint); without
-    one, a login from the environment and the ca-login config, if they name a repository. A file whose index-url
-    someone replaced since is left alone."""
+    one, a login from the environment and the ca-login config, if they name a repository. Either way for the
+    configured tools (the ca-login config's ``tools``, else pip). A file whose index-url someone replaced since
+    is left alone. ``installer`` (``"pip"`` or ``"uv"``) only names the cell's installer in the line shown."""
     import ca_login
 
     try:
@@ -61,22 +91,68 @@ def before_pip() -> Optional[str]:
     except ca_login.Error as e:
         what = str(e).partition("\n")[0]
         return (
-            f"ca_login: could not renew the token before pip ({getattr(e, 'cause', None)}): {what}; "
+            f"ca_login: could not renew the token before {installer} ({getattr(e, 'cause', None)}): {what}; "
             "%ca_login diagnose names the broken piece"
         )
     if not r.fresh:
         return None
     from ._display import when
 
-    return f"ca_login: renewed the CodeArtifact token before pip (expires {when(r.expires_at)})"
+    return f"ca_login: renewed the CodeArtifact token before {installer} (expires {when(r.expires_at)})"
+
+
+def _uv_configured() -> bool:
+    """Whether uv is among the tools a login without ``tool=`` configures. A config that cannot be read counts
+    as yes: the renewal then says what is wrong with it."""
+    from . import _core
+
+    try:
+        return "uv" in _core.configured_tools()
+    except Exception:  # ca_login.Error and OSError alike: let before_pip report it
+        return True
 
 
 def _pre_run_cell(info: Any) -> None:
     cell = getattr(info, "raw_cell", None) or ""
-    if runs_pip(cell):
-        line = before_pip()
-        if line is not None:
-            print(line, flush=True)
+    installer = installer_of(cell)
+    if installer is None or (installer == "uv" and not _uv_configured()):
+        return
+    line = before_pip(installer)
+    if line is not None:
+        print(line, flush=True)
+
+
+# The container-credential variables a Studio lifecycle script hands over (kernels do not inherit them).
+_HANDED_OVER = "~/.config/ca-login/container-env"
+
+
+def _take_handed_over_env() -> None:
+    import os
+
+    try:
+        with open(os.path.expanduser(_HANDED_OVER), encoding="utf-8") as f:
+            text = f.read(65536)
+    except OSError:
+        return
+    for line in text.splitlines():
+        k, _, v = line.partition("=")
+        if k.startswith("AWS_CONTAINER_") or k in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            os.environ.setdefault(k, v)
+
+
+def kernel_start(get_ipython: Any = None) -> None:
+    """What the startup file of ``ca-login configure --ipython-extension`` runs in every kernel: the variables a
+    Studio lifecycle script handed over in ``~/.config/ca-login/container-env`` (where the kernel lacks them),
+    then the extension, loaded as ``%load_ext ca_login`` loads it. Never raises (a kernel must start whatever
+    happens); prints one line if the extension could not be loaded."""
+    try:
+        _take_handed_over_env()
+        ip = get_ipython() if get_ipython is not None else None
+        if ip is not None:
+            ip.extension_manager.load_extension("ca_login")
+    except Exception as e:  # a kernel must start whatever happens
+        why = (str(e).splitlines() or [type(e).__name__])[0][:200]
+        print(f"ca_login: the IPython extension was not loaded at kernel start: {why}")
 
 
 def _parser() -> Any:

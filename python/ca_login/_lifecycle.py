@@ -29,6 +29,7 @@ TARGETS = {
         "WHEEL": "/home/ec2-user/SageMaker/ca-login/ca_login-*.whl",
         "WORK": "/var/lib/ca-login",  # root's own (not /var/tmp, where a user could plant it first)
         "LOG": "/var/log/ca-login-lifecycle.log",
+        "IPYTHON_EXTENSION": "",  # left as the user set it
         "RAW": ("CLI_ENV",),
     },
     "studio": {
@@ -39,6 +40,7 @@ TARGETS = {
         "WHEEL": "$CAL_HOME/ca-login/ca_login-*.whl",
         "WORK": "$CAL_HOME/.local/state/ca-login-lifecycle",
         "LOG": "$CAL_WORK/lifecycle.log",
+        "IPYTHON_EXTENSION": "1",  # as earlier Studio scripts: every kernel keeps the token fresh
         "RAW": ("WHEEL", "WORK", "LOG"),
     },
 }
@@ -130,12 +132,18 @@ def lifecycle_script(
     wheel_file: Optional[str] = None,
     wheel_sha256_hex: Optional[str] = None,
     refresh_within: int = 7200,
+    tools: Optional[str] = None,
+    ipython_extension: Optional[bool] = None,
 ) -> str:
     """The lifecycle script for ``target``; every value is checked as ``login()`` would check it.
 
     The script installs only a wheel with a known sha256: ``wheel_file`` (a wheel here, hashed now; without
     ``wheel`` the script expects that file name in the target's default folder), ``wheel_sha256_hex``, or
-    ``wheel`` itself when it names a file that exists here (a script made on the instance)."""
+    ``wheel`` itself when it names a file that exists here (a script made on the instance).
+
+    ``tools`` (``"pip,uv"``) goes into the user's ca-login config (``CAL_TOOLS``); ``ipython_extension``: True
+    turns the IPython extension on for every kernel of the user, False off, None the target's default (on in
+    Studio, left as it is on a notebook instance) (``CAL_IPYTHON_EXTENSION`` 1, 0 or empty)."""
     if target not in TARGETS:
         raise _invalid("target", f"{target!r} is not a lifecycle target", "use notebook-instance or studio")
     settings = {
@@ -154,8 +162,10 @@ def lifecycle_script(
                 f"the lifecycle script needs --{required}",
                 f"pass --{required} (it goes into the notebook user's ca-login config)",
             )
-    _core.write_ca_config([(k, v) for k, v in settings.items() if v], dry_run=True)
+    _core.write_ca_config([(k, v) for k, v in {**settings, "tools": tools}.items() if v], dry_run=True)
     t = dict(TARGETS[target])
+    if ipython_extension is not None:
+        t["IPYTHON_EXTENSION"] = "1" if ipython_extension else "0"
     raw = t.pop("RAW")
     file = t.pop("FILE")
     sh = {k: (v if k in raw else _dq(v)) for k, v in t.items()}  # bash text inside double quotes
@@ -188,7 +198,7 @@ def lifecycle_script(
         "VERSION": _core.__version__,
         "REFRESH_WITHIN": str(refresh_within),
         "WHEEL_SHA256": wheel_sha256_hex.lower(),
-        **{f"S_{k.upper()}": _dq(v or "") for k, v in settings.items()},
+        **{f"S_{k.upper()}": _dq(v or "") for k, v in {**settings, "tools": tools}.items()},
         **sh,
     }
     text = _without_inner_comments(_template(file))

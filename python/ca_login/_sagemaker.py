@@ -86,9 +86,60 @@ CONFIG_FLAGS = (
 )
 
 
-def configure(values: dict, *, user: Optional[str] = None, replace: bool = False) -> dict:
+def _tools_value(tool: object) -> Optional[str]:
+    """``--tool pip --tool uv,twine`` (a list), ``"pip,uv"`` or ``["pip", "uv"]`` as one comma-separated value."""
+    if tool is None:
+        return None
+    names = [tool] if isinstance(tool, str) else list(tool)  # type: ignore[call-overload]
+    joined = ",".join(n.strip() for t in names for n in str(t).split(",") if n.strip())
+    return joined or None
+
+
+def ipython_dir(user: Optional[UserTarget] = None) -> Path:
+    """The IPython directory whose default profile every kernel of the user loads: ``$IPYTHONDIR`` (IPython's
+    own precedence: it wins over ``~/.ipython``), else ``~/.ipython``. For another user (root acting with
+    ``--user``) always that user's ``~/.ipython``: root's own ``IPYTHONDIR`` is not theirs."""
+    if user is not None and user.as_user is not None:
+        return user.home / ".ipython"
+    env = os.environ.get("IPYTHONDIR", "").strip()
+    if env:
+        return Path(os.path.expanduser(env))
+    home = user.home if user is not None else Path(os.path.expanduser("~"))
+    return home / ".ipython"
+
+
+_IPYTHON_ACTIONS = {
+    "written": "wrote {path}: every new kernel of this profile loads the ca_login IPython extension",
+    "unchanged": "{path} already loads the ca_login IPython extension in every new kernel",
+    "removed": "removed {path}: new kernels no longer load the ca_login IPython extension",
+    "absent": "no {path}: new kernels do not load the ca_login IPython extension",
+    "not-ours": "left {path} as it is: ca-login did not write it",
+}
+
+
+def ipython_message(d: dict) -> str:
+    """The line ``ca-login configure`` prints for what ``set_ipython_extension`` did."""
+    return _IPYTHON_ACTIONS[d["action"]].format(path=d["path"])
+
+
+def configure(
+    values: Optional[dict] = None,
+    *,
+    user: Optional[str] = None,
+    replace: bool = False,
+    ipython_extension: Optional[bool] = None,
+    tool: object = None,
+) -> dict:
     """Write the given settings into ``[default]`` of the ca-login config (for ``user`` when given).
-    ``replace``: remove the settings not given. Returns ``{"path", "text"}``."""
+    ``replace``: remove the settings not given. ``tool`` (or ``values["tool"]``; a str or a list): the ``tools``
+    key, the tools a login, ensure_login or refresh uses when not told. ``ipython_extension``: True writes the
+    IPython startup file that loads the extension in every kernel (``ipython_dir()``), False removes it if
+    ca-login wrote it, None leaves it.
+    Every value is checked before anything is written. Returns ``{"path", "text", "ipython"}`` (``text``:
+    None when no setting was given; ``ipython``: ``{"path", "action"}`` or None)."""
+    values = dict(values or {})
+    if tool is not None:
+        values["tool"] = tool
     pairs: list[tuple[str, Optional[str]]] = []
     for key, attr in CONFIG_FLAGS:
         v = values.get(attr)
@@ -96,14 +147,27 @@ def configure(values: dict, *, user: Optional[str] = None, replace: bool = False
             pairs.append((key, str(v)))
         elif replace:
             pairs.append((key, None))
-    if not any(v is not None for _, v in pairs):
+    tools = _tools_value(values.get("tool"))
+    if tools is not None:
+        pairs.append(("tools", tools))
+    elif replace:
+        pairs.append(("tools", None))
+    if not any(v is not None for _, v in pairs) and ipython_extension is None:
         raise _invalid(
             "configure",
             "nothing to configure: no setting given",
             "give at least one of --domain, --domain-owner, --repository, --region, --endpoint-url, "
-            "--repository-endpoint-url, --duration-seconds, --profile",
+            "--repository-endpoint-url, --duration-seconds, --profile, --tool, --ipython-extension",
         )
-    if user:
-        t = resolve_user(user)
-        return _core.write_ca_config(pairs, user_home=str(t.home), as_user=t.as_user)
-    return _core.write_ca_config(pairs)
+    t = resolve_user(user) if user else None
+    home, as_user = (None, None) if t is None else (str(t.home), t.as_user)
+    out: dict = {"path": None, "text": None, "ipython": None}
+    if any(v is not None for _, v in pairs):
+        # bad input: an error before anything is written
+        _core.write_ca_config(pairs, user_home=home, as_user=as_user, dry_run=True)
+        out.update(_core.write_ca_config(pairs, user_home=home, as_user=as_user))
+    if ipython_extension is not None:
+        out["ipython"] = _core.set_ipython_extension(
+            str(ipython_dir(t)), bool(ipython_extension), as_user=as_user
+        )
+    return out

@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="show what would be written; write nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    _add_tool_flag(p, "tools to configure")
+    _add_tool_flag(p, "tools to configure", "the ca-login config's tools, else pip")
     p.add_argument(
         "--token-store",
         choices=("url", "netrc"),
@@ -150,6 +150,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--duration-seconds", type=int, help="token lifetime: 0 or 900..43200")
     p.add_argument("--user", metavar="NAME", help="as root: write NAME's ~/.config/ca-login/config")
     p.add_argument("--replace", action="store_true", help="remove the settings not given (else kept)")
+    _add_tool_flag(p, "tools login, ensure_login and refresh configure when not told", "pip")
+    p.add_argument(
+        "--ipython-extension",
+        action=argparse.BooleanOptionalAction,
+        help="load the IPython extension in every kernel (a startup file in $IPYTHONDIR, else ~/.ipython, "
+        "profile_default/startup/); --no-ipython-extension removes that file",
+    )
     p.set_defaults(func=cmd_configure)
     p = sub.add_parser(
         "lifecycle-script",
@@ -183,17 +190,24 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="the scheduled refresh renews the token when less than this is left (default 7200)",
     )
+    _add_tool_flag(p, "tools the user's logins configure", "pip")
+    p.add_argument(
+        "--ipython-extension",
+        action=argparse.BooleanOptionalAction,
+        help="load the IPython extension in every kernel of the user (default: on for studio; on a notebook "
+        "instance left as the user set it)",
+    )
     p.set_defaults(func=cmd_lifecycle_script)
     _add_diagnose_parser(sub)
     return parser
 
 
-def _add_tool_flag(p, what: str) -> None:
+def _add_tool_flag(p, what: str, default: str = "pip") -> None:
     p.add_argument(
         "--tool",
         action="append",
         metavar="TOOL",
-        help=f"{what}: pip, uv, poetry, twine; repeat or comma-separate (default: pip)",
+        help=f"{what}: pip, uv, poetry, twine; repeat or comma-separate (default: {default})",
     )
 
 
@@ -235,7 +249,7 @@ def _login_kwargs(args: argparse.Namespace) -> dict:
         config_file=args.config_file,
         dry_run=args.dry_run,
         endpoint_type=args.endpoint_type,
-        tool=",".join(_tools(args)),
+        tool=",".join(_tools(args)) if args.tool else None,  # None: the ca-login config's tools, else pip
         token_store=args.token_store,
         extra_index=args.extra_index,
         poetry_source=args.poetry_source,
@@ -346,8 +360,13 @@ def cmd_configure(args: argparse.Namespace) -> int:
 
     if args.profile is not None and args.profile.strip() == "":
         args.profile = None
-    out = _sagemaker.configure(vars(args), user=args.user, replace=args.replace)
-    print(f"wrote {out['path']}:\n{out['text']}", end="" if out["text"].endswith("\n") else "\n")
+    out = _sagemaker.configure(
+        vars(args), user=args.user, replace=args.replace, ipython_extension=args.ipython_extension
+    )
+    if out["text"] is not None:
+        print(f"wrote {out['path']}:\n{out['text']}", end="" if out["text"].endswith("\n") else "\n")
+    if out.get("ipython") is not None:
+        print(_sagemaker.ipython_message(out["ipython"]))
     return EXIT_OK
 
 
@@ -370,6 +389,8 @@ def cmd_lifecycle_script(args: argparse.Namespace) -> int:
         wheel_file=args.wheel_file,
         wheel_sha256_hex=args.wheel_sha256,
         refresh_within=args.refresh_within,
+        tools=",".join(_tools(args)) if args.tool else None,
+        ipython_extension=args.ipython_extension,
     )
     sys.stdout.write(script)
     return EXIT_OK

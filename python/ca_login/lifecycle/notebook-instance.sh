@@ -4,7 +4,8 @@
 #
 # Runs as root at every start; root does only what needs root (check the wheel's sha256 in its own dir,
 # set up the refresh, log). Everything for the user runs as the user (runuser/setpriv/su, never silently
-# as root); root runs a program only if it and every dir above it are root's alone. Always exits 0 at once:
+# as root), their config and IPython startup file too; root runs a program only if it and every dir
+# above it are root's alone. Always exits 0 at once:
 # network work runs in the background, bounded. README "SageMaker" says what runs as whom; the commented
 # source is ca_login/lifecycle/notebook-instance.sh in the ca_login package.
 # shellcheck disable=SC2317  # background functions run through `bash -c` (exported)
@@ -41,6 +42,8 @@ umask 022
 : "${CAL_ENDPOINT_URL:=@@S_ENDPOINT_URL@@}"
 : "${CAL_REPOSITORY_ENDPOINT_URL:=@@S_REPOSITORY_ENDPOINT_URL@@}"
 : "${CAL_DURATION_SECONDS:=@@S_DURATION_SECONDS@@}"
+: "${CAL_TOOLS:=@@S_TOOLS@@}"             # tools to log in: pip,uv,... (empty: pip)
+: "${CAL_IPYTHON_EXTENSION=@@IPYTHON_EXTENSION@@}" # 1: kernels load the extension, 0: not, empty: as is
 CAL_CLI="$CAL_CLI_ENV/bin/ca-login"
 CAL_USER_PATH="$CAL_CONDA/bin:/usr/local/bin:/usr/bin:/bin"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin # root's: never a dir of the user's
@@ -227,6 +230,9 @@ configure_user() {
   [ -n "$CAL_ENDPOINT_URL" ] && args+=(--endpoint-url "$CAL_ENDPOINT_URL")
   [ -n "$CAL_REPOSITORY_ENDPOINT_URL" ] && args+=(--repository-endpoint-url "$CAL_REPOSITORY_ENDPOINT_URL")
   [ -n "$CAL_DURATION_SECONDS" ] && args+=(--duration-seconds "$CAL_DURATION_SECONDS")
+  [ -n "$CAL_TOOLS" ] && args+=(--tool "$CAL_TOOLS")
+  case $CAL_IPYTHON_EXTENSION in 1) args+=(--ipython-extension) ;; 0) args+=(--no-ipython-extension) ;; esac
+  # as the user, with their HOME and no IPYTHONDIR: the startup file goes into ~/.ipython, theirs, 0600
   if ! as_user "$CAL_STEP_TIMEOUT" "$CAL_CLI" "${args[@]}"; then
     log "error: could not write the ca-login config for $CAL_USER"
     return 1

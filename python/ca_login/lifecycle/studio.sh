@@ -4,10 +4,12 @@
 #
 # Studio runs it as sagemaker-user, with no root and no sudo: nothing here needs either. At every start it
 # checks the wheel's sha256 and installs it into $CAL_CONDA's base env (`pip install --user` if that is not
-# writable), writes the user's ca-login config, logs pip in, and keeps the token fresh without cron: an
-# IPython startup file runs ca_login.ensure_login() quietly at each kernel start, and a bounded background
-# loop renews it. The container-credential variables (which later processes do not inherit) are handed over
-# in $CAL_HOME/.config/ca-login/container-env (mode 0600, never printed). Always exits 0 at once: network
+# writable), writes the user's ca-login config (tools too), logs pip in, and keeps the token fresh without
+# cron: with CAL_IPYTHON_EXTENSION=1 (the default) `ca-login configure --ipython-extension` writes the IPython
+# startup file that loads the extension in every kernel (it renews the token before each pip or uv cell),
+# and a bounded background loop renews it. The container-credential variables (which later processes do not
+# inherit) are handed over in $CAL_HOME/.config/ca-login/container-env (mode 0600, never printed), which the
+# extension reads at each kernel start. Always exits 0 at once: network
 # work runs in the background, bounded. README "SageMaker" says more.
 # shellcheck disable=SC2317  # background functions run through `bash -c` (exported)
 set -uo pipefail
@@ -21,7 +23,7 @@ umask 022 # the hand-over file is made 0600 (mktemp); ca-login writes its own fi
 : "${CAL_WORK=@@WORK@@}"                 # the checked wheel, pid files
 : "${CAL_LOG=@@LOG@@}"
 : "${CAL_AWS:=aws}"                       # AWS CLI, for an s3:// wheel
-: "${CAL_STARTUP:=$CAL_HOME/.ipython/profile_default/startup/50-ca-login.py}"
+: "${CAL_IPYTHONDIR:=$CAL_HOME/.ipython}"  # the kernels' IPython dir (its profile_default/startup/)
 : "${CAL_REFRESH_WITHIN:=@@REFRESH_WITHIN@@}"
 : "${CAL_LOOP_SECONDS:=1800}"             # the loop checks this often
 : "${CAL_LOOP_MAX:=2592000}"              # and ends after this (30 days)
@@ -37,8 +39,10 @@ umask 022 # the hand-over file is made 0600 (mktemp); ca-login writes its own fi
 : "${CAL_ENDPOINT_URL:=@@S_ENDPOINT_URL@@}"
 : "${CAL_REPOSITORY_ENDPOINT_URL:=@@S_REPOSITORY_ENDPOINT_URL@@}"
 : "${CAL_DURATION_SECONDS:=@@S_DURATION_SECONDS@@}"
+: "${CAL_TOOLS:=@@S_TOOLS@@}"             # tools to log in: pip,uv,... (empty: pip)
+: "${CAL_IPYTHON_EXTENSION=@@IPYTHON_EXTENSION@@}" # 1: kernels load the extension, 0: not, empty: as is
 CAL_PY="$CAL_CONDA/bin/python"
-CAL_CREDS="$CAL_HOME/.config/ca-login/container-env" # the startup file reads ~/.config/ca-login/container-env
+CAL_CREDS="$CAL_HOME/.config/ca-login/container-env" # the extension reads ~/.config/ca-login/container-env
 export PATH="$CAL_CONDA/bin:$PATH"
 cd / || exit 0 # a fixed working directory: python -m puts it on sys.path
 
@@ -157,43 +161,13 @@ configure_user() {
   [ -n "$CAL_ENDPOINT_URL" ] && args+=(--endpoint-url "$CAL_ENDPOINT_URL")
   [ -n "$CAL_REPOSITORY_ENDPOINT_URL" ] && args+=(--repository-endpoint-url "$CAL_REPOSITORY_ENDPOINT_URL")
   [ -n "$CAL_DURATION_SECONDS" ] && args+=(--duration-seconds "$CAL_DURATION_SECONDS")
-  if ! timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_PY" -m ca_login "${args[@]}" >&2; then
+  [ -n "$CAL_TOOLS" ] && args+=(--tool "$CAL_TOOLS")
+  case $CAL_IPYTHON_EXTENSION in 1) args+=(--ipython-extension) ;; 0) args+=(--no-ipython-extension) ;; esac
+  if ! IPYTHONDIR=$CAL_IPYTHONDIR timeout --foreground -k 5 "$CAL_STEP_TIMEOUT" "$CAL_PY" -m ca_login \
+    "${args[@]}" >&2; then
     log "error: could not write the ca-login config"
     return 1
   fi
-}
-
-# At each kernel start: the handed-over variables where the kernel lacks them, then a quiet ensure_login()
-# (no network while the token has more than CAL_REFRESH_WITHIN s left); a failure is one printed line.
-startup_file() {
-  mkdir -p -- "${CAL_STARTUP%/*}" || return 1
-  cat >"$CAL_STARTUP.tmp" <<EOF
-# ca-login (written by its lifecycle script): a quiet ensure_login() at each kernel start; never raises.
-def _ca_login_start():
-    import os
-
-    try:
-        with open(os.path.expanduser("~/.config/ca-login/container-env"), encoding="utf-8") as f:
-            for line in f.read(65536).splitlines():
-                k, _, v = line.partition("=")
-                if k.startswith("AWS_CONTAINER_") or k in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-                    os.environ.setdefault(k, v)
-    except OSError:
-        pass
-    try:
-        import ca_login
-
-        ca_login.ensure_login(min_remaining=$CAL_REFRESH_WITHIN)
-    except Exception as e:  # noqa: BLE001 (a kernel must start whatever happens)
-        why = (str(e).splitlines() or [type(e).__name__])[0][:200]
-        print(f"ca-login: no fresh CodeArtifact login at kernel start: {why} (ca_login.diagnose() says why)")
-
-
-_ca_login_start()
-del _ca_login_start
-EOF
-  mv -f -- "$CAL_STARTUP.tmp" "$CAL_STARTUP" || return 1
-  log "kernel start: $CAL_STARTUP"
 }
 
 refresh_once() {
@@ -239,7 +213,7 @@ login_all() {
 
 setup() {
   local w
-  w=$(wheel_file) && install_base "$w" && configure_user && startup_file && start_loop
+  w=$(wheel_file) && install_base "$w" && configure_user && start_loop
 }
 
 background() {
@@ -259,7 +233,7 @@ main() {
     log "hint: for a notebook instance use \`ca-login lifecycle-script --target notebook-instance\`"
     return 0
   fi
-  abs_paths CAL_HOME CAL_CONDA CAL_WORK CAL_LOG CAL_STARTUP || return 0
+  abs_paths CAL_HOME CAL_CONDA CAL_WORK CAL_LOG CAL_IPYTHONDIR || return 0
   [[ $CAL_WHEEL == s3://* ]] || abs_paths CAL_WHEEL || return 0
   if [ -L "$CAL_WORK" ] || ! mkdir -p -- "$CAL_WORK" "${CAL_LOG%/*}"; then
     log "error: cannot make $CAL_WORK (a directory, not a link) and the log's directory; stopped"
@@ -272,7 +246,7 @@ main() {
     s3://*) ;;
     *) setup || { log "nothing more to do"; return 0; } ;;
   esac
-  export -f log load_creds wheel_file install_base pip_files configure_user startup_file refresh_once \
+  export -f log load_creds wheel_file install_base pip_files configure_user refresh_once \
     refresh_loop start_loop login_all setup background
   export "${!CAL_@}"
   # The bound kills timeout's process group; steps use `timeout --foreground` to stay in it.
