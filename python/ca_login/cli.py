@@ -385,6 +385,13 @@ def _add_diagnose_parser(sub) -> None:
         metavar="REQ",
         help="also say why pip cannot install REQ (a requirement such as 'pandas==2.2.3'); repeatable",
     )
+    p.add_argument(
+        "--tool",
+        action="append",
+        metavar="TOOL",
+        help="tools to check: pip, uv, poetry, twine; repeat or comma-separate "
+        "(default: pip and every tool logged in)",
+    )
     p.set_defaults(func=cmd_diagnose)
 
 
@@ -416,6 +423,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             packages=args.package,
             face="cli",
+            tools=args.tool,
         )
     finally:
         if live:
