@@ -182,6 +182,13 @@ def test_all_three_tools_are_checked_in_order_after_pip(aws_env, work):
     names = [c["name"] for c in j["checks"] if c["layer"] == "tool"]
     assert names == ["uv", "poetry", "twine"]
     assert check(j, "pip-index-url")["status"] == "ok"
+    text = cli(aws_env, work, "diagnose", *TARGET, "--timeout", "2")
+    assert_exit(text, 0, what="ca-login diagnose")
+    assert text.stdout.rstrip().splitlines()[-1] == (
+        "Verdict: all checks passed; pip, uv, poetry and twine can use this repository."
+    )
+    only_uv = cli(aws_env, work, "diagnose", *TARGET, "--timeout", "2", "--tool", "uv")
+    assert only_uv.stdout.rstrip().endswith("Verdict: all checks passed; uv can use this repository.")
 
 
 # --- uv's failures ---
@@ -397,6 +404,19 @@ def test_an_unknown_tool_is_invalid_input_before_any_call(lib_env, work):
         ca_login.diagnose(DOMAIN, REPO, domain_owner=OWNER, tool="npm")
     assert "npm" in str(e.value) and "hint:" in str(e.value)
     assert [c for c in lib_env.calls if c.get("operation") not in (None, "repository", "control")] == []
+
+
+def test_every_tool_cause_is_listed_in_the_readme_and_the_docstring():
+    root = Path(__file__).resolve().parent.parent
+    remedy = (root / "src" / "remedy.rs").read_text()
+    block = remedy.split("pub const TOOL_CAUSES", 1)[1].split("];", 1)[0]
+    causes = [line.strip().strip('",') for line in block.splitlines()[1:] if line.strip().startswith('"')]
+    assert len(causes) == 15, causes
+    readme = (root / "README.md").read_text().split("### Each tool: uv, Poetry, twine", 1)[1]
+    doc = " ".join((ca_login.diagnose.__doc__ or "").split())
+    for cause in causes:
+        assert f"`{cause}`" in readme, cause
+        assert cause in doc, cause
 
 
 # --- the uv verdict against real uv ---

@@ -141,10 +141,22 @@ def format_check(c: Check) -> str:
     return "\n".join(table_text((c._row(),)))
 
 
-def format_verdict(ok: bool, verdict: Optional[Verdict]) -> str:
+def format_verdict(ok: bool, verdict: Optional[Verdict], checks: Sequence[Check] = ()) -> str:
     if ok or verdict is None:
-        return "Verdict: all checks passed; pip can install from this repository."
+        return f"Verdict: all checks passed; {_who_can(checks)}."
     return str(verdict)
+
+
+def _who_can(checks: Sequence[Check]) -> str:
+    """``pip can install from this repository``, or, with the tool layer, each tool checked (pip's checks are
+    skipped when pip was not asked for)."""
+    tools = [c.name for c in checks if c.layer == "tool" and c.status != "skip"]
+    if not tools:
+        return "pip can install from this repository"
+    pip = [] if any(c.name == "pip-index-url" and c.status == "skip" for c in checks) else ["pip"]
+    names = pip + tools
+    who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{who} can use this repository"
 
 
 @dataclass(frozen=True)
@@ -200,7 +212,7 @@ class Diagnosis(_Shown):
     def _view(self) -> View:
         checks = tuple(c._row() for c in sorted(self.checks, key=lambda c: layer_order(c.layer)))
         if self.ok or self.verdict is None:
-            title = "ca_login diagnosis: OK, all checks passed; pip can install from this repository"
+            title = f"ca_login diagnosis: OK, all checks passed; {_who_can(self.checks)}"
             return View(title, "ok", table=(_HEADS, checks))
         rows, code = self.verdict._parts()
         title = f"ca_login diagnosis: FAILED, {self.verdict.cause} (layer {self.verdict.layer})"

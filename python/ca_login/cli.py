@@ -436,7 +436,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     checks = sorted(d.checks, key=lambda c: _diagnosis.layer_order(c.layer))
     for line in table_text(tuple(c._row() for c in checks)):
         print(_paint_check(line))
-    head, *rest = _diagnosis.format_verdict(d.ok, d.verdict).split("\n")
+    head, *rest = _diagnosis.format_verdict(d.ok, d.verdict, d.checks).split("\n")
     print(_paint(head, "32" if d.ok else "1;31"))
     for line in rest:
         print(line)

@@ -9,6 +9,10 @@
 //! Files: `config.rs` (settings, credentials, identity), `dns.rs`, `net.rs` (TCP, proxies), `tls.rs`, `api.rs`,
 //! `repo.rs` (an HTTP GET of the simple index with the token), `pip.rs`.
 //!
+//! After pip's layer, the tool layer (`tools.rs`) has one check per tool asked for (`uv`, `poetry`, `twine`;
+//! default: every tool the state file records a login for): whether that tool will reach the repository with a
+//! valid credential; such a check carries its cause and fix commands ([`Fix`]) even as a warning.
+//!
 //! When the caller names packages, a last layer (`package.rs`, with `pep440.rs` for versions and specifiers) says
 //! why pip would find no matching distribution for each.
 

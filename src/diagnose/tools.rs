@@ -1219,6 +1219,35 @@ mod tests {
     }
 
     #[test]
+    fn every_cause_this_layer_gives_is_registered_in_remedy() {
+        let code = include_str!("tools.rs");
+        let code = &code[..code.find("#[cfg(test)]").unwrap_or(code.len())];
+        let ends = [
+            "-not-configured",
+            "-overridden",
+            "-expired",
+            "-shadowed",
+            "-missing",
+            "-unreadable",
+            "-permissions",
+            "-not-ours",
+        ];
+        let causes: Vec<&str> = code
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|lit| !lit.contains(' ') && ends.iter().any(|e| lit.ends_with(e)))
+            .collect();
+        assert!(causes.len() >= 12, "{causes:?}");
+        for c in causes {
+            assert!(
+                remedy::TOOL_CAUSES.contains(&c),
+                "{c} is not in remedy::TOOL_CAUSES"
+            );
+        }
+    }
+
+    #[test]
     fn asked_takes_the_named_tools_else_pip_and_every_recorded_tool() {
         let mut st = State::default();
         assert_eq!(asked(&[], &st).expect("default"), vec![Tool::Pip]);
