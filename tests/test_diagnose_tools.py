@@ -1,8 +1,9 @@
 """diagnose(tool=...) / `ca-login diagnose --tool`: one check per tool (layer `tool`, after pip's) says whether uv,
 Poetry and twine will reach the repository with a valid credential. Each pass case follows a real `ca-login
 login --tool ...` against the stand-in; each failure gives its cause code and a fix naming the right command, and
-where the fix is a login, running the printed commands makes the check pass. The verdicts for uv are held against
-real uv from PyPI: it installs when the check passes and does not when the check says it is overridden."""
+where the fix is a login, running the printed commands makes the check pass. Verdicts are held against real clients
+from PyPI: uv installs when the check passes and not when the check says it is overridden, and the `poetry source
+add` line the check prints, run by Poetry, makes `poetry add` work."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import ca_login
 import pytest
+import tomllib
 from conftest import assert_exit, assert_no_token
 from test_tools import client_bin
 
@@ -419,12 +421,56 @@ def test_every_tool_cause_is_listed_in_the_readme_and_the_docstring():
         assert cause in doc, cause
 
 
-# --- the uv verdict against real uv ---
+# --- the verdicts against real uv and Poetry ---
 
 
 @pytest.fixture(scope="module")
 def uv_bin(tmp_path_factory):
     return client_bin(tmp_path_factory, "uv")
+
+
+@pytest.fixture(scope="module")
+def poetry_bin(tmp_path_factory):
+    return client_bin(tmp_path_factory, "poetry")
+
+
+def test_the_printed_poetry_source_add_run_by_real_poetry_clears_the_warning(
+    aws_env, poetry_bin, _clean_env, tmp_path, work
+):
+    login(aws_env, work, "poetry")
+    (work / "pyproject.toml").write_text(
+        '[project]\nname = "proj"\nversion = "0.1.0"\nrequires-python = ">=3.9"\ndependencies = []\n\n'
+        "[tool.poetry]\npackage-mode = false\n"
+    )
+    _, j = diagnose(aws_env, work, "poetry")
+    c = check(j, "poetry")
+    assert c["status"] == "warn" and c["fix"]["cause"] == "poetry-source-missing", c
+    (command,) = c["fix"]["commands"]
+    assert command.startswith("poetry source add --priority=primary codeartifact ")
+    env = {
+        "PATH": f"{poetry_bin.parent}:/usr/bin:/bin",
+        "HOME": str(_clean_env),
+        "LANG": "C.UTF-8",
+        "POETRY_CACHE_DIR": str(tmp_path / "pcache"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+    }
+    run_commands(env, work, [command])
+    _, j = diagnose(aws_env, work, "poetry")
+    ok = check(j, "poetry")
+    assert ok["status"] == "ok" and "source codeartifact is this repository" in ok["detail"], ok
+    out = subprocess.run(
+        [str(poetry_bin), "add", "--lock", "ca-demo-pkg"],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert_exit(out, 0, what="poetry add after a passing check")
+    auth = tomllib.loads((_clean_env / ".config" / "pypoetry" / "auth.toml").read_text())
+    token = auth["http-basic"]["codeartifact"]["password"]
+    assert_no_token(token, out.stdout, out.stderr, json.dumps(j), what="poetry output and diagnose JSON")
 
 
 def test_real_uv_installs_when_the_check_passes_and_not_when_it_says_overridden(
