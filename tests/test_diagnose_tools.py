@@ -8,20 +8,26 @@ add` line the check prints, run by Poetry, makes `poetry add` work."""
 from __future__ import annotations
 
 import json
+import os
+import pwd
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import ca_login
 import pytest
 import tomllib
-from conftest import assert_exit, assert_no_token
+from conftest import assert_exit, assert_no_token, remove_user
 from test_tools import client_bin
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
+USER_PYTHON = "/usr/bin/python3"
 TARGET = ["--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO]
 LOGIN_CLI = f"ca-login login --domain {DOMAIN} --repository {REPO} --domain-owner {OWNER} --region {REGION}"
 
@@ -305,6 +311,63 @@ def test_netrc_is_honoured(aws_env, _clean_env, tmp_path, work):
     assert rc == 0 and f"{tmp_path / 'my-netrc'} has our entry" in check(j, "uv")["detail"], j
     rc, j = diagnose(aws_env, work, "uv")  # without NETRC, uv looks in ~/.netrc
     failing(j, "uv", "netrc-entry-missing")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to add a throwaway user")
+def test_a_netrc_this_user_cannot_read_is_netrc_unreadable_and_the_printed_fix_works(standin, aws_env):
+    base = Path(tempfile.mkdtemp(prefix="ca-login-diagtools-"))
+    base.chmod(0o755)
+    home = base / "home"
+    name = f"cald{uuid.uuid4().hex[:8]}"
+    made = subprocess.run(
+        ["useradd", "-m", "-d", str(home), "-s", "/bin/sh", "-U", name],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert made.returncode == 0, made.stderr
+    try:
+        pw = pwd.getpwnam(name)
+        for f in ("aws-config", "aws-credentials"):
+            (base / f).write_text("")
+            (base / f).chmod(0o644)
+        # The user cannot reach this venv's interpreter (under /root): the system Python runs our package.
+        bindir = base / "bin"
+        bindir.mkdir(mode=0o755)
+        (bindir / "ca-login").write_text(f'#!/bin/sh\nexec {USER_PYTHON} -m ca_login "$@"\n')
+        (bindir / "ca-login").chmod(0o755)
+        env = {
+            **aws_env,
+            "PATH": f"{bindir}:/usr/bin:/bin",
+            "PYTHONPATH": str(Path(ca_login.__file__).resolve().parent.parent),
+            "HOME": str(home),
+            "AWS_CONFIG_FILE": str(base / "aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(base / "aws-credentials"),
+        }
+
+        def drop():
+            os.setgroups(os.getgrouplist(pw.pw_name, pw.pw_gid))
+            os.setresgid(pw.pw_gid, pw.pw_gid, pw.pw_gid)
+            os.setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid)
+
+        def as_user(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                args, env=env, cwd=home, capture_output=True, text=True, timeout=120, preexec_fn=drop
+            )
+
+        assert_exit(as_user("ca-login", "login", *TARGET, "--tool", "uv"), 0, what="login as the user")
+        netrc = home / ".netrc"
+        os.chown(netrc, 0, 0)  # root's now, still 0600: the user cannot read it
+        p = as_user("ca-login", "diagnose", *TARGET, "--timeout", "2", "--json", "--tool", "uv")
+        commands = failing(json.loads(p.stdout), "uv", "netrc-unreadable")
+        assert commands == [f"mv {netrc} {netrc}.ca-login-aside", f"{LOGIN_CLI} --tool uv"], commands
+        for cmd in commands:
+            assert_exit(as_user("bash", "-c", cmd), 0, what=cmd.split()[0])
+        p = as_user("ca-login", "diagnose", *TARGET, "--timeout", "2", "--json", "--tool", "uv")
+        assert_exit(p, 0, what="diagnose after the fix")
+    finally:
+        remove_user(name)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # --- Poetry's and twine's failures ---
