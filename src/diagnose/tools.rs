@@ -1248,6 +1248,61 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_tool_check_is_the_verdict_with_its_own_commands() {
+        use crate::settings::{Source, Sourced};
+        let arg = |v: &str| Sourced {
+            value: v.to_string(),
+            source: Source::Argument,
+        };
+        let settings = Settings {
+            domain: arg("d"),
+            repository: arg("r"),
+            domain_owner: None,
+            region: None,
+            duration_seconds: None,
+            endpoint_url: None,
+            repository_endpoint_url: None,
+            profile: None,
+            endpoint_type: None,
+        };
+        let mut uv = Check::fail("uv", Layer::Tool, "x", "uv-not-configured", "s", "r");
+        uv.fix = Some(Fix {
+            cause: "uv-not-configured",
+            commands: vec!["ca-login login --domain d --repository r --tool uv".into()],
+        });
+        let mut warn = Check::new("twine", Layer::Tool, Status::Warn, "w");
+        warn.fix = Some(Fix {
+            cause: "twine-config-overridden",
+            commands: vec!["unset TWINE_PASSWORD".into()],
+        });
+        let mut r = super::super::Report::from_checks(vec![
+            warn,
+            uv,
+            Check::ok("pip-index-url", Layer::Pip, "ok"),
+        ]);
+        r.fill_commands(&settings, "us-west-2", Face::Cli);
+        let v = r.verdict.clone().expect("verdict");
+        assert_eq!((v.layer, v.cause), (Layer::Tool, "uv-not-configured"));
+        assert_eq!(
+            v.commands,
+            ["ca-login login --domain d --repository r --tool uv"]
+        );
+        let names: Vec<&str> = r.checks.iter().map(|c| c.name).collect();
+        assert_eq!(
+            names,
+            ["pip-index-url", "twine", "uv"],
+            "layer order; within the layer, as pushed"
+        );
+        let j: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
+        assert_eq!(
+            j["checks"][0].get("fix"),
+            None,
+            "only tool checks carry a fix"
+        );
+        assert_eq!(j["checks"][1]["fix"]["cause"], "twine-config-overridden");
+    }
+
+    #[test]
     fn asked_takes_the_named_tools_else_pip_and_every_recorded_tool() {
         let mut st = State::default();
         assert_eq!(asked(&[], &st).expect("default"), vec![Tool::Pip]);
