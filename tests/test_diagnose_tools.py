@@ -578,3 +578,18 @@ def test_real_uv_installs_when_the_check_passes_and_not_when_it_says_overridden(
     failing(j, "uv", "uv-config-overridden")
     out = uv_install({**uv_env, "UV_DEFAULT_INDEX": elsewhere})
     assert out.returncode != 0, "uv went to UV_DEFAULT_INDEX, as the check said"
+    # A project's [tool.uv] is merged with the user file: without an index of its own, ours still serves.
+    pyproject = work / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "p"\nversion = "0"\n\n[tool.uv]\nresolution = "highest"\n')
+    rc, j = diagnose(aws_env, work, "uv")
+    assert rc == 0 and "merged with" in check(j, "uv")["detail"], j
+    assert_exit(uv_install(uv_env), 0, what="uv pip install in a project with [tool.uv]")
+    # Its own default index wins over ours.
+    with pyproject.open("a") as f:
+        f.write(f'\n[[tool.uv.index]]\nname = "corp"\nurl = "{elsewhere}"\ndefault = true\n')
+    rc, j = diagnose(aws_env, work, "uv")
+    failing(j, "uv", "uv-config-overridden")
+    out = uv_install(uv_env)
+    assert out.returncode != 0 and elsewhere in out.stderr, (
+        "uv went to the project's index, as the check said"
+    )
