@@ -937,6 +937,12 @@ fn check_dict<'py>(py: Python<'py>, c: &crate::diagnose::Check) -> PyResult<Boun
     d.set_item("status", c.status.as_str())?;
     d.set_item("detail", mask_url(&c.detail))?;
     d.set_item("duration_ms", c.duration_ms)?;
+    if let Some(f) = &c.fix {
+        let fix = PyDict::new(py);
+        fix.set_item("cause", f.cause)?;
+        fix.set_item("commands", f.commands.clone())?;
+        d.set_item("fix", fix)?;
+    }
     Ok(d)
 }
 
@@ -950,7 +956,8 @@ enum DiagnoseEvent {
 #[pyfunction]
 #[pyo3(signature = (domain=None, repository=None, *, domain_owner=None, region=None, endpoint_url=None,
     repository_endpoint_url=None, profile=None, timeout=3.0, sys_prefix=None, user_home=None, state_file=None,
-    on_check=None, packages=None, python_version=None, tags=None, face="python", endpoint_type=None))]
+    on_check=None, packages=None, python_version=None, tags=None, face="python", endpoint_type=None,
+    tools=None))]
 #[allow(clippy::too_many_arguments)]
 fn diagnose(
     py: Python<'_>,
@@ -971,6 +978,7 @@ fn diagnose(
     tags: Option<Vec<String>>,
     face: &str,
     endpoint_type: Option<String>,
+    tools: Option<Vec<String>>,
 ) -> PyResult<String> {
     ensure_logging(py);
     let Some(face) = crate::remedy::Face::parse(face) else {
@@ -1013,6 +1021,7 @@ fn diagnose(
             python_version: v,
             tags: tags.unwrap_or_default(),
         }),
+        tools: tools.unwrap_or_default(),
     };
     crate::diagnose::prepare(&opts).map_err(|e| to_py_err(py, e))?;
     let (tx, rx) = mpsc::channel::<DiagnoseEvent>();

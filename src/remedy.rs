@@ -488,6 +488,111 @@ pub fn proxy_failure(
     })
 }
 
+// The tool layer's fixes (src/diagnose/tools.rs: the checks `uv`, `poetry`, `twine`) ---------------------------
+
+/// The tool layer's cause codes (the README lists them). The `*-token-expired`, `*-not-configured`,
+/// `*-config-overridden` and netrc ones are failures; `uv-index-shadowed`, `twine-config-overridden`,
+/// `poetry-source-missing`, `netrc-permissions` and `credential-not-ours` come with a warning.
+pub const TOOL_CAUSES: [&str; 15] = [
+    "uv-not-configured",
+    "uv-config-overridden",
+    "uv-index-shadowed",
+    "uv-token-expired",
+    "poetry-not-configured",
+    "poetry-config-overridden",
+    "poetry-token-expired",
+    "poetry-source-missing",
+    "twine-not-configured",
+    "twine-config-overridden",
+    "twine-token-expired",
+    "netrc-entry-missing",
+    "netrc-unreadable",
+    "netrc-permissions",
+    "credential-not-ours",
+];
+
+/// One command of a tool check's fix, rendered for its reader by [`tool_fix`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolFix {
+    /// Our login for that tool with the diagnosed settings (and the record's mode, store and source).
+    Login {
+        tool: &'static str,
+        extra_index: bool,
+        token_store: Option<&'static str>,
+        poetry_source: Option<String>,
+    },
+    /// Unset an environment variable (shell: `unset`; Python: `os.environ.pop`, which the tools a notebook
+    /// starts inherit).
+    Unset(String),
+    /// Make a file readable and writable by its owner only.
+    Chmod600(std::path::PathBuf),
+    /// Move a file this user cannot use aside (kept, with `.ca-login-aside` appended).
+    MoveAside(std::path::PathBuf),
+    /// Add (or update) the project's Poetry source.
+    PoetrySourceAdd { source: String, url: String },
+}
+
+/// A tool fix as the reader pastes it: CLI texts name `ca-login` and shell commands, Python texts Python calls.
+pub fn tool_fix(fix: &ToolFix, s: &Settings, region: &str, face: Face) -> String {
+    let path_word = |p: &std::path::Path| shell_word(&p.to_string_lossy());
+    match fix {
+        ToolFix::Login {
+            tool,
+            extra_index,
+            token_store,
+            poetry_source,
+        } => {
+            let mut args = match login_step(s, region) {
+                Step::Login(args) => args,
+                Step::Shell(_) => Vec::new(),
+            };
+            args.push(("tool", (*tool).to_string()));
+            if let Some(store) = token_store {
+                args.push(("token_store", (*store).to_string()));
+            }
+            if let Some(src) = poetry_source.as_ref().filter(|s| *s != "codeartifact") {
+                args.push(("poetry_source", src.clone()));
+            }
+            let text = Step::Login(args).render(face);
+            match (extra_index, face) {
+                (false, _) => text,
+                (true, Face::Cli) => format!("{text} --extra-index-url"),
+                (true, Face::Python) => match text.strip_suffix(')') {
+                    Some(head) => format!("{head}, extra_index=True)"),
+                    None => text,
+                },
+            }
+        }
+        ToolFix::Unset(name) => match face {
+            Face::Cli => format!("unset {name}"),
+            Face::Python => format!("import os; os.environ.pop({}, None)", py_str(name)),
+        },
+        ToolFix::Chmod600(p) => match face {
+            Face::Cli => format!("chmod 600 {}", path_word(p)),
+            Face::Python => format!(
+                "import os; os.chmod({}, 0o600)",
+                py_str(&p.to_string_lossy())
+            ),
+        },
+        ToolFix::MoveAside(p) => {
+            let to = format!("{}.ca-login-aside", p.to_string_lossy());
+            match face {
+                Face::Cli => format!("mv {} {}", path_word(p), shell_word(&to)),
+                Face::Python => format!(
+                    "import os; os.replace({}, {})",
+                    py_str(&p.to_string_lossy()),
+                    py_str(&to)
+                ),
+            }
+        }
+        ToolFix::PoetrySourceAdd { source, url } => format!(
+            "poetry source add --priority=primary {} {}",
+            shell_word(source),
+            shell_word(url)
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -775,5 +880,55 @@ mod tests {
             Some("R1")
         );
         assert_eq!(role_name(Some("arn:aws:iam::111122223333:user/u")), None);
+    }
+
+    #[test]
+    fn tool_fixes_render_ca_login_for_the_cli_and_python_calls_for_python() {
+        let s = settings();
+        let login = ToolFix::Login {
+            tool: "uv",
+            extra_index: true,
+            token_store: None,
+            poetry_source: None,
+        };
+        assert_eq!(
+            tool_fix(&login, &s, "us-west-2", Face::Cli),
+            "ca-login login --domain mydomain --repository pypi-store --domain-owner 111122223333 --region us-west-2 --tool uv --extra-index-url"
+        );
+        assert_eq!(
+            tool_fix(&login, &s, "us-west-2", Face::Python),
+            r#"ca_login.login(domain="mydomain", repository="pypi-store", domain_owner="111122223333", region="us-west-2", tool="uv", extra_index=True)"#
+        );
+        let poetry = ToolFix::Login {
+            tool: "poetry",
+            extra_index: false,
+            token_store: Some("netrc"),
+            poetry_source: Some("corp".into()),
+        };
+        assert!(tool_fix(&poetry, &s, "us-west-2", Face::Cli)
+            .ends_with(" --tool poetry --token-store netrc --poetry-source corp"));
+        let unset = ToolFix::Unset("UV_INDEX_URL".into());
+        assert_eq!(tool_fix(&unset, &s, "r", Face::Cli), "unset UV_INDEX_URL");
+        assert_eq!(
+            tool_fix(&unset, &s, "r", Face::Python),
+            r#"import os; os.environ.pop("UV_INDEX_URL", None)"#
+        );
+        let chmod = ToolFix::Chmod600("/home/u/my netrc".into());
+        assert_eq!(
+            tool_fix(&chmod, &s, "r", Face::Cli),
+            "chmod 600 '/home/u/my netrc'"
+        );
+        let add = ToolFix::PoetrySourceAdd {
+            source: "codeartifact".into(),
+            url: "https://h/pypi/r/simple/".into(),
+        };
+        assert_eq!(
+            tool_fix(&add, &s, "r", Face::Python),
+            "poetry source add --priority=primary codeartifact https://h/pypi/r/simple/"
+        );
+        let mut causes = TOOL_CAUSES.to_vec();
+        causes.sort_unstable();
+        causes.dedup();
+        assert_eq!(causes.len(), TOOL_CAUSES.len(), "each cause once");
     }
 }

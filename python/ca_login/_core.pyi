@@ -193,6 +193,7 @@ def diagnose(
     tags: Optional[list[str]] = None,
     face: str = "python",
     endpoint_type: Optional[str] = None,
+    tools: Optional[list[str]] = None,
 ) -> str: ...
 def mask_url(text: str) -> str:
     """``text`` with the password of every URL in it replaced by ``****``."""

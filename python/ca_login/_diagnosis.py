@@ -8,8 +8,9 @@ face (plain text, HTML for notebooks, JSON for scripts).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from ._display import View, commands_in, html, pretty, table_text, text, without_commands
 
@@ -25,6 +26,7 @@ LAYERS = (
     "api",
     "repository",
     "pip",
+    "tool",
 )
 _HEADS = ("status", "layer", "check", "detail", "time")
 
@@ -55,17 +57,30 @@ class _Shown:
 
 @dataclass(frozen=True)
 class Check(_Shown):
-    """One check: ``name``, ``layer``, ``status`` (ok, fail, warn, skip), ``detail``, ``duration_ms``."""
+    """One check: ``name``, ``layer``, ``status`` (ok, fail, warn, skip), ``detail``, ``duration_ms``; a tool
+    check (layer ``tool``: ``uv``, ``poetry``, ``twine``) that fails or warns also has its ``cause`` code and the
+    ``commands`` of its fix (else ``None`` and ``()``)."""
 
     name: str
     layer: str
     status: str
     detail: str
     duration_ms: int
+    cause: Optional[str] = None
+    commands: tuple[str, ...] = ()
 
     @classmethod
     def _from(cls, c: dict[str, Any]) -> Check:
-        return cls(c["name"], c["layer"], c["status"], c["detail"], int(c["duration_ms"]))
+        fix = c.get("fix") or {}
+        return cls(
+            c["name"],
+            c["layer"],
+            c["status"],
+            c["detail"],
+            int(c["duration_ms"]),
+            fix.get("cause"),
+            tuple(fix.get("commands", ())),
+        )
 
     def _row(self) -> tuple[str, str, str, str, str]:
         return (self.status, self.layer, self.name, self.detail, f"{self.duration_ms} ms")
@@ -74,13 +89,16 @@ class Check(_Shown):
         return View(f"{self.status}: {self.layer} {self.name}", self.status, table=(_HEADS, (self._row(),)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "name": self.name,
             "layer": self.layer,
             "status": self.status,
             "detail": self.detail,
             "duration_ms": self.duration_ms,
         }
+        if self.cause is not None:
+            d["fix"] = {"cause": self.cause, "commands": list(self.commands)}
+        return d
 
 
 @dataclass(frozen=True)
@@ -123,10 +141,22 @@ def format_check(c: Check) -> str:
     return "\n".join(table_text((c._row(),)))
 
 
-def format_verdict(ok: bool, verdict: Optional[Verdict]) -> str:
+def format_verdict(ok: bool, verdict: Optional[Verdict], checks: Sequence[Check] = ()) -> str:
     if ok or verdict is None:
-        return "Verdict: all checks passed; pip can install from this repository."
+        return f"Verdict: all checks passed; {_who_can(checks)}."
     return str(verdict)
+
+
+def _who_can(checks: Sequence[Check]) -> str:
+    """``pip can install from this repository``, or, with the tool layer, each tool checked (pip's checks are
+    skipped when pip was not asked for)."""
+    tools = [c.name for c in checks if c.layer == "tool" and c.status != "skip"]
+    if not tools:
+        return "pip can install from this repository"
+    pip = [] if any(c.name == "pip-index-url" and c.status == "skip" for c in checks) else ["pip"]
+    names = pip + tools
+    who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{who} can use this repository"
 
 
 @dataclass(frozen=True)
@@ -137,7 +167,7 @@ class Diagnosis(_Shown):
         ok: ``True`` when no check failed (warnings allowed).
         verdict: ``None`` when ok; else the first failing layer's ``Verdict`` (layer, cause, summary, remedy).
         checks: every check in layer order (configuration, credentials, identity, dns, tcp, tls, api,
-            repository, pip).
+            repository, pip, tool).
     """
 
     ok: bool
@@ -182,7 +212,7 @@ class Diagnosis(_Shown):
     def _view(self) -> View:
         checks = tuple(c._row() for c in sorted(self.checks, key=lambda c: layer_order(c.layer)))
         if self.ok or self.verdict is None:
-            title = "ca_login diagnosis: OK, all checks passed; pip can install from this repository"
+            title = f"ca_login diagnosis: OK, all checks passed; {_who_can(self.checks)}"
             return View(title, "ok", table=(_HEADS, checks))
         rows, code = self.verdict._parts()
         title = f"ca_login diagnosis: FAILED, {self.verdict.cause} (layer {self.verdict.layer})"
@@ -270,6 +300,7 @@ def diagnose(
     packages: Optional[list[str]] = None,
     endpoint_type: Optional[str] = None,
     on_check: Optional[Callable[[Check], None]] = None,
+    tool: Union[str, Sequence[str], None] = None,
 ) -> Diagnosis:
     """Find which piece between this interpreter's pip and CodeArtifact is broken, and the exact fix.
 
@@ -288,6 +319,13 @@ def diagnose(
     With packages the run's bound grows by one more run bound (9.5 s at the default ``timeout``). ``on_check`` is
     called with each :class:`Check` as it finishes (in finish order). Without it, in a notebook the checklist
     fills in, in layer order, in one display updated in place, which goes away when the result is shown.
+    ``tool`` (``"uv"``, ``"pip,uv"`` or a list of pip, uv, poetry, twine; default: pip plus every tool the state
+    file records a login for) chooses the tools checked: after pip's layer, one check each in the ``tool``
+    layer says whether that tool will reach the repository with a valid credential (uv: our ``[[index]]`` in
+    the user ``uv.toml``, what overrides it, the netrc entry; Poetry: ``http-basic.SOURCE`` in ``auth.toml``,
+    ``POETRY_HTTP_BASIC_*``, the project's source; twine: ``~/.pypirc``, ``TWINE_*``); its ``cause`` and
+    ``commands`` are on the check, and on the verdict when it is the first failure. Without pip among them,
+    pip's checks are skipped.
 
     Returns:
         A ``Diagnosis``: ``ok``; ``verdict`` (the first failing layer: ``layer``, ``cause``, ``summary``,
@@ -304,7 +342,10 @@ def diagnose(
     access-denied-scp, access-denied-permissions-boundary, access-denied-resource-policy,
     access-denied-session-policy, access-denied, domain-not-found, repository-not-found, throttled,
     repositories-endpoint-unreachable, repository-auth-failed, repository-forbidden, pip-not-configured,
-    pip-config-overridden, pip-token-expired; and more (see the README).
+    pip-config-overridden, pip-token-expired; the tool layer's uv-not-configured, uv-config-overridden,
+    uv-index-shadowed, uv-token-expired, poetry-not-configured, poetry-config-overridden, poetry-token-expired,
+    poetry-source-missing, twine-not-configured, twine-config-overridden, twine-token-expired,
+    netrc-entry-missing, netrc-unreadable, netrc-permissions, credential-not-ours; and more (see the README).
     """
     return _run(
         on_check=_reporter(on_check),
@@ -318,7 +359,15 @@ def diagnose(
         timeout=timeout,
         packages=([package] if package else []) + list(packages or []),
         endpoint_type=endpoint_type,
+        tools=_tool_list(tool),
     )
+
+
+def _tool_list(tool: Union[str, Sequence[str], None]) -> Optional[list[str]]:
+    """``tool=`` as the core takes it: a list of names (``None``: the default)."""
+    if tool is None:
+        return None
+    return [tool] if isinstance(tool, str) else list(tool)
 
 
 def _reporter(on_check: Optional[Callable[[Check], None]]) -> Optional[Callable[[dict[str, Any]], None]]:

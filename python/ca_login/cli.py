@@ -417,6 +417,13 @@ def _add_diagnose_parser(sub) -> None:
         metavar="REQ",
         help="also say why pip cannot install REQ (a requirement such as 'pandas==2.2.3'); repeatable",
     )
+    p.add_argument(
+        "--tool",
+        action="append",
+        metavar="TOOL",
+        help="tools to check: pip, uv, poetry, twine; repeat or comma-separate "
+        "(default: pip and every tool logged in)",
+    )
     p.set_defaults(func=cmd_diagnose)
 
 
@@ -448,6 +455,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             packages=args.package,
             face="cli",
+            tools=args.tool,
         )
     finally:
         if live:
@@ -460,7 +468,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     checks = sorted(d.checks, key=lambda c: _diagnosis.layer_order(c.layer))
     for line in table_text(tuple(c._row() for c in checks)):
         print(_paint_check(line))
-    head, *rest = _diagnosis.format_verdict(d.ok, d.verdict).split("\n")
+    head, *rest = _diagnosis.format_verdict(d.ok, d.verdict, d.checks).split("\n")
     print(_paint(head, "32" if d.ok else "1;31"))
     for line in rest:
         print(line)

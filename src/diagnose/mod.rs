@@ -9,6 +9,10 @@
 //! Files: `config.rs` (settings, credentials, identity), `dns.rs`, `net.rs` (TCP, proxies), `tls.rs`, `api.rs`,
 //! `repo.rs` (an HTTP GET of the simple index with the token), `pip.rs`.
 //!
+//! After pip's layer, the tool layer (`tools.rs`) has one check per tool asked for (`uv`, `poetry`, `twine`;
+//! default: every tool the state file records a login for): whether that tool will reach the repository with a
+//! valid credential; such a check carries its cause and fix commands ([`Fix`]) even as a warning.
+//!
 //! When the caller names packages, a last layer (`package.rs`, with `pep440.rs` for versions and specifiers) says
 //! why pip would find no matching distribution for each.
 
@@ -34,6 +38,7 @@ pub mod pep440;
 pub mod pip;
 pub mod repo;
 pub mod tls;
+pub mod tools;
 
 /// The default per-check time-out.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -53,6 +58,8 @@ pub enum Layer {
     Api,
     Repository,
     Pip,
+    /// The tools other than pip (`tools.rs`): one check each, `uv`, `poetry`, `twine`.
+    Tool,
     Package,
 }
 
@@ -68,6 +75,7 @@ impl Layer {
             Layer::Api => "api",
             Layer::Repository => "repository",
             Layer::Pip => "pip",
+            Layer::Tool => "tool",
             Layer::Package => "package",
         }
     }
@@ -138,6 +146,16 @@ pub struct Check {
     /// The AccessDenied this failure comes from: the verdict's commands are built from it.
     #[serde(skip)]
     pub denial: Option<crate::error::Denial>,
+    /// A tool check's cause (for a warning too) and its fix commands; in the JSON form only when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+}
+
+/// The cause and the commands to paste of a tool check that failed or warns (`tools.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    pub cause: &'static str,
+    pub commands: Vec<String>,
 }
 
 impl Check {
@@ -157,6 +175,7 @@ impl Check {
             summary: None,
             remedy: None,
             denial: None,
+            fix: None,
         }
     }
     pub fn ok(name: &'static str, layer: Layer, detail: impl Into<String>) -> Self {
@@ -238,7 +257,12 @@ impl Report {
                 cause: c.cause.unwrap_or("check-failed"),
                 summary: c.summary.clone().unwrap_or_else(|| c.detail.clone()),
                 remedy: c.remedy.clone().unwrap_or_default(),
-                commands: Vec::new(),
+                // A tool check brings its own commands; the others get theirs in `fill_commands`.
+                commands: c
+                    .fix
+                    .as_ref()
+                    .map(|f| f.commands.clone())
+                    .unwrap_or_default(),
                 denial: c.denial.clone(),
             });
         Report {
@@ -256,10 +280,13 @@ impl Report {
     /// Fill the verdict's commands for `face` (CLI or Python) from its cause.
     pub fn fill_commands(&mut self, settings: &Settings, region: &str, face: crate::remedy::Face) {
         if let Some(v) = self.verdict.as_mut() {
-            v.commands = crate::remedy::verdict_steps(v.cause, v.denial.as_ref(), settings, region)
-                .iter()
-                .map(|st| crate::secret::mask_url(&st.render(face)))
-                .collect();
+            let steps = crate::remedy::verdict_steps(v.cause, v.denial.as_ref(), settings, region);
+            if !steps.is_empty() || v.commands.is_empty() {
+                v.commands = steps
+                    .iter()
+                    .map(|st| crate::secret::mask_url(&st.render(face)))
+                    .collect();
+            }
         }
     }
 
@@ -279,6 +306,9 @@ impl Report {
             }
             if let Some(s) = c.remedy.as_mut() {
                 clean(s);
+            }
+            if let Some(f) = c.fix.as_mut() {
+                f.commands.iter_mut().for_each(clean);
             }
         }
         if let Some(v) = self.verdict.as_mut() {
@@ -302,6 +332,9 @@ pub struct Options {
     pub packages: Vec<String>,
     /// The interpreter pip runs in (needed with `packages`).
     pub interpreter: Option<package::Interpreter>,
+    /// The tools to check (`"uv,poetry"`, or several entries); empty: pip plus every tool the state file
+    /// records a login for (see [`tools::asked`]).
+    pub tools: Vec<String>,
 }
 
 impl Default for Options {
@@ -313,6 +346,7 @@ impl Default for Options {
             timeout: DEFAULT_TIMEOUT,
             packages: Vec::new(),
             interpreter: None,
+            tools: Vec::new(),
         }
     }
 }
@@ -352,6 +386,13 @@ impl Recorder {
         c.detail = crate::secret::mask_url(&c.detail);
         c.summary = c.summary.as_deref().map(crate::secret::mask_url);
         c.remedy = c.remedy.as_deref().map(crate::secret::mask_url);
+        if let Some(f) = c.fix.as_mut() {
+            f.commands = f
+                .commands
+                .iter()
+                .map(|s| crate::secret::mask_url(s))
+                .collect();
+        }
         if let Some(sink) = &self.sink {
             sink(&c);
         }
@@ -448,6 +489,7 @@ fn validate_timeout(t: Duration) -> Result<()> {
 pub fn prepare(opts: &Options) -> Result<Settings> {
     validate_timeout(opts.timeout)?;
     package::prepare(&opts.packages, opts.interpreter.as_ref())?;
+    tools::asked(&opts.tools, &crate::state::State::default())?;
     Settings::resolve(
         &opts.args,
         crate::login::ca_config_path(&opts.target).as_deref(),
@@ -495,7 +537,11 @@ pub async fn diagnose(opts: &Options, sink: Option<Sink>) -> Result<Report> {
         // The package layer gets a run bound of its own.
         limit += overall_limit(opts.timeout);
     }
-    let run = run_all(&settings, opts, budget, rec.clone());
+    let asked = tools::asked(
+        &opts.tools,
+        &crate::state::load(&crate::login::state_path(&opts.target)).unwrap_or_default(),
+    )?;
+    let run = run_all(&settings, opts, &asked, budget, rec.clone());
     if tokio::time::timeout(limit, run).await.is_err() {
         log::warn!("diagnose: the run hit its {} s bound", limit.as_secs_f32());
     }
@@ -505,6 +551,15 @@ pub async fn diagnose(opts: &Options, sink: Option<Sink>) -> Result<Report> {
             rec.push(Check::skip(
                 name,
                 layer,
+                "not reached before the diagnosis's time limit",
+            ));
+        }
+    }
+    for tool in asked.iter().filter(|t| !rec.has(t.as_str())) {
+        if *tool != crate::tools::Tool::Pip {
+            rec.push(Check::skip(
+                tool.as_str(),
+                Layer::Tool,
                 "not reached before the diagnosis's time limit",
             ));
         }
@@ -544,7 +599,13 @@ fn layer_of(name: &str) -> Layer {
     }
 }
 
-async fn run_all(settings: &Settings, opts: &Options, budget: Budget, rec: Arc<Recorder>) {
+async fn run_all(
+    settings: &Settings,
+    opts: &Options,
+    asked: &[crate::tools::Tool],
+    budget: Budget,
+    rec: Arc<Recorder>,
+) {
     let ctx = config::setup(settings, &budget, &rec).await;
     if let Ok(mut g) = rec.region.lock() {
         g.clone_from(&ctx.region);
@@ -577,7 +638,19 @@ async fn run_all(settings: &Settings, opts: &Options, budget: Budget, rec: Arc<R
     };
     let calls = api::run(settings, &ctx, &budget, &rec, api_probe_rx);
     let (_api_probe, outcome) = tokio::join!(api_probe, calls);
-    pip::run(settings, &opts.target, &ctx, &outcome, &budget, &rec).await;
+    let region = ctx.region.clone().unwrap_or_else(|| "REGION".into());
+    tools::run(settings, opts, &region, &outcome, asked, &rec);
+    if asked.contains(&crate::tools::Tool::Pip) {
+        pip::run(settings, &opts.target, &ctx, &outcome, &budget, &rec).await;
+    } else {
+        for name in tools::PIP_CHECKS {
+            rec.push(Check::skip(
+                name,
+                Layer::Pip,
+                "pip was not among the tools asked for",
+            ));
+        }
+    }
     if let (Ok(reqs), Some(interp)) = (
         package::prepare(&opts.packages, opts.interpreter.as_ref()),
         opts.interpreter.as_ref(),
