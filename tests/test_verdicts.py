@@ -227,6 +227,22 @@ def test_endpoint_type_from_the_ca_login_config(lib_env, monkeypatch, tmp_path):
     assert DUALSTACK_HOST in do_login(dry_run=True).repository_endpoint
 
 
+def test_configure_endpoint_type_writes_it_and_login_uses_it(lib_env, monkeypatch, tmp_path):
+    cfg = tmp_path / "config"
+    monkeypatch.setenv("CA_LOGIN_CONFIG", str(cfg))
+    p = subprocess.run(
+        [CA_LOGIN, "configure", "--endpoint-type", "dualstack"], capture_output=True, text=True, timeout=60
+    )
+    assert_exit(p, 0, what="configure --endpoint-type")
+    assert cfg.read_text() == "[default]\nendpoint_type = dualstack\n"
+    assert DUALSTACK_HOST in do_login(dry_run=True).repository_endpoint
+    p = subprocess.run(
+        [CA_LOGIN, "configure", "--endpoint-type", "ipv6"], capture_output=True, text=True, timeout=60
+    )
+    assert_exit(p, 2, what="configure --endpoint-type ipv6")
+    assert cfg.read_text() == "[default]\nendpoint_type = dualstack\n"
+
+
 def test_a_bad_endpoint_type_is_invalid_input_before_any_call(lib_env):
     with pytest.raises(ca_login.InvalidInput) as ei:
         do_login(endpoint_type="ipv6")

@@ -81,6 +81,7 @@ CONFIG_FLAGS = (
     ("region", "region"),
     ("endpoint_url", "endpoint_url"),
     ("repository_endpoint_url", "repository_endpoint_url"),
+    ("endpoint_type", "endpoint_type"),
     ("duration_seconds", "duration_seconds"),
     ("profile", "profile"),
 )
@@ -157,7 +158,7 @@ def configure(
             "configure",
             "nothing to configure: no setting given",
             "give at least one of --domain, --domain-owner, --repository, --region, --endpoint-url, "
-            "--repository-endpoint-url, --duration-seconds, --profile, --tool, --ipython-extension",
+            "--repository-endpoint-url, --endpoint-type, --duration-seconds, --profile, --tool, --ipython-extension",
         )
     t = resolve_user(user) if user else None
     home, as_user = (None, None) if t is None else (str(t.home), t.as_user)

@@ -147,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     # SageMaker (issue 6) ---------------------------------------------------------------------------------
     p = sub.add_parser("configure", help="write the ca-login config, so login() needs no arguments")
     _add_target_flags(p)
+    _add_endpoint_type_flag(p)
     p.add_argument("--duration-seconds", type=int, help="token lifetime: 0 or 900..43200")
     p.add_argument("--user", metavar="NAME", help="as root: write NAME's ~/.config/ca-login/config")
     p.add_argument("--replace", action="store_true", help="remove the settings not given (else kept)")
