@@ -425,7 +425,13 @@ def test_root_for_a_user_writes_each_tool_file_as_the_user_and_never_through_a_l
 
     ok = cli([*args, "--tool", "uv,twine,poetry"], aws_env)
     assert_exit(ok, 0, what="ca-login login --user --tool")
-    for f in (home / ".config" / "uv" / "uv.toml", home / ".pypirc", home / ".netrc"):
+    # The session lock (one ca-login operation at a time on the user's files) is the user's as well.
+    for f in (
+        home / ".config" / "uv" / "uv.toml",
+        home / ".pypirc",
+        home / ".netrc",
+        home / ".ca-login.lock",
+    ):
         st = f.stat()
         assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o777)) == (pw.pw_uid, pw.pw_gid, "0o600"), f
     gone = cli(["logout", "--user", pw.pw_name, "--tool", "uv,twine,poetry"], aws_env)
