@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::cell::Cell;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::user::OpenError;
@@ -57,9 +58,9 @@ impl Drop for Depth {
     }
 }
 
-/// The session lock of `home`: none when the home is not a directory (nothing of the user's to guard) or the
-/// lock file cannot be opened or created (a read-only home: logged, the per-file locks still hold); a link, FIFO
-/// or directory planted at its path, or another process holding it for more than [`super::LOCK_TIMEOUT`], is an
+/// The session lock of `home`: none when the home is not a directory (nothing of the user's to guard) or the user
+/// may not create files in it (a read-only home: logged, the per-file locks still hold); a link, FIFO or
+/// directory planted at its path, or another process holding it for more than [`super::LOCK_TIMEOUT`], is an
 /// error.
 fn take(home: &Path) -> Result<Option<FileLock>> {
     if !home.is_dir() {
@@ -68,7 +69,12 @@ fn take(home: &Path) -> Result<Option<FileLock>> {
     let path = home.join(SESSION_LOCK);
     match open_lock(&path) {
         Ok(file) => wait_for_lock(file, path).map(Some),
-        Err(OpenError::Io(e)) => {
+        Err(OpenError::Io(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
             log::debug!(
                 "no session lock {}: {e}; per-file locks only",
                 path.display()

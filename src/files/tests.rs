@@ -446,22 +446,37 @@ fn run_scopes_on_one_home_never_overlap_across_threads_and_a_nested_run_does_not
 }
 
 #[test]
-fn a_fifo_at_the_session_lock_stops_the_scope_before_its_work_and_no_home_means_no_lock() {
-    let tmp = tempfile::tempdir().unwrap();
-    mkfifo(&tmp.path().join(session::SESSION_LOCK));
-    let ran = std::sync::atomic::AtomicBool::new(false);
-    let err = in_session(tmp.path(), || {
-        ran.store(true, std::sync::atomic::Ordering::SeqCst);
-        Ok(())
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(
-        !ran.load(std::sync::atomic::Ordering::SeqCst)
-            && err.contains(".ca-login.lock")
-            && err.contains("hint:"),
-        "{err}"
+fn a_fifo_link_or_directory_at_the_session_lock_stops_the_scope_before_its_work_and_no_home_means_no_lock(
+) {
+    let victim = tempfile::NamedTempFile::new().unwrap();
+    for kind in ["fifo", "link", "dir"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let at = tmp.path().join(session::SESSION_LOCK);
+        match kind {
+            "fifo" => mkfifo(&at),
+            "link" => std::os::unix::fs::symlink(victim.path(), &at).unwrap(),
+            _ => fs::create_dir(&at).unwrap(),
+        }
+        let ran = std::sync::atomic::AtomicBool::new(false);
+        let err = in_session(tmp.path(), || {
+            ran.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst)
+                && err.contains(".ca-login.lock")
+                && err.contains("hint:"),
+            "{kind}: {err}"
+        );
+    }
+    assert_eq!(
+        fs::read(victim.path()).unwrap(),
+        b"",
+        "the link's target untouched"
     );
+    let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("no-such-home");
     in_session(&missing, || Ok(())).unwrap();
     assert!(!missing.exists(), "a missing home is never created");
