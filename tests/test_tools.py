@@ -3,10 +3,12 @@ store, logout byte for byte, and pip installing with the token only in netrc."""
 
 from __future__ import annotations
 
+import base64
 import configparser
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -422,9 +424,121 @@ def test_root_for_a_user_writes_each_tool_file_as_the_user_and_never_through_a_l
 
     ok = cli([*args, "--tool", "uv,twine,poetry"], aws_env)
     assert_exit(ok, 0, what="ca-login login --user --tool")
-    for f in (home / ".config" / "uv" / "uv.toml", home / ".pypirc", home / ".netrc"):
+    # The session lock (one ca-login operation at a time on the user's files) is the user's as well.
+    for f in (
+        home / ".config" / "uv" / "uv.toml",
+        home / ".pypirc",
+        home / ".netrc",
+        home / ".ca-login.lock",
+    ):
         st = f.stat()
         assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o777)) == (pw.pw_uid, pw.pw_gid, "0o600"), f
     gone = cli(["logout", "--user", pw.pw_name, "--tool", "uv,twine,poetry"], aws_env)
     assert_exit(gone, 0, what="ca-login logout --user --tool")
     assert not (home / ".pypirc").exists() and not (home / ".netrc").exists()
+
+
+def client_version(name: str, argv: list[str], env: dict[str, str]) -> str:
+    """`NAME X.Y.Z` from a client's `--version` line (uv 0.13.9, Poetry (version 2.5.1), twine version 7.0.0 (...),
+    pip 23.2.1 from ...)."""
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    assert_exit(out, 0, what=f"{name} --version")
+    version = re.search(r"\d+(\.\d+)+", out.stdout)
+    assert version, f"no version in {name} --version"
+    return f"{name} {version.group(0)}"
+
+
+def files_holding(token: str, *roots: Path) -> list[str]:
+    """Every regular file under `roots` (links not followed) that holds the token, or the `aws:TOKEN` pair as an
+    HTTP Basic header carries it (base64); paths only, never the content."""
+    needles = (token.encode(), base64.b64encode(f"aws:{token}".encode()))
+    hits = []
+    for root in roots:
+        for dirpath, _dirs, names in os.walk(root):
+            for name in names:
+                p = Path(dirpath) / name
+                if p.is_symlink() or not p.is_file():
+                    continue
+                data = p.read_bytes()
+                if any(n in data for n in needles):
+                    hits.append(str(p))
+    return sorted(hits)
+
+
+@pytest.mark.parametrize("store", ["url", "netrc"])
+def test_after_every_client_ran_the_token_is_only_in_the_files_meant_to_hold_it_and_in_no_verbose_output(
+    aws_env, standin, store, uv_bin, poetry_bin, twine_bin, pip_venv, wheelhouse, _clean_env
+):
+    """One login of all four tools, then each real client with its most verbose output: uv -v add, poetry -vvv
+    add, pip -vv install, twine --verbose upload, all with their caches, configs and projects in the temp HOME.
+    Then the whole HOME (config, state, caches, the projects' uv.lock, poetry.lock, pyproject.toml, uv's
+    project venv) and pip's venv are searched for the token (and its Basic-auth form)."""
+    home = _clean_env
+    env = {**aws_env, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    base = ["--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO]
+    login = cli(["-v", "login", *base, "--tool", "pip,uv,poetry,twine", "--token-store", store], env)
+    assert_exit(login, 0, what="ca-login -v login")
+    host = urllib.parse.urlsplit(standin.repository_endpoint()).hostname
+    words = (home / ".netrc").read_text().split()
+    token = words[words.index(host) + 4]
+    assert standin.token_state(token) == "valid"
+    outputs = {"ca-login -v login": login}
+
+    def client(name: str, argv: list[str], cwd: Path, extra_env=None) -> None:
+        out = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**env, **(extra_env or {})},
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+        )
+        outputs[name] = out
+        assert_exit(out, 0, token, what=name)
+
+    # Every client keeps its default cache and config dirs: ~/.cache/{uv,pypoetry,pip}, ~/.config/...
+    uv_env = {"UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
+    pyproject = '[project]\nname = "proj"\nversion = "0.1.0"\nrequires-python = ">=3.9"\ndependencies = []\n'
+    uv_proj, poetry_proj = home / "uvproj", home / "poetryproj"
+    uv_proj.mkdir()
+    (uv_proj / "pyproject.toml").write_text(pyproject)
+    client("uv -v add", [str(uv_bin), "-v", "add", "ca-demo-pkg"], uv_proj, uv_env)
+    poetry_proj.mkdir()
+    (poetry_proj / "pyproject.toml").write_text(pyproject + "\n[tool.poetry]\npackage-mode = false\n")
+    simple = standin.repository_endpoint().rstrip("/") + "/simple/"
+    add_source = ["source", "add", "--priority=primary", "codeartifact", simple]
+    client("poetry source add", [str(poetry_bin), *add_source], poetry_proj)
+    client("poetry -vvv add", [str(poetry_bin), "add", "--lock", "-vvv", "ca-demo-pkg"], poetry_proj)
+    client(
+        "pip -vv install",
+        [str(pip_venv.pip), "-vv", "install", "--no-input", "ca-demo-app"],
+        home,
+        {"PATH": f"{pip_venv.bin}:{env['PATH']}", "VIRTUAL_ENV": str(pip_venv.dir)},
+    )
+    wheel = sorted(wheelhouse.glob("ca_demo_pkg-*.whl"))[0]
+    client(
+        "twine --verbose upload",
+        [str(twine_bin), "upload", "--verbose", "--non-interactive", "-r", "codeartifact", str(wheel)],
+        home,
+    )
+
+    for name, out in outputs.items():
+        assert_no_token(token, out.stdout, out.stderr, what=f"{name} output")
+    assert (
+        "ca-demo-pkg" in (uv_proj / "uv.lock").read_text()
+        and "ca-demo-pkg" in (poetry_proj / "poetry.lock").read_text()
+    )
+    # (pip keeps none of the stand-in's answers: they carry no cache headers, so ~/.cache/pip may not exist)
+    caches = [home / ".cache" / c for c in ("uv", "pypoetry")]
+    assert [c.name for c in caches if not c.is_dir()] == [], "the clients' caches are in the temp HOME"
+    meant = {home / ".netrc", home / ".pypirc"}
+    if store == "url":
+        meant |= {home / ".config" / "pip" / "pip.conf", home / ".config" / "pypoetry" / "auth.toml"}
+    held = files_holding(token, home, pip_venv.dir)
+    assert sorted(map(str, meant)) == held, (
+        f"the token is in {held}; only {sorted(map(str, meant))} are meant to hold it"
+    )
+    bins = {"uv": uv_bin, "Poetry": poetry_bin, "twine": twine_bin, "pip": pip_venv.pip}
+    versions = [client_version(name, [str(b), "--version"], env) for name, b in bins.items()]
+    print(f"clients tested: {', '.join(versions)}")

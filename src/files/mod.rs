@@ -6,6 +6,7 @@
 // `Error` is the crate's one (large) error enum; boxing it is the lead's call, for the whole crate.
 #![allow(clippy::result_large_err)]
 
+pub mod session;
 pub mod user;
 
 // The editors that keep every other byte of a user's file (netrc, .pypirc, TOML) and the block they add.
@@ -391,20 +392,29 @@ pub fn check_lock(path: &Path) -> Result<()> {
 /// is opened `O_NOFOLLOW | O_NONBLOCK | O_CREAT`, 0600, and must be a regular file.
 pub fn lock(path: &Path) -> Result<FileLock> {
     let lock = lock_path(path)?;
-    let doing = "open the lock file";
     create_dirs(&parent_dir(&lock))?;
-    let file = match user::open_file(&lock, Open::Lock) {
-        Ok(f) => f,
+    let file = open_lock(&lock).map_err(|e| open_error(&lock, "open the lock file", e))?;
+    wait_for_lock(file, lock)
+}
+
+/// Opens (creating it 0600) the lock file `lock` itself: `O_NOFOLLOW | O_NONBLOCK`, a regular file only.
+fn open_lock(lock: &Path) -> std::result::Result<fs::File, OpenError> {
+    match user::open_file(lock, Open::Lock) {
+        Ok(f) => Ok(f),
         // A lock file another user (root) created: flock works on a read-only descriptor too.
         Err(OpenError::Io(first)) if first.kind() == io::ErrorKind::PermissionDenied => {
-            match user::open_file(&lock, Open::LockReadOnly) {
-                Ok(f) => f,
-                Err(OpenError::Io(_)) => return Err(io_error(&lock, doing, &first)),
-                Err(e) => return Err(open_error(&lock, doing, e)),
+            match user::open_file(lock, Open::LockReadOnly) {
+                Ok(f) => Ok(f),
+                Err(OpenError::Io(_)) => Err(OpenError::Io(first)),
+                Err(e) => Err(e),
             }
         }
-        Err(e) => return Err(open_error(&lock, doing, e)),
-    };
+        Err(e) => Err(e),
+    }
+}
+
+/// Waits at most [`LOCK_TIMEOUT`] for the exclusive `flock` on an open lock file.
+fn wait_for_lock(file: fs::File, lock: PathBuf) -> Result<FileLock> {
     let deadline = Instant::now() + LOCK_TIMEOUT;
     loop {
         match file.try_lock() {

@@ -404,3 +404,80 @@ fn a_lock_the_user_may_not_create_reports_permission_denied_not_a_missing_file()
     assert!(!err.contains("No such file"), "{err}");
     assert!(!lock_path(&path).unwrap().exists());
 }
+
+/// Runs `f` in a `user::run` scope whose session lock is in `home` (unit tests name it per thread).
+fn in_session<T: Send>(home: &Path, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    session::TEST_HOME.with(|h| *h.borrow_mut() = Some(home.to_path_buf()));
+    let out = user::run(None, f);
+    session::TEST_HOME.with(|h| *h.borrow_mut() = None);
+    out
+}
+
+#[test]
+fn run_scopes_on_one_home_never_overlap_across_threads_and_a_nested_run_does_not_wait() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().to_path_buf();
+    let log = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for i in 0..4 {
+            let (home, log) = (&home, &log);
+            s.spawn(move || {
+                in_session(home, || {
+                    log.lock().unwrap().push(format!("start {i}"));
+                    // Nested: already inside this thread's scope, so no second wait on the session lock.
+                    user::run(None, || Ok(()))?;
+                    write_atomic(&home.join("f"), &format!("{i}\n"))?;
+                    std::thread::sleep(Duration::from_millis(50));
+                    log.lock().unwrap().push(format!("end {i}"));
+                    Ok(())
+                })
+                .unwrap()
+            });
+        }
+    });
+    let log = log.into_inner().unwrap();
+    for pair in log.chunks(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert_eq!(a.replace("start", "end"), *b, "scopes interleaved: {log:?}");
+    }
+    let lock = home.join(session::SESSION_LOCK);
+    let mode = fs::metadata(&lock).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn a_fifo_link_or_directory_at_the_session_lock_stops_the_scope_before_its_work_and_no_home_means_no_lock(
+) {
+    let victim = tempfile::NamedTempFile::new().unwrap();
+    for kind in ["fifo", "link", "dir"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let at = tmp.path().join(session::SESSION_LOCK);
+        match kind {
+            "fifo" => mkfifo(&at),
+            "link" => std::os::unix::fs::symlink(victim.path(), &at).unwrap(),
+            _ => fs::create_dir(&at).unwrap(),
+        }
+        let ran = std::sync::atomic::AtomicBool::new(false);
+        let err = in_session(tmp.path(), || {
+            ran.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst)
+                && err.contains(".ca-login.lock")
+                && err.contains("hint:"),
+            "{kind}: {err}"
+        );
+    }
+    assert_eq!(
+        fs::read(victim.path()).unwrap(),
+        b"",
+        "the link's target untouched"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such-home");
+    in_session(&missing, || Ok(())).unwrap();
+    assert!(!missing.exists(), "a missing home is never created");
+}

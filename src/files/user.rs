@@ -491,18 +491,22 @@ fn verify(as_user: &AsUser) -> Result<()> {
 
 /// Runs `f` with `as_user`'s ids (see the module doc) on a dedicated thread, or on this thread when `as_user` is
 /// `None` or this thread already acts as that user. Log records raised on the user thread are replayed here
-/// after it ended (it never calls into Python).
+/// after it ended (it never calls into Python). The outermost `run` of a thread holds the user's session lock
+/// (`~/.ca-login.lock`, see [`super::session`]) until `f` returns: one ca-login operation at a time on the
+/// user's files, across processes.
 pub fn run<T, F>(as_user: Option<&AsUser>, f: F) -> Result<T>
 where
     T: Send,
     F: FnOnce() -> Result<T> + Send,
 {
     let Some(user) = as_user else {
-        return f();
+        return super::session::scope(super::session::own_home(), f);
     };
     if ACTING.with(|a| a.borrow().as_ref() == Some(user)) {
         return f();
     }
+    // Looked up as root before the switch (a read of the user database, none of the user's files).
+    let home = home_of(user.uid);
     let (result, records) = std::thread::scope(|s| {
         let handle = std::thread::Builder::new()
             .name(format!("ca-login-uid-{}", user.uid))
@@ -511,7 +515,8 @@ where
                 let out = match switch(user) {
                     Ok(()) => {
                         ACTING.with(|a| *a.borrow_mut() = Some(user.clone()));
-                        f()
+                        // The session lock is opened with the user's ids, like every file of theirs.
+                        super::session::scope(home, f)
                     }
                     Err(e) => Err(e),
                 };
@@ -530,6 +535,27 @@ where
     })?;
     replay(records);
     result
+}
+
+/// The home directory of `uid` in the user database (`getpwuid_r`); `None` if there is none. Never for tests: a
+/// unit test's scope takes no session lock (see `session::TEST_HOME`).
+fn home_of(uid: u32) -> Option<PathBuf> {
+    if cfg!(test) {
+        return None;
+    }
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: an all-zero passwd is a valid value for getpwuid_r to fill in.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, `buf` outlives the use of the strings it holds.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) };
+    if rc != 0 || out.is_null() || pw.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: pw_dir points into `buf`, NUL-terminated by getpwuid_r.
+    let dir = unsafe { std::ffi::CStr::from_ptr(pw.pw_dir) };
+    let dir = PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes()));
+    dir.is_absolute().then_some(dir)
 }
 
 /// The user this thread acts for, if any.
