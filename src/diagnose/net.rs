@@ -28,26 +28,23 @@ pub use crate::http::{bypassed, proxy_for};
 /// same section; none with `PIP_CONFIG_FILE=/dev/null`). An empty value is ignored, as pip ignores it (it still
 /// hides a lower file's value for that section). A file pip could not read is left to the pip layer to report.
 pub fn pip_option_proxy(pctx: &PipContext) -> Option<(String, String)> {
-    let env = pctx
-        .env
-        .iter()
-        .filter(|(k, _)| {
-            k.strip_prefix("PIP_")
-                .is_some_and(|rest| pipconf::normalize_key(rest) == "proxy")
-        })
-        .last();
+    let env = pctx.env.iter().rev().find(|(k, _)| {
+        k.strip_prefix("PIP_")
+            .is_some_and(|rest| pipconf::normalize_key(rest) == "proxy")
+    });
     if let Some((k, v)) = env.filter(|(_, v)| !v.trim().is_empty()) {
         return Some((crate::http::with_scheme(v), k.clone()));
     }
     let files = pipconf::config_files(pctx);
     ["install", "global"].iter().find_map(|section| {
+        // The last file that sets it; only the files from there back are read.
         files
             .iter()
-            .filter_map(|(_, path)| {
+            .rev()
+            .find_map(|(_, path)| {
                 let doc = pipconf::read_document(path).ok()??;
                 doc.get(section, "proxy").map(|v| (v, path))
             })
-            .last()
             .filter(|(v, _)| !v.trim().is_empty())
             .map(|(v, path)| {
                 (
