@@ -636,3 +636,26 @@ def test_pip_config_file_devnull_turns_the_pip_conf_proxy_off_in_diagnose_and_in
     r = pip_download(pip_venv, isolated_env, tmp_path, PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL=index_url)
     assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
     assert list((tmp_path / "dl").glob("ca_demo_pkg-*")) and p.requests == []
+
+
+def test_pip_conf_proxy_wins_over_the_environment_proxy_and_no_proxy_does_not_bypass_it_as_in_pip(
+    lib_env, monkeypatch, proxy_factory, pip_venv, isolated_env, tmp_path
+):
+    do_login()
+    conf = pip_conf(Path(os.environ["HOME"]))
+    p = proxy_factory(403)
+    add_pip_conf_proxy(conf, p.url)
+    env_proxy = f"http://127.0.0.1:{closed_port()}"
+    # NO_PROXY takes the api host (the same loopback address) off the environment's proxy, not off pip's own.
+    monkeypatch.setenv("HTTP_PROXY", env_proxy)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    d = diagnose()
+    v = verdict(d, "proxy-connect-refused")
+    assert f"proxy in [global] of {conf}" in v.summary, v.summary
+    assert d.check("tcp-api").status == "ok"
+    for extra in ({"NO_PROXY": "127.0.0.1"}, {}):
+        seen = len(pip_saw(p))
+        r = pip_download(pip_venv, isolated_env, tmp_path, HTTP_PROXY=env_proxy, **extra)
+        assert r.returncode != 0
+        assert len(pip_saw(p)) > seen, f"pip did not use the pip.conf proxy with {extra}"
+        assert "Cannot connect to proxy" not in r.stdout + r.stderr, "pip used HTTP_PROXY"

@@ -56,10 +56,11 @@ pub fn pip_option_proxy(pctx: &PipContext) -> Option<(String, String)> {
 }
 
 /// The proxy pip uses for `scheme://host`, and where it is set. pip's own `proxy` option ([`pip_option_proxy`])
-/// wins over the environment's and `NO_PROXY` does not bypass it: since pip 24.1 pip sets it on its session with
-/// `trust_env` off (pip#10685; before, requests let `HTTPS_PROXY`/`HTTP_PROXY` win over it). Without it, the
+/// wins over the environment's and `NO_PROXY` does not bypass it: pip passes it as every request's proxies
+/// (`PipSession.request`, pip#9691), so requests' look at `HTTPS_PROXY`/`HTTP_PROXY` cannot replace it, and pip 24.1
+/// turns the environment off altogether (`trust_env`, pip#10685); seen with pip 23.2.1 and 24.2. Without it, the
 /// environment's (`HTTPS_PROXY` ...) unless `NO_PROXY` lists the host. pip's files are this process's (`HOME`,
-/// `XDG_CONFIG_*`, `PIP_CONFIG_FILE`; no `sys.prefix` site file: the probe does not know the interpreter).
+/// `XDG_CONFIG_*`, `PIP_CONFIG_FILE`; not the `sys.prefix` site file: the probe does not know the interpreter).
 pub fn proxy_for_pip(scheme: &str, host: &str) -> Option<(String, String)> {
     pip_option_proxy(&PipContext::from_process(None))
         .or_else(|| proxy_for(scheme, host).map(|(p, v)| (p, v.to_string())))
