@@ -464,10 +464,10 @@ pub fn proxy_failure(
     let bypass = |var: &str, names: &str| {
         match var.strip_prefix("proxy in ") {
         Some(line) => format!(
-            "remove the `proxy = ...` line from {line} (NO_PROXY does not bypass pip's own proxy); then pip uses the environment's proxy, if any, unless NO_PROXY lists {h}"
+            "remove the `proxy = ...` line from {line} (NO_PROXY does not bypass pip's own proxy); after that the environment's proxy, if any, applies unless NO_PROXY lists {h}"
         ),
         None if var == "PIP_PROXY" => format!(
-            "unset PIP_PROXY (NO_PROXY does not bypass pip's own proxy); then pip uses the environment's proxy, if any, unless NO_PROXY lists {h}"
+            "unset PIP_PROXY (NO_PROXY does not bypass pip's own proxy); after that the environment's proxy, if any, applies unless NO_PROXY lists {h}"
         ),
         None => format!("export NO_PROXY=\"$NO_PROXY,{names}\""),
     }

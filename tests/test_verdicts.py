@@ -549,6 +549,10 @@ def test_pip_conf_proxy_that_refuses_is_proxy_connect_refused_naming_the_file_an
     assert f"proxy in [global] of {conf}" in v.summary and "HTTP 403" in v.summary, v.summary
     assert f"remove the `proxy = ...` line from [global] of {conf}" in v.remedy, v.remedy
     assert "export NO_PROXY" not in v.remedy
+    # The fix is prose (remove a line): nothing in it renders as a command to paste.
+    from ca_login._display import commands_in
+
+    assert commands_in(v.remedy) == [], v.remedy
     assert d.check("tcp-api").status == "ok" and d.check("tcp-repositories").status == "fail"
     assert p.requests and p.requests[0].startswith(f"CONNECT 127.0.0.1:{lib_env.port}")
     r = pip_download(pip_venv, isolated_env, tmp_path)
@@ -610,7 +614,9 @@ def test_pip_proxy_wins_over_the_pip_conf_proxy_in_diagnose_and_in_pip(
     monkeypatch.setenv("PIP_PROXY", p.url)
     v = verdict(diagnose(), "proxy-connect-refused")
     assert f"127.0.0.1:{p.port} (PIP_PROXY)" in v.summary and str(conf) not in v.summary, v.summary
-    assert "unset PIP_PROXY" in v.remedy
+    from ca_login._display import commands_in
+
+    assert commands_in(v.remedy) == ["unset PIP_PROXY"], v.remedy
     r = pip_download(pip_venv, isolated_env, tmp_path, PIP_PROXY=p.url)
     assert r.returncode != 0
     assert pip_saw(p), "pip did not use PIP_PROXY"
