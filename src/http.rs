@@ -398,6 +398,19 @@ mod tests {
     }
 
     #[test]
+    fn a_proxy_without_a_scheme_is_http_as_requests_takes_it() {
+        assert_eq!(with_scheme("10.0.0.9:3128"), "http://10.0.0.9:3128");
+        assert_eq!(
+            with_scheme(" u:p@10.0.0.9:3128 "),
+            "http://u:p@10.0.0.9:3128"
+        );
+        assert_eq!(
+            with_scheme("https://p.example:443"),
+            "https://p.example:443"
+        );
+    }
+
+    #[test]
     fn a_read_timeout_is_no_response_and_a_connect_timeout_is_the_connect_phase() {
         assert_eq!(
             timeout_phase("timeout: HTTP read timeout occurred after 2s"),

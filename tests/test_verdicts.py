@@ -12,7 +12,7 @@ from pathlib import Path
 
 import ca_login
 import pytest
-from conftest import assert_exit
+from conftest import assert_exit, assert_no_token
 from loopback import HangServer, closed_port
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
@@ -597,11 +597,24 @@ def test_a_pip_conf_proxy_password_is_masked_in_every_output(lib_env, aws_env):
     assert all("proxy-unreachable" in c.stdout for c in cli), [c.stdout[-800:] for c in cli]
     import json
 
-    for text in [str(d), repr(d), d._repr_html_(), json.dumps(d.to_dict())] + [
-        c.stdout + c.stderr for c in cli
-    ]:
-        assert "pw-in-pip-conf" not in text
-        assert "proxyuser:****@" in text
+    texts = [str(d), repr(d), d._repr_html_(), json.dumps(d.to_dict())] + [c.stdout + c.stderr for c in cli]
+    assert_no_token("pw-in-pip-conf", *texts, what="diagnose output")
+    assert all("proxyuser:****@" in t for t in texts)
+
+
+def test_a_pip_conf_proxy_without_a_scheme_is_http_as_pip_takes_it(
+    lib_env, proxy_factory, pip_venv, isolated_env, tmp_path
+):
+    do_login()
+    conf = pip_conf(Path(os.environ["HOME"]))
+    p = proxy_factory(403)
+    add_pip_conf_proxy(conf, f"127.0.0.1:{p.port}")
+    v = verdict(diagnose(), "proxy-connect-refused")
+    assert f"the proxy http://127.0.0.1:{p.port} (proxy in [global] of {conf})" in v.summary.lower(), (
+        v.summary
+    )
+    r = pip_download(pip_venv, isolated_env, tmp_path)
+    assert r.returncode != 0 and pip_saw(p), "pip did not take the scheme-less proxy as http://"
 
 
 def test_pip_proxy_wins_over_the_pip_conf_proxy_in_diagnose_and_in_pip(
