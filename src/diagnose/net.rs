@@ -507,6 +507,34 @@ mod tests {
     }
 
     #[test]
+    fn a_fifo_or_a_device_as_pip_conf_is_skipped_at_once_and_a_lower_file_still_counts() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        write(
+            &tmp.path().join("etc/pip.conf"),
+            "[global]\nproxy = http://global.example:3128\n",
+        );
+        let user = tmp.path().join("home/.config/pip/pip.conf");
+        std::fs::create_dir_all(user.parent().expect("parent")).expect("mkdir");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&user)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let t0 = std::time::Instant::now();
+        let mut ctx = pip_ctx(tmp.path(), &[]);
+        assert_eq!(
+            pip_option_proxy(&ctx).map(|p| p.0),
+            Some("http://global.example:3128".into())
+        );
+        ctx.pip_config_file = Some("/dev/zero".into());
+        assert_eq!(
+            pip_option_proxy(&ctx).map(|p| p.0),
+            Some("http://global.example:3128".into())
+        );
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    }
+
+    #[test]
     fn a_pip_conf_proxy_failure_names_the_file_and_the_fix_removes_the_line_not_no_proxy() {
         let var = "proxy in [global] of /home/u/.config/pip/pip.conf";
         for err in [
