@@ -138,7 +138,8 @@ pub fn phase_remedy(endpoint: Endpoint, region: &str, host: &str) -> String {
     )
 }
 
-/// The proxy pip (requests) and the AWS SDK would use for `scheme://host`, and the variable naming it.
+/// The environment's proxy for `scheme://host` (as the AWS SDK and requests read it), and the variable naming it.
+/// pip's own `proxy` option comes first for pip: see `diagnose::net::proxy_for_pip`.
 pub fn proxy_for(scheme: &str, host: &str) -> Option<(String, &'static str)> {
     let get = |n: &'static str| {
         std::env::var(n)
@@ -193,17 +194,17 @@ pub enum ConnectError {
     Refused,
     NoRoute(String),
     Proxy(String),
-    /// The proxy itself cannot be reached (its name, its TCP port): the proxy's masked URL and the variable
-    /// naming it, and what failed.
+    /// The proxy itself cannot be reached (its name, its TCP port): the proxy's masked URL, where it is set (a
+    /// variable's name, or `proxy in [global] of FILE` for pip's configuration), and what failed.
     ProxyUnreachable {
         proxy: String,
-        var: &'static str,
+        var: String,
         why: String,
     },
     /// The proxy answered CONNECT with this status (403: its policy; 502/503/504: it cannot reach the target).
     ProxyRefused {
         proxy: String,
-        var: &'static str,
+        var: String,
         status: u16,
     },
     Other(String),
@@ -273,19 +274,30 @@ pub async fn connect_addrs(
     Err(last)
 }
 
+/// A proxy URL as requests takes it: `host:port` without a scheme is `http://host:port`.
+pub fn with_scheme(proxy_url: &str) -> String {
+    let p = proxy_url.trim();
+    if p.contains("://") {
+        p.to_string()
+    } else {
+        format!("http://{p}")
+    }
+}
+
 /// Open a tunnel to `host:port` through an HTTP proxy (CONNECT), all within `limit`: diagnose's probe, and
-/// login's look at why a call through a proxy failed.
+/// login's look at why a call through a proxy failed. `var` says where the proxy is set, for the texts.
 pub async fn tunnel(
     proxy_url: &str,
-    var: &'static str,
+    var: &str,
     host: &str,
     port: u16,
     limit: Duration,
 ) -> Result<TcpStream, ConnectError> {
+    let proxy_url = &with_scheme(proxy_url);
     let shown = crate::secret::mask_url(proxy_url);
     let unreachable = |why: String| ConnectError::ProxyUnreachable {
         proxy: shown.clone(),
-        var,
+        var: var.to_string(),
         why,
     };
     let u = url::Url::parse(proxy_url).map_err(|_| {
@@ -355,7 +367,7 @@ pub async fn tunnel(
         Some(200) => Ok(s),
         Some(code) => Err(ConnectError::ProxyRefused {
             proxy: shown,
-            var,
+            var: var.to_string(),
             status: code,
         }),
         None => Err(ConnectError::Proxy(
@@ -383,6 +395,19 @@ mod tests {
         );
         assert_eq!(host_port("127.0.0.1:8443"), ("127.0.0.1".to_string(), 8443));
         assert_eq!(with_port("[::1]:9000"), "::1:9000");
+    }
+
+    #[test]
+    fn a_proxy_without_a_scheme_is_http_as_requests_takes_it() {
+        assert_eq!(with_scheme("10.0.0.9:3128"), "http://10.0.0.9:3128");
+        assert_eq!(
+            with_scheme(" u:p@10.0.0.9:3128 "),
+            "http://u:p@10.0.0.9:3128"
+        );
+        assert_eq!(
+            with_scheme("https://p.example:443"),
+            "https://p.example:443"
+        );
     }
 
     #[test]

@@ -452,36 +452,55 @@ pub fn unreachable_api(kind: NetFailure, region: &str, host: &str) -> String {
 /// The cause, what happened and the fix when a proxy on the way to `host` failed: it cannot be reached, it
 /// cannot reach a VPC endpoint's private address (CONNECT answered 502-504), or its policy refused the tunnel.
 /// Shared by diagnose's TCP check and login's look at a failed call through a proxy. `None`: not a proxy failure.
+/// The fix takes `host` off the proxy where the proxy is set: `NO_PROXY` for the environment's; pip's own
+/// (`PIP_PROXY`, a `proxy` line in pip's configuration) is not bypassed by `NO_PROXY`, so that one is removed.
 pub fn proxy_failure(
     err: &crate::http::ConnectError,
     host: &str,
     region: &str,
 ) -> Option<(&'static str, String, String)> {
+    let h = crate::http::host_port(host).0;
+    // How to reach `names` without this proxy, by where it is set.
+    let bypass = |var: &str, names: &str| {
+        match var.strip_prefix("proxy in ") {
+        Some(line) => format!(
+            "remove the `proxy = ...` line from {line} (NO_PROXY does not bypass pip's own proxy); after that the environment's proxy, if any, applies unless NO_PROXY lists {h}"
+        ),
+        None if var == "PIP_PROXY" => format!(
+            "unset PIP_PROXY (NO_PROXY does not bypass pip's own proxy); after that the environment's proxy, if any, applies unless NO_PROXY lists {h}"
+        ),
+        None => format!("export NO_PROXY=\"$NO_PROXY,{names}\""),
+    }
+    };
+    // Where to correct the proxy's address.
+    let set_in = |var: &str| match var.strip_prefix("proxy in ") {
+        Some(line) => format!("the `proxy = ...` line in {line}"),
+        None => var.to_string(),
+    };
     Some(match err {
         crate::http::ConnectError::ProxyUnreachable { proxy, var, why } => (
             "proxy-unreachable",
             format!("The proxy {proxy} ({var}) on the way to {host} cannot be reached: {why}."),
             format!(
-                "fix the proxy's address in {var}, or, if {h} is reachable directly (a VPC endpoint), bypass the proxy: export NO_PROXY=\"$NO_PROXY,{h}\"{pip}",
-                h = crate::http::host_port(host).0,
-                pip = if *var == "PIP_PROXY" { " (NO_PROXY does not bypass PIP_PROXY: unset it, or remove proxy= from pip.conf)" } else { "" },
+                "fix the proxy's address in {}, or, if {h} is reachable directly (a VPC endpoint), bypass the proxy: {}",
+                set_in(var),
+                bypass(var, &h),
             ),
         ),
         crate::http::ConnectError::ProxyRefused { proxy, var, status } if matches!(status, 502..=504) => (
             "proxy-not-bypassed",
             format!("{host} is sent through the proxy {proxy} ({var}), which cannot reach it (CONNECT answered HTTP {status}): a VPC endpoint's private address is reachable only from inside the VPC."),
             format!(
-                "reach the CodeArtifact names directly: export NO_PROXY=\"$NO_PROXY,{h},.codeartifact.{region}.amazonaws.com,.vpce.amazonaws.com\"{pip}",
-                h = crate::http::host_port(host).0,
-                pip = if *var == "PIP_PROXY" { " and unset PIP_PROXY (NO_PROXY does not bypass it)" } else { "" },
+                "reach the CodeArtifact names directly: {}",
+                bypass(var, &format!("{h},.codeartifact.{region}.amazonaws.com,.vpce.amazonaws.com")),
             ),
         ),
         crate::http::ConnectError::ProxyRefused { proxy, var, status } => (
             "proxy-connect-refused",
             format!("The proxy {proxy} ({var}) refused to open a tunnel to {host} (CONNECT answered HTTP {status})."),
             format!(
-                "ask for CONNECT to {host} to be allowed on the proxy, or, if {h} is reachable directly, bypass it: export NO_PROXY=\"$NO_PROXY,{h}\"",
-                h = crate::http::host_port(host).0,
+                "ask for CONNECT to {host} to be allowed on the proxy, or, if {h} is reachable directly, bypass it: {}",
+                bypass(var, &h),
             ),
         ),
         _ => return None,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import ca_login
 import pytest
-from conftest import assert_exit
+from conftest import assert_exit, assert_no_token
 from loopback import HangServer, closed_port
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
@@ -502,3 +502,195 @@ def test_lab_a_repository_name_with_only_aaaa_and_no_ipv6_route_is_address_famil
     dns = next(c for c in d["checks"] if c["name"] == "dns-repositories")["detail"]
     assert "A: 0, AAAA: 1" in dns
     assert "--endpoint-type ipv4" in d["verdict"]["remedy"]
+
+
+# --- pip's own proxy option in its config files (proxy = ... in pip.conf) -------------------------------------
+# Each case runs diagnose, then real pip (`pip download` from the test venv, with the environment the test builds
+# and the same pip.conf) to check the verdict against what pip does.
+
+
+def add_pip_conf_proxy(conf: Path, url: str) -> None:
+    """Put `proxy = url` into [global] of the pip.conf login wrote (its index-url line stays)."""
+    text = conf.read_text()
+    assert "[global]\n" in text, "login wrote no [global] section"
+    conf.write_text(text.replace("[global]\n", f"[global]\nproxy = {url}\n", 1))
+
+
+def index_url_of(conf: Path) -> str:
+    import configparser
+
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read(conf)
+    return cp["global"]["index-url"]
+
+
+def pip_download(pip_venv, isolated_env, tmp_path, **env) -> subprocess.CompletedProcess:
+    """`pip download --no-deps ca-demo-pkg` as a user would run it: the test's HOME (so the same pip.conf), no
+    proxy or PIP_* variable but those given, one try, bounded; -vv so that pip says why a page failed."""
+    dest = tmp_path / "dl"
+    e = pip_venv.env(isolated_env(PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1", **env))
+    return pip_venv.run(
+        [
+            "download",
+            "-vv",
+            "--no-deps",
+            "--no-cache-dir",
+            "--retries",
+            "0",
+            "--timeout",
+            "5",
+            "ca-demo-pkg",
+            "-d",
+            str(dest),
+        ],
+        env=e,
+        timeout=120,
+    )
+
+
+def pip_saw(p) -> list[str]:
+    """The request lines pip (not diagnose) sent the proxy: pip asks for the http:// stand-in with a GET."""
+    return [r for r in p.requests if r.startswith("GET ")]
+
+
+def test_pip_conf_proxy_that_refuses_is_proxy_connect_refused_naming_the_file_and_pip_is_refused_too(
+    lib_env, proxy_factory, pip_venv, isolated_env, tmp_path
+):
+    do_login()
+    conf = pip_conf(Path(os.environ["HOME"]))
+    p = proxy_factory(403)
+    add_pip_conf_proxy(conf, p.url)
+    d = diagnose()
+    v = verdict(d, "proxy-connect-refused")
+    assert f"proxy in [global] of {conf}" in v.summary and "HTTP 403" in v.summary, v.summary
+    assert f"remove the `proxy = ...` line from [global] of {conf}" in v.remedy, v.remedy
+    assert "export NO_PROXY" not in v.remedy
+    # The fix is prose (remove a line): nothing in it renders as a command to paste.
+    from ca_login._display import commands_in
+
+    assert commands_in(v.remedy) == [], v.remedy
+    assert d.check("tcp-api").status == "ok" and d.check("tcp-repositories").status == "fail"
+    assert p.requests and p.requests[0].startswith(f"CONNECT 127.0.0.1:{lib_env.port}")
+    r = pip_download(pip_venv, isolated_env, tmp_path)
+    assert r.returncode != 0, r.stdout[-1500:]
+    assert pip_saw(p), f"pip did not go through the pip.conf proxy: {p.requests}"
+    assert f'{p.url} "GET ' in r.stdout + r.stderr and "403 Client Error" in r.stdout + r.stderr
+
+
+def test_pip_conf_proxy_on_a_closed_port_is_proxy_unreachable_and_pip_cannot_connect_to_it(
+    lib_env, pip_venv, isolated_env, tmp_path
+):
+    do_login()
+    conf = pip_conf(Path(os.environ["HOME"]))
+    port = closed_port()
+    add_pip_conf_proxy(conf, f"http://127.0.0.1:{port}")
+    v = verdict(diagnose(), "proxy-unreachable")
+    assert f"http://127.0.0.1:{port} (proxy in [global] of {conf})" in v.summary, v.summary
+    assert f"[global] of {conf}" in v.remedy and "export NO_PROXY" not in v.remedy, v.remedy
+    r = pip_download(pip_venv, isolated_env, tmp_path)
+    assert r.returncode != 0
+    assert "Cannot connect to proxy" in r.stdout + r.stderr, (r.stdout + r.stderr)[-1500:]
+
+
+def test_a_pip_conf_proxy_password_is_masked_in_every_output(lib_env, aws_env):
+    do_login()
+    conf = pip_conf(Path(os.environ["HOME"]))
+    add_pip_conf_proxy(conf, f"http://proxyuser:pw-in-pip-conf@127.0.0.1:{closed_port()}")
+    d = diagnose()
+    v = verdict(d, "proxy-unreachable")
+    assert "http://proxyuser:****@127.0.0.1" in v.summary, v.summary
+    cli = [
+        subprocess.run(
+            [CA_LOGIN, "diagnose", "--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO]
+            + ["--timeout", "2", *extra],
+            env={**aws_env, "HOME": os.environ["HOME"]},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for extra in ([], ["--json"])
+    ]
+    assert all("proxy-unreachable" in c.stdout for c in cli), [c.stdout[-800:] for c in cli]
+    import json
+
+    texts = [str(d), repr(d), d._repr_html_(), json.dumps(d.to_dict())] + [c.stdout + c.stderr for c in cli]
+    assert_no_token("pw-in-pip-conf", *texts, what="diagnose output")
+    assert all("proxyuser:****@" in t for t in texts)
+
+
+def test_a_pip_conf_proxy_without_a_scheme_is_http_as_pip_takes_it(
+    lib_env, proxy_factory, pip_venv, isolated_env, tmp_path
+):
+    do_login()
+    conf = pip_conf(Path(os.environ["HOME"]))
+    p = proxy_factory(403)
+    add_pip_conf_proxy(conf, f"127.0.0.1:{p.port}")
+    v = verdict(diagnose(), "proxy-connect-refused")
+    assert f"the proxy http://127.0.0.1:{p.port} (proxy in [global] of {conf})" in v.summary.lower(), (
+        v.summary
+    )
+    r = pip_download(pip_venv, isolated_env, tmp_path)
+    assert r.returncode != 0 and pip_saw(p), "pip did not take the scheme-less proxy as http://"
+
+
+def test_pip_proxy_wins_over_the_pip_conf_proxy_in_diagnose_and_in_pip(
+    lib_env, monkeypatch, proxy_factory, pip_venv, isolated_env, tmp_path
+):
+    do_login()
+    conf = pip_conf(Path(os.environ["HOME"]))
+    add_pip_conf_proxy(conf, f"http://127.0.0.1:{closed_port()}")
+    p = proxy_factory(403)
+    monkeypatch.setenv("PIP_PROXY", p.url)
+    v = verdict(diagnose(), "proxy-connect-refused")
+    assert f"127.0.0.1:{p.port} (PIP_PROXY)" in v.summary and str(conf) not in v.summary, v.summary
+    from ca_login._display import commands_in
+
+    assert commands_in(v.remedy) == ["unset PIP_PROXY"], v.remedy
+    r = pip_download(pip_venv, isolated_env, tmp_path, PIP_PROXY=p.url)
+    assert r.returncode != 0
+    assert pip_saw(p), "pip did not use PIP_PROXY"
+    assert f'{p.url} "GET ' in r.stdout + r.stderr
+    assert "Cannot connect to proxy" not in r.stdout + r.stderr
+
+
+def test_pip_config_file_devnull_turns_the_pip_conf_proxy_off_in_diagnose_and_in_pip(
+    lib_env, monkeypatch, proxy_factory, pip_venv, isolated_env, tmp_path
+):
+    do_login()
+    conf = pip_conf(Path(os.environ["HOME"]))
+    p = proxy_factory(403)
+    add_pip_conf_proxy(conf, p.url)
+    index_url = index_url_of(conf)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", index_url)
+    d = diagnose()
+    tcp = d.check("tcp-repositories")
+    assert tcp.status == "ok" and "through the proxy" not in tcp.detail, tcp.detail
+    assert d.check("repository-read").status == "ok", d
+    assert p.requests == []
+    r = pip_download(pip_venv, isolated_env, tmp_path, PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL=index_url)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
+    assert list((tmp_path / "dl").glob("ca_demo_pkg-*")) and p.requests == []
+
+
+def test_pip_conf_proxy_wins_over_the_environment_proxy_and_no_proxy_does_not_bypass_it_as_in_pip(
+    lib_env, monkeypatch, proxy_factory, pip_venv, isolated_env, tmp_path
+):
+    do_login()
+    conf = pip_conf(Path(os.environ["HOME"]))
+    p = proxy_factory(403)
+    add_pip_conf_proxy(conf, p.url)
+    env_proxy = f"http://127.0.0.1:{closed_port()}"
+    # NO_PROXY takes the api host (the same loopback address) off the environment's proxy, not off pip's own.
+    monkeypatch.setenv("HTTP_PROXY", env_proxy)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    d = diagnose()
+    v = verdict(d, "proxy-connect-refused")
+    assert f"proxy in [global] of {conf}" in v.summary, v.summary
+    assert d.check("tcp-api").status == "ok"
+    for extra in ({"NO_PROXY": "127.0.0.1"}, {}):
+        seen = len(pip_saw(p))
+        r = pip_download(pip_venv, isolated_env, tmp_path, HTTP_PROXY=env_proxy, **extra)
+        assert r.returncode != 0
+        assert len(pip_saw(p)) > seen, f"pip did not use the pip.conf proxy with {extra}"
+        assert "Cannot connect to proxy" not in r.stdout + r.stderr, "pip used HTTP_PROXY"

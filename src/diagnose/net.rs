@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use super::config::Ctx;
 use super::dns::{self, AddrClass};
 use super::{Budget, Check, HostProbe, Layer, Recorder, Which};
+use crate::pipconf::{self, PipContext};
 
 pub use crate::http::{connect_addrs, tunnel, ConnectError};
 
@@ -22,22 +23,53 @@ pub fn parts(url: &str) -> Option<(String, String, u16)> {
 
 pub use crate::http::{bypassed, proxy_for};
 
-/// The proxy pip uses for `scheme://host`: the environment's (`HTTPS_PROXY` ...) unless `NO_PROXY` lists the
-/// host, else `PIP_PROXY` (`--proxy`), which `NO_PROXY` does not bypass (pip sets it as the session's proxy;
-/// requests lets the environment's win over it and applies `NO_PROXY` only to the environment's).
-pub fn proxy_for_pip(scheme: &str, host: &str) -> Option<(String, &'static str)> {
-    proxy_for(scheme, host).or_else(|| {
-        std::env::var("PIP_PROXY")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| (v, "PIP_PROXY"))
+/// pip's own `--proxy` option as its configuration sets it, with where: `PIP_PROXY`, else `proxy` in `[install]`,
+/// else in `[global]`, of the files pip reads (pip's order, [`pipconf::config_files`]: a later file wins for the
+/// same section; none with `PIP_CONFIG_FILE=/dev/null`). An empty value is ignored, as pip ignores it (it still
+/// hides a lower file's value for that section). A file pip could not read is left to the pip layer to report.
+pub fn pip_option_proxy(pctx: &PipContext) -> Option<(String, String)> {
+    let env = pctx.env.iter().rev().find(|(k, _)| {
+        k.strip_prefix("PIP_")
+            .is_some_and(|rest| pipconf::normalize_key(rest) == "proxy")
+    });
+    if let Some((k, v)) = env.filter(|(_, v)| !v.trim().is_empty()) {
+        return Some((crate::http::with_scheme(v), k.clone()));
+    }
+    let files = pipconf::config_files(pctx);
+    ["install", "global"].iter().find_map(|section| {
+        // The last file that sets it; only the files from there back are read.
+        files
+            .iter()
+            .rev()
+            .find_map(|(_, path)| {
+                let doc = pipconf::read_document(path).ok()??;
+                doc.get(section, "proxy").map(|v| (v, path))
+            })
+            .filter(|(v, _)| !v.trim().is_empty())
+            .map(|(v, path)| {
+                (
+                    crate::http::with_scheme(&v),
+                    format!("proxy in [{section}] of {}", path.display()),
+                )
+            })
     })
 }
 
+/// The proxy pip uses for `scheme://host`, and where it is set. pip's own `proxy` option ([`pip_option_proxy`])
+/// wins over the environment's and `NO_PROXY` does not bypass it: pip passes it as every request's proxies
+/// (`PipSession.request`, pip#9691), so requests' look at `HTTPS_PROXY`/`HTTP_PROXY` cannot replace it, and pip 24.1
+/// turns the environment off altogether (`trust_env`, pip#10685); seen with pip 23.2.1 and 24.2. Without it, the
+/// environment's (`HTTPS_PROXY` ...) unless `NO_PROXY` lists the host. pip's files are this process's (`HOME`,
+/// `XDG_CONFIG_*`, `PIP_CONFIG_FILE`; not the `sys.prefix` site file: the probe does not know the interpreter).
+pub fn proxy_for_pip(scheme: &str, host: &str) -> Option<(String, String)> {
+    pip_option_proxy(&PipContext::from_process(None))
+        .or_else(|| proxy_for(scheme, host).map(|(p, v)| (p, v.to_string())))
+}
+
 /// The proxy on the way to `which` endpoint: the AWS SDK's for the api host, pip's for the repositories host.
-pub fn proxy_on_the_way(which: Which, scheme: &str, host: &str) -> Option<(String, &'static str)> {
+pub fn proxy_on_the_way(which: Which, scheme: &str, host: &str) -> Option<(String, String)> {
     match which {
-        Which::Api => proxy_for(scheme, host),
+        Which::Api => proxy_for(scheme, host).map(|(p, v)| (p, v.to_string())),
         Which::Repositories => proxy_for_pip(scheme, host),
     }
 }
@@ -53,7 +85,7 @@ pub async fn open(
 ) -> Result<(TcpStream, String), ConnectError> {
     match proxy_on_the_way(which, scheme, host) {
         Some((p, var)) => {
-            let s = tunnel(&p, var, host, port, limit).await?;
+            let s = tunnel(&p, &var, host, port, limit).await?;
             Ok((
                 s,
                 format!("through the proxy {} ({var})", crate::secret::mask_url(&p)),
@@ -64,6 +96,13 @@ pub async fn open(
             Ok((s, format!("to {a}")))
         }
     }
+}
+
+fn percent_decoded(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 /// The fix for a TCP failure, by what DNS answered.
@@ -207,6 +246,15 @@ pub async fn probe_host(
         }
     };
     let proxy = proxy_on_the_way(which, &scheme, &host);
+    // A password in the proxy's URL (a pip.conf line, PIP_PROXY) is masked in every text; scrubbed too.
+    if let Some(pw) = proxy
+        .as_ref()
+        .and_then(|(p, _)| url::Url::parse(p).ok())
+        .and_then(|u| u.password().map(str::to_string))
+    {
+        rec.secret(&pw);
+        rec.secret(&percent_decoded(&pw));
+    }
     let addrs = match dns::resolve(&host, port, which, &region, budget, rec).await {
         Some(a) => a,
         // Through a proxy, the proxy resolves the name: carry on.
@@ -372,6 +420,161 @@ mod tests {
         assert!(
             fix.contains("com.amazonaws.us-west-2.codeartifact.repositories")
                 && fix.contains("--private-dns-enabled"),
+            "{fix}"
+        );
+    }
+
+    /// A context over a temporary home and global directory, with these `PIP_*` variables.
+    fn pip_ctx(tmp: &std::path::Path, env: &[(&str, &str)]) -> PipContext {
+        let mut c = PipContext::new(tmp.join("home"));
+        c.global_dirs = Some(vec![tmp.join("etc")]);
+        c.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        c
+    }
+
+    fn write(path: &std::path::Path, text: &str) {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    #[test]
+    fn pip_proxy_comes_from_pip_proxy_then_install_then_global_and_a_later_file_wins() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let global = tmp.path().join("etc/pip.conf");
+        let user = tmp.path().join("home/.config/pip/pip.conf");
+        write(&global, "[global]\nproxy = http://global.example:3128\n");
+        let ctx = pip_ctx(tmp.path(), &[]);
+        assert_eq!(
+            pip_option_proxy(&ctx),
+            Some((
+                "http://global.example:3128".into(),
+                format!("proxy in [global] of {}", global.display())
+            ))
+        );
+        // A later file's [global] wins; an empty value there hides the lower file's and is ignored.
+        write(&user, "[global]\nproxy = user.example:8080\n");
+        assert_eq!(
+            pip_option_proxy(&ctx).map(|p| p.0),
+            Some("http://user.example:8080".into()),
+            "a value without a scheme is http://, as requests takes it"
+        );
+        write(&user, "[global]\nproxy =\n");
+        assert_eq!(pip_option_proxy(&ctx), None);
+        // [install] in any file wins over [global] in a later one.
+        write(&global, "[install]\nProxy = http://install.example:1\n");
+        write(&user, "[global]\nproxy = http://user.example:8080\n");
+        assert_eq!(
+            pip_option_proxy(&ctx),
+            Some((
+                "http://install.example:1".into(),
+                format!("proxy in [install] of {}", global.display())
+            ))
+        );
+        // PIP_PROXY wins over the files; an empty one is ignored.
+        let env = pip_ctx(tmp.path(), &[("PIP_PROXY", "http://env.example:2")]);
+        assert_eq!(
+            pip_option_proxy(&env),
+            Some(("http://env.example:2".into(), "PIP_PROXY".into()))
+        );
+        let empty = pip_ctx(tmp.path(), &[("PIP_PROXY", "")]);
+        assert_eq!(
+            pip_option_proxy(&empty).map(|p| p.0),
+            Some("http://install.example:1".into())
+        );
+    }
+
+    #[test]
+    fn pip_config_file_devnull_turns_the_files_proxy_off_and_an_existing_one_replaces_the_user_files(
+    ) {
+        let tmp = tempfile::tempdir().expect("tmp");
+        write(
+            &tmp.path().join("home/.config/pip/pip.conf"),
+            "[global]\nproxy = http://user.example:8080\n",
+        );
+        let mut ctx = pip_ctx(tmp.path(), &[]);
+        ctx.pip_config_file = Some("/dev/null".into());
+        assert_eq!(pip_option_proxy(&ctx), None);
+        let env_file = tmp.path().join("env.conf");
+        write(
+            &env_file,
+            "[global]\nindex-url = https://example.invalid/simple\n",
+        );
+        ctx.pip_config_file = Some(env_file);
+        assert_eq!(pip_option_proxy(&ctx), None, "the user files are not read");
+    }
+
+    #[test]
+    fn a_fifo_or_a_device_as_pip_conf_is_skipped_at_once_and_a_lower_file_still_counts() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        write(
+            &tmp.path().join("etc/pip.conf"),
+            "[global]\nproxy = http://global.example:3128\n",
+        );
+        let user = tmp.path().join("home/.config/pip/pip.conf");
+        std::fs::create_dir_all(user.parent().expect("parent")).expect("mkdir");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&user)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let t0 = std::time::Instant::now();
+        let mut ctx = pip_ctx(tmp.path(), &[]);
+        assert_eq!(
+            pip_option_proxy(&ctx).map(|p| p.0),
+            Some("http://global.example:3128".into())
+        );
+        ctx.pip_config_file = Some("/dev/zero".into());
+        assert_eq!(
+            pip_option_proxy(&ctx).map(|p| p.0),
+            Some("http://global.example:3128".into())
+        );
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn a_pip_conf_proxy_failure_names_the_file_and_the_fix_removes_the_line_not_no_proxy() {
+        let var = "proxy in [global] of /home/u/.config/pip/pip.conf";
+        for err in [
+            ConnectError::ProxyUnreachable {
+                proxy: "http://u:****@127.0.0.1:9".into(),
+                var: var.into(),
+                why: "connection refused".into(),
+            },
+            ConnectError::ProxyRefused {
+                proxy: "http://127.0.0.1:9".into(),
+                var: var.into(),
+                status: 403,
+            },
+            ConnectError::ProxyRefused {
+                proxy: "http://127.0.0.1:9".into(),
+                var: var.into(),
+                status: 502,
+            },
+        ] {
+            let (_, summary, fix) =
+                crate::remedy::proxy_failure(&err, "h.example:443", "us-west-2")
+                    .expect("a proxy failure");
+            assert!(summary.contains(var), "{summary}");
+            assert!(
+                fix.contains(
+                    "remove the `proxy = ...` line from [global] of /home/u/.config/pip/pip.conf"
+                ),
+                "{fix}"
+            );
+            assert!(!fix.contains("export NO_PROXY"), "{fix}");
+        }
+        let env = ConnectError::ProxyRefused {
+            proxy: "http://127.0.0.1:9".into(),
+            var: "HTTPS_PROXY".into(),
+            status: 403,
+        };
+        let (_, _, fix) = crate::remedy::proxy_failure(&env, "h.example:443", "us-west-2")
+            .expect("a proxy failure");
+        assert!(
+            fix.contains("export NO_PROXY=\"$NO_PROXY,h.example\""),
             "{fix}"
         );
     }
