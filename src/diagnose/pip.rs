@@ -494,15 +494,11 @@ fn environment(pctx: &PipContext, outcome: &Outcome, rec: &Recorder) {
         }
     }
     let repo_host = outcome.repository_endpoint.as_deref().and_then(net::parts);
-    let pip_proxy = pctx
-        .env
-        .iter()
-        .find(|(k, _)| k == "PIP_PROXY")
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.is_empty());
-    match (&repo_host, pip_proxy) {
-        (Some((_, host, _)), Some(p)) => warn.push(format!(
-            "pip sends requests for {host} through PIP_PROXY {}",
+    // pip's own proxy (PIP_PROXY, else `proxy =` in its files) wins over the environment's, NO_PROXY or not:
+    // the same choice the repositories hop makes (net::proxy_for_pip).
+    match (&repo_host, net::pip_option_proxy(pctx)) {
+        (Some((_, host, _)), Some((p, from))) => warn.push(format!(
+            "pip sends requests for {host} through {} ({from}); NO_PROXY does not bypass it",
             mask_url(&p)
         )),
         (Some((scheme, host, _)), None) => {
