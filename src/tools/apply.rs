@@ -75,7 +75,7 @@ pub fn files(req: &Request<'_>, env: &dyn Env) -> Vec<ToolFile> {
         let path = match (tool, store) {
             (Tool::Pip, _) => continue,
             (Tool::Uv, _) => uv::config_file(env, req.home),
-            // With netrc, Poetry's auth.toml is left as it is; its record keeps the netrc entry alive.
+            // With netrc, `edit` takes our block out of Poetry's auth.toml; its record keeps the netrc entry alive.
             (Tool::Poetry, _) => poetry::auth_file(env, req.home),
             (Tool::Twine, _) => twine::pypirc_file(req.home),
         };
