@@ -18,7 +18,7 @@ import ca_login
 import pytest
 import tomllib
 from conftest import assert_exit, assert_no_token
-from test_tools import client_bin, files_holding
+from test_tools import cli, client_bin, files_holding
 
 DOMAIN, OWNER, REPO = "mydomain", "111122223333", "isolatedsm"
 
@@ -276,6 +276,39 @@ def test_poetry_source_change_replaces_our_block_and_keeps_the_users_own_table_o
     assert auth["codeartifact"]["password"] == "their-own-pw"
     ca_login.logout(tool="poetry")
     assert files["poetry"].read_bytes() == own.encode()
+
+
+def test_cli_poetry_url_then_netrc_leaves_auth_toml_without_the_old_token_and_status_says_netrc(
+    aws_env, home
+):
+    files = paths(home)
+    originals = users_files(home, "poetry", "netrc")
+    base = ["login", "--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO, "--tool", "poetry"]
+    first = cli(base, aws_env)
+    assert_exit(first, 0, what="ca-login login --tool poetry")
+    old = poetry_token(home)
+    dry = cli([*base, "--token-store", "netrc", "--dry-run"], aws_env)
+    assert_exit(dry, 0, old, what="ca-login login --token-store netrc --dry-run")
+    assert "taken out" in dry.stdout, "the dry run does not say our auth.toml block goes"
+    assert poetry_token(home) == old, "the dry run wrote auth.toml"
+    out = cli([*base, "--token-store", "netrc"], aws_env)
+    assert_exit(out, 0, old, what="ca-login login --token-store netrc")
+    host = urllib.parse.urlsplit(state_entries(home)[str(files["poetry"])]["repository_endpoint"]).hostname
+    new = netrc_token(home, host)
+    for tok in (old, new):
+        assert_no_token(tok, first.stdout, first.stderr, dry.stdout, dry.stderr, out.stdout, out.stderr)
+    assert holders(old, home) == [] and holders(new, home) == [".netrc"]
+    assert state_entries(home)[str(files["poetry"])]["token_store"] == "netrc"
+    st = cli(["status", "--tool", "poetry", "--json"], aws_env)
+    assert_exit(st, 0, new, what="ca-login status --tool poetry")
+    assert_no_token(new, st.stdout, st.stderr, what="ca-login status output")
+    status = json.loads(st.stdout)
+    assert (status["token_store"], status["state"]) == ("netrc", "valid"), (
+        "status does not say a valid netrc login"
+    )
+    gone = cli(["logout", "--tool", "poetry"], aws_env)
+    assert_exit(gone, 0, what="ca-login logout --tool poetry")
+    assert_given_back(originals)
 
 
 @pytest.fixture(scope="session")
