@@ -555,6 +555,12 @@ fn finish(
         }
     }
     log::debug!("pip config and state written at {:.1} ms", ms(started));
+    // A tool switched from the netrc store to its own file: the netrc entry goes with the last login using it.
+    let dropped_netrc = if opts.dry_run {
+        Ok(Vec::new())
+    } else {
+        crate::tools::apply::drop_unused_netrc(&state_path(&opts.target))
+    };
     let uses_pip = plan.tools.contains(&crate::tools::Tool::Pip);
     let mut warnings = if opts.dry_run || !uses_pip {
         Vec::new()
@@ -571,6 +577,16 @@ fn finish(
         ));
     }
     warnings.extend(tool_warnings(&plan, &opts.target));
+    match dropped_netrc {
+        Ok(gone) => {
+            for f in gone {
+                log::info!("took our entry out of {}: no login uses netrc any more", f.display());
+            }
+        }
+        Err(e) => warnings.push(format!(
+            "our netrc entry from an earlier login is still there: {e}\nhint: ca-login logout --tool netrc"
+        )),
+    }
     let config_file = match (uses_pip, files.first()) {
         (false, Some((f, _))) => f.config_file.clone(),
         _ => file.to_path_buf(),
@@ -657,7 +673,8 @@ fn write_tool_files(
     let mut out = Vec::new();
     for p in planned {
         let recorded = state::load(&sp)?.get(&p.file.config_file).cloned();
-        let step = apply::write(&req, &p.file, token).and_then(|existed| {
+        let was_created = recorded.as_ref().is_some_and(|e| e.created);
+        let step = apply::write_recorded(&req, &p.file, token, was_created).and_then(|existed| {
             // A file is ours to remove only if our first login created it.
             let created = recorded.as_ref().map_or(!existed, |e| e.created);
             done.push((p.file.clone(), !existed));

@@ -75,7 +75,7 @@ pub fn files(req: &Request<'_>, env: &dyn Env) -> Vec<ToolFile> {
         let path = match (tool, store) {
             (Tool::Pip, _) => continue,
             (Tool::Uv, _) => uv::config_file(env, req.home),
-            // With netrc, Poetry's auth.toml is left as it is; its record keeps the netrc entry alive.
+            // With netrc, `edit` takes our block out of Poetry's auth.toml; its record keeps the netrc entry alive.
             (Tool::Poetry, _) => poetry::auth_file(env, req.home),
             (Tool::Twine, _) => twine::pypirc_file(req.home),
         };
@@ -118,8 +118,14 @@ pub fn edit(
     let path = &file.config_file;
     let simple = super::simple_url(req.endpoint);
     if file.tool == "poetry" && file.token_store == TokenStore::Netrc {
-        let note = "(left as it is: Poetry finds the token in netrc)".to_string();
-        return Ok((before.to_string(), note));
+        // Poetry takes auth.toml over netrc: an earlier url-store login's block (ours, marked) goes.
+        let (after, found) = toml::remove(before);
+        let note = if found {
+            "(our [http-basic] block taken out: Poetry finds the token in netrc)"
+        } else {
+            "(left as it is: Poetry finds the token in netrc)"
+        };
+        return Ok((after, note.to_string()));
     }
     let after = match file.tool.as_str() {
         "uv" => toml::set_uv_index(path, before, &simple, !req.extra_index)?,
@@ -157,17 +163,63 @@ pub fn plan(req: &Request<'_>, env: &dyn Env, token: &str) -> Result<Vec<Planned
         .collect()
 }
 
-/// Writes one file under its lock (read again under the lock: another login may have written it meanwhile).
-/// Returns whether the file existed before.
+/// Writes one file under its lock (read again under the lock: another login may have written it meanwhile), for
+/// a file no earlier login is recorded to have created. Returns whether the file existed before.
 pub fn write(req: &Request<'_>, file: &ToolFile, token: &str) -> Result<bool> {
+    write_recorded(req, file, token, false)
+}
+
+/// [`write`], where `created` says the recorded earlier login created the file: a switch that takes our part out
+/// (Poetry to the netrc store) removes such a file when nothing else is left in it, as logout would.
+pub fn write_recorded(
+    req: &Request<'_>,
+    file: &ToolFile,
+    token: &str,
+    created: bool,
+) -> Result<bool> {
     let path = &file.config_file;
     let _lock = files::lock(path)?;
     let before = read(path)?;
     let (after, _) = edit(req, file, before.as_deref().unwrap_or(""), token)?;
-    if before.as_deref().unwrap_or("") != after {
-        files::write_atomic(path, &after)?;
+    match before.as_deref() {
+        Some(b) if b == after => {}
+        Some(_) if created && after.is_empty() => {
+            std::fs::remove_file(path).map_err(|e| {
+                Error::config(path, format!("cannot remove it: {e}"), "remove it by hand")
+            })?;
+        }
+        None if after.is_empty() => {}
+        _ => {
+            files::write_atomic(path, &after)?;
+        }
     }
     Ok(before.is_some())
+}
+
+/// The netrc entry goes with the last login that uses it (the rule logout follows): after a login that switched a
+/// tool from the netrc store to its own file, removes our netrc entry, and its record, when no recorded login of
+/// any tool has the netrc store any more. Returns the files changed.
+pub fn drop_unused_netrc(state_file: &Path) -> Result<Vec<PathBuf>> {
+    let left = state::load(state_file)?;
+    if left
+        .entries()
+        .any(|e| e.token_store == TokenStore::Netrc.as_str() && e.tool != NETRC)
+    {
+        return Ok(Vec::new());
+    }
+    let netrc: Vec<state::Entry> = left
+        .entries()
+        .filter(|e| e.tool == NETRC)
+        .cloned()
+        .collect();
+    let mut changed = Vec::new();
+    for e in &netrc {
+        if unwrite(NETRC, &e.config_file, e.created)? {
+            changed.push(e.config_file.clone());
+        }
+        state::remove(state_file, &e.config_file)?;
+    }
+    Ok(changed)
 }
 
 /// Takes our part out of a tool's file; removes the file when the login created it and nothing else is left.
@@ -507,6 +559,89 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(home.join(".pypirc")).expect("p"),
             "[distutils]\r\nindex-servers = pypi\r\n"
+        );
+    }
+
+    #[test]
+    fn poetry_switching_to_netrc_takes_our_block_out_of_auth_toml_and_removes_a_file_it_created() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let home = dir.path();
+        let tools = [Tool::Poetry];
+        let url = req(&tools, home);
+        let mut via_netrc = req(&tools, home);
+        via_netrc.store = Some(TokenStore::Netrc);
+        let env = Vars(&[("POETRY_CONFIG_DIR", "")]);
+        let auth = files(&url, &env)[0].clone();
+        let netrc_auth = files(&via_netrc, &env)[0].clone();
+        // The login created auth.toml: the switch removes it.
+        assert!(!write_recorded(&url, &auth, "tok-1", false).expect("url login"));
+        assert!(write_recorded(&via_netrc, &netrc_auth, "tok-2", true).expect("switch"));
+        assert!(
+            !auth.config_file.exists(),
+            "the auth.toml the login created is still there"
+        );
+        // The user's own file: only our block goes, every other byte stays; the plan's preview says so.
+        let own = "# mine\r\n[http-basic.other]\r\nusername = \"me\"\r\npassword = \"pw\"\r\n";
+        std::fs::write(&auth.config_file, own).expect("own");
+        assert!(write_recorded(&url, &auth, "tok-3", false).expect("url login"));
+        let planned = plan(&via_netrc, &env, "placeholder").expect("plan");
+        assert_eq!(planned[0].after, own);
+        assert!(
+            planned[0].preview.contains("taken out"),
+            "{}",
+            planned[0].preview
+        );
+        write_recorded(&via_netrc, &netrc_auth, "tok-4", false).expect("switch");
+        assert_eq!(
+            std::fs::read_to_string(&auth.config_file).expect("read"),
+            own
+        );
+        // An empty file of the user's own stays, empty.
+        std::fs::write(&auth.config_file, "").expect("empty");
+        write_recorded(&url, &auth, "tok-5", false).expect("url login");
+        write_recorded(&via_netrc, &netrc_auth, "tok-6", false).expect("switch");
+        assert_eq!(
+            std::fs::read_to_string(&auth.config_file).expect("read"),
+            ""
+        );
+    }
+
+    #[test]
+    fn the_netrc_entry_goes_only_when_no_recorded_login_uses_the_netrc_store() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let home = dir.path();
+        let sp = home.join("state.json");
+        let netrc_path = home.join(".netrc");
+        let own = "machine other login u password p\n";
+        std::fs::write(&netrc_path, own).expect("netrc");
+        let tools = [Tool::Uv];
+        let r = req(&tools, home);
+        let nf = files(&r, &Vars(&[]))[1].clone();
+        write(&r, &nf, "tok-1").expect("netrc");
+        let rec = |tool: &str, file: &Path, store: &str| {
+            let mut e = pip_entry(file, false, None);
+            e.tool = tool.into();
+            e.token_store = store.into();
+            state::record(&sp, e).expect("record")
+        };
+        rec(NETRC, &netrc_path, "netrc");
+        rec("uv", &home.join("uv.toml"), "netrc");
+        rec("poetry", &home.join("auth.toml"), "url");
+        assert!(
+            drop_unused_netrc(&sp).expect("drop").is_empty(),
+            "uv still uses it"
+        );
+        assert_ne!(std::fs::read_to_string(&netrc_path).expect("read"), own);
+        state::remove(&sp, &home.join("uv.toml")).expect("remove");
+        assert_eq!(
+            drop_unused_netrc(&sp).expect("drop"),
+            vec![netrc_path.clone()]
+        );
+        assert_eq!(std::fs::read_to_string(&netrc_path).expect("read"), own);
+        let st = state::load(&sp).expect("state");
+        assert!(
+            st.entries().all(|e| e.tool != NETRC),
+            "the netrc record stays"
         );
     }
 
