@@ -889,7 +889,7 @@ fn logout_files(file: PathBuf, target: &Target) -> Result<LogoutResult> {
         Some(_) => state::remove(&sp, &file)?.is_some(),
         None => false,
     };
-    drop_unused_netrc(&sp)?;
+    crate::tools::apply::drop_unused_netrc(&sp)?;
     let message = match (action, had_state) {
         (LogoutAction::Restored, _) => format!(
             "restored the index-url {} had before the first login ({})",
@@ -922,32 +922,6 @@ fn logout_files(file: PathBuf, target: &Target) -> Result<LogoutResult> {
     })
 }
 
-/// The netrc entry goes with the last login that uses it: removes it when no recorded login has the netrc store.
-/// Returns the files changed.
-fn drop_unused_netrc(sp: &Path) -> Result<Vec<PathBuf>> {
-    use crate::tools::apply::{self, NETRC};
-    let left = state::load(sp)?;
-    if left
-        .entries()
-        .any(|e| e.token_store == "netrc" && e.tool != NETRC)
-    {
-        return Ok(Vec::new());
-    }
-    let netrc: Vec<state::Entry> = left
-        .entries()
-        .filter(|e| e.tool == NETRC)
-        .cloned()
-        .collect();
-    let mut changed = Vec::new();
-    for e in &netrc {
-        if apply::unwrite(NETRC, &e.config_file, e.created)? {
-            changed.push(e.config_file.clone());
-        }
-        state::remove(sp, &e.config_file)?;
-    }
-    Ok(changed)
-}
-
 /// Logout for uv, Poetry, twine or netrc: takes our part out of each file recorded for `tool` (removing a file the
 /// login created and left with nothing else), then the netrc entry when no remaining login uses it. Runs as the
 /// target user (the caller's `files::user::run`); [`logout`] keeps the refresher out of its way.
@@ -970,7 +944,7 @@ fn logout_tool(tool: &str, target: &Target) -> Result<LogoutResult> {
         state::remove(&sp, &e.config_file)?;
     }
     if tool != NETRC {
-        changed.extend(drop_unused_netrc(&sp)?);
+        changed.extend(crate::tools::apply::drop_unused_netrc(&sp)?);
     }
     let config_file = entries
         .first()
