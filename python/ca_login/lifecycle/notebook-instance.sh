@@ -59,7 +59,7 @@ abs_paths() {
   for n; do
     v=${!n}
     if [[ $v != /?* || $v == */ || $v == *//* || $v/ == */./* || $v/ == */../* ]]; then
-      log "error: $n=\"$v\" is not an absolute path (without ., .. or //); stopped"
+      log "error: $n=\"$v\" is not an absolute path (empty, relative, or with . or ..); stopped"
       return 1
     fi
   done
@@ -85,7 +85,7 @@ user() {
     tmo "$((s + 5))" "$@" </dev/null
     return
   done
-  log "error: no $CAL_SWITCH to run as $CAL_USER; skipped (never as root): $*"
+  log "error: none of $CAL_SWITCH to run as $CAL_USER; skipped (never as root): $*"
   return 1
 }
 
@@ -368,10 +368,11 @@ main() {
   export -f "${fns[@]}"
   export "${!CAL_@}"
   # The bound kills timeout's process group; steps use `timeout --foreground` to stay in it.
+  local bg=(nohup /usr/bin/timeout -k 5 "$CAL_BG_TIMEOUT" bash -c background)
   if [ "$CAL_BG_STDERR" = 1 ]; then
-    nohup /usr/bin/timeout -k 5 "$CAL_BG_TIMEOUT" bash -c background </dev/null >&2 &
+    "${bg[@]}" </dev/null >&2 &
   else
-    nohup /usr/bin/timeout -k 5 "$CAL_BG_TIMEOUT" bash -c background </dev/null >>"$CAL_LOG" 2>&1 &
+    "${bg[@]}" </dev/null >>"$CAL_LOG" 2>&1 &
   fi
   echo "$!" >"${CAL_WORK:?}/background.pid"
   log "login continues in the background (pid $!, at most ${CAL_BG_TIMEOUT}s); log: $CAL_LOG"
