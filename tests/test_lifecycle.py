@@ -532,7 +532,9 @@ def test_the_compaction_keeps_quotes_spanning_lines_here_documents_and_continuat
     assert "gone" not in printed and "more" not in printed and printed.startswith("#!/bin/bash\n# a header\n")
 
 
-def test_a_script_over_sagemakers_base64_limit_is_refused_with_both_sizes_and_what_to_shorten(monkeypatch):
+def test_a_script_over_sagemakers_base64_limit_is_refused_with_both_sizes_and_what_to_shorten(
+    monkeypatch, capsys
+):
     script = _lifecycle.lifecycle_script(target="notebook-instance", wheel=LONG_S3, **LONGEST)
     size = len(script.encode())
     monkeypatch.setattr(_lifecycle, "MAX_CONTENT_BASE64", size)  # now the same script is too big
@@ -543,6 +545,17 @@ def test_a_script_over_sagemakers_base64_limit_is_refused_with_both_sizes_and_wh
     assert f"{size} bytes, {_lifecycle.base64_length(size)} characters in base64" in text
     assert f"at most {size} characters of base64" in text and "hint: shorten the values" in text
     assert e.value.field == "lifecycle_script"
+    args = [
+        "lifecycle-script",
+        "--domain",
+        LONGEST["domain"],
+        "--repository",
+        LONGEST["repository"],
+        *ANY_SHA,
+    ]
+    assert cli.main([*args, "--wheel", LONG_S3]) == cli.EXIT_USAGE  # the CLI prints no script
+    out, err = capsys.readouterr()
+    assert out == "" and "characters in base64" in err and "hint: shorten the values" in err
 
 
 def test_lifecycle_script_refuses_bad_values_with_a_hint(capsys):
