@@ -9,6 +9,7 @@ conda envs (venvs), and installs the refresh into a fake `crontab` (one file per
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import pwd
@@ -25,6 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
+import ca_login
 import pytest
 from ca_login import _lifecycle, cli
 from conftest import remove_user
@@ -437,7 +439,7 @@ def test_generated_script_fits_sagemakers_limit_and_passes_bash_n_and_shellcheck
         *ANY_SHA,
         *extra,
     )
-    assert len(script) <= 16384, f"{len(script)} characters"
+    assert len(base64.b64encode(script.encode())) <= 16384, f"{len(script.encode())} bytes"
     assert script.startswith("#!/bin/bash\n")
     p = tmp_path / "on-start.sh"
     p.write_text(script)
@@ -447,6 +449,113 @@ def test_generated_script_fits_sagemakers_limit_and_passes_bash_n_and_shellcheck
     assert shellcheck, "shellcheck is not installed (make system-deps installs it)"
     r = subprocess.run([shellcheck, "--shell=bash", str(p)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# The longest values a real set-up has: CodeArtifact's longest domain (50) and repository (100) names, VPC
+# endpoint URLs, and a wheel path or S3 URL of 200 characters.
+LONGEST = {
+    "domain": "d" * 50,
+    "domain_owner": "111122223333",
+    "repository": "r" * 100,
+    "region": "ap-southeast-2",
+    "endpoint_url": "https://vpce-0123456789abcdef0-abcdefgh.api.codeartifact.ap-southeast-2.vpce.amazonaws.com",
+    "repository_endpoint_url": "vpce-0123456789abcdef0-abcdefgh.d.codeartifact.ap-southeast-2.vpce.amazonaws.com",
+    "duration_seconds": 43200,
+    "wheel_sha256_hex": "0" * 64,
+    "refresh_within": 43200,
+    "tools": "pip,uv,poetry,twine",
+    "ipython_extension": True,
+}
+LONG_S3 = "s3://" + "b" * 63 + "/" + "w" * 81 + "/ca_login-0.1.0-cp39-abi3-manylinux2014_x86_64.whl"
+LONG_PATH = "/home/ec2-user/SageMaker/" + "w" * 125 + "/ca_login-0.1.0-cp39-abi3-manylinux2014_x86_64.whl"
+
+
+@pytest.mark.parametrize("target", ["notebook-instance", "studio"])
+@pytest.mark.parametrize("wheel", [LONG_S3, LONG_PATH], ids=["s3-url", "path"])
+def test_the_largest_realistic_script_has_a_base64_within_sagemakers_16384_and_passes_bash_n_and_shellcheck(
+    target, wheel, tmp_path
+):
+    assert len(wheel) == 200
+    script = _lifecycle.lifecycle_script(target=target, wheel=wheel, **LONGEST)
+    encoded = base64.b64encode(script.encode())
+    assert len(encoded) <= _lifecycle.MAX_CONTENT_BASE64 == 16384, f"{len(encoded)} characters of base64"
+    assert _lifecycle.base64_length(len(script.encode())) == len(encoded)
+    assert wheel in script and LONGEST["repository"] in script
+    p = tmp_path / "on-start.sh"
+    p.write_text(script)
+    r = subprocess.run(["bash", "-n", str(p)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is not installed (make system-deps installs it)"
+    r = subprocess.run([shellcheck, "--shell=bash", str(p)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _as_bash_reads_it(text: str) -> str:
+    """`text` as bash parsed it: the whole script wrapped in a function, which bash prints back in its own
+    form (no comments, its own layout), so two texts print the same exactly when bash reads them the same.
+    Nothing of the script runs."""
+    wrapped = "__script() {\n" + text + "\n}\ndeclare -f __script\n"
+    r = subprocess.run(
+        ["bash", "-c", wrapped], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30
+    )
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    return r.stdout
+
+
+@pytest.mark.parametrize("name", ["notebook-instance.sh", "studio.sh"])
+def test_the_printed_script_is_the_commented_source_as_bash_reads_it_without_comments_or_indentation(name):
+    source = _lifecycle._template(name)
+    printed = _lifecycle._compact(source)
+    assert _as_bash_reads_it(printed) == _as_bash_reads_it(source)
+    body = printed.split("\nset -uo pipefail\n", 1)[1]
+    lines = body.splitlines()
+    # indented: only a continued line, by one blank (what separated the words around the backslash-newline)
+    assert not [
+        b for a, b in zip(lines, lines[1:]) if b[:1].isspace() and not (a.endswith("\\") and b[1:2] != " ")
+    ]
+    assert not [ln for ln in lines if not ln.strip() or ln.startswith("#")]  # no blank or comment line
+    assert len(printed) < 0.75 * len(source)
+    assert len(printed.split("\nset -uo pipefail\n")[0].splitlines()) <= 5  # the short header
+    assert f"; commented: the wheel's ca_login/lifecycle/{name}\n" in printed
+
+
+def test_the_compaction_keeps_quotes_spanning_lines_here_documents_and_continuations_as_bash_reads_them():
+    source = (
+        "#!/bin/bash\n# a header\n#\n# more\nf() {\n  # gone\n  x='a\n  # kept: inside quotes\n  b'  # gone\n"
+        '  y="$(echo "it\'s #not a comment")"   # gone\n  cat <<EOF\n  # kept: here-document\n    z\nEOF\n'
+        "  echo a\\\n    b\\\nc ${#x} $((8#17)) # gone\n  case $x in a) : ;; esac\n}\n"
+    )
+    printed = _lifecycle._compact(source)
+    assert _as_bash_reads_it(printed) == _as_bash_reads_it(source)
+    assert "# kept: inside quotes" in printed and "# kept: here-document\n    z\nEOF" in printed
+    assert "gone" not in printed and "more" not in printed and printed.startswith("#!/bin/bash\n# a header\n")
+
+
+def test_a_script_over_sagemakers_base64_limit_is_refused_with_both_sizes_and_what_to_shorten(
+    monkeypatch, capsys
+):
+    script = _lifecycle.lifecycle_script(target="notebook-instance", wheel=LONG_S3, **LONGEST)
+    size = len(script.encode())
+    monkeypatch.setattr(_lifecycle, "MAX_CONTENT_BASE64", size)  # now the same script is too big
+    monkeypatch.setattr(_lifecycle, "MAX_SCRIPT_BYTES", size // 4 * 3)
+    with pytest.raises(ca_login.InvalidInput) as e:
+        _lifecycle.lifecycle_script(target="notebook-instance", wheel=LONG_S3, **LONGEST)
+    text = str(e.value)
+    assert f"{size} bytes, {_lifecycle.base64_length(size)} characters in base64" in text
+    assert f"at most {size} characters of base64" in text and "hint: shorten the values" in text
+    assert e.value.field == "lifecycle_script"
+    args = [
+        "lifecycle-script",
+        "--domain",
+        LONGEST["domain"],
+        "--repository",
+        LONGEST["repository"],
+        *ANY_SHA,
+    ]
+    assert cli.main([*args, "--wheel", LONG_S3]) == cli.EXIT_USAGE  # the CLI prints no script
+    out, err = capsys.readouterr()
+    assert out == "" and "characters in base64" in err and "hint: shorten the values" in err
 
 
 def test_lifecycle_script_refuses_bad_values_with_a_hint(capsys):

@@ -12,8 +12,11 @@ from typing import Optional
 from . import _core
 from ._sagemaker import _invalid
 
-# SageMaker's limit for one lifecycle configuration script (NotebookInstanceLifecycleHook.Content).
-MAX_SCRIPT_CHARS = 16_384
+# SageMaker takes a lifecycle script base64-encoded, at most 16,384 characters of it
+# (NotebookInstanceLifecycleHook.Content, CreateStudioLifecycleConfig's StudioLifecycleConfigContent;
+# docs/PLATFORMS.md cites them): a script of at most 12,288 bytes.
+MAX_CONTENT_BASE64 = 16_384
+MAX_SCRIPT_BYTES = MAX_CONTENT_BASE64 // 4 * 3
 # A wheel bigger than this is not ours (the script refuses it too).
 MAX_WHEEL_BYTES = 64 * 1024 * 1024
 
@@ -101,21 +104,117 @@ def _template(name: str) -> str:
     return resources.files("ca_login").joinpath("lifecycle", name).read_text(encoding="utf-8")
 
 
-def _without_inner_comments(text: str) -> str:
-    """``text`` without its whole-line comments past the header (SageMaker counts every character; the
-    packaged file keeps them for readers). Shellcheck directives and here-documents stay as they are."""
-    out, body, heredoc = [], False, False
-    for line in text.splitlines(keepends=True):
+_QUOTES = {"'": "sq", '"': "dq", "`": "bq"}
+_OPENERS = {"$((": "arith", "((": "arith", "$(": "cmd", "${": "param", "$'": "ansi"}
+_HEREDOC = re.compile(r"""<<(-?)[ \t]*(['"]?)(\w+)\2""")
+
+
+class _Line:
+    """What _scan found in one line: where a comment starts (None: no comment), whether it ends with a
+    backslash-newline, and the here-document it opens (its terminator; ``-``: tabs allowed before it)."""
+
+    def __init__(self) -> None:
+        self.comment: Optional[int] = None
+        self.joins = False
+        self.heredoc: Optional[tuple[str, str]] = None
+
+
+def _scan(line: str, stack: list[str]) -> _Line:
+    """Lex one line of bash, updating ``stack``: the quotes and expansions open at its end (``sq``, ``dq``,
+    ``bq``, ``ansi`` for $'..', ``cmd`` for $(..) and a ( inside it, ``param`` for ${..}, ``dparam`` for
+    ${..} inside double quotes, ``arith`` for ((..))). A comment is a ``#`` that starts a word in code."""
+    got, i, n = _Line(), 0, len(line)
+    while i < n:
+        c, top = line[i], (stack[-1] if stack else "code")
+        code = top in ("code", "cmd")
+        if top == "sq" or (top == "ansi" and c != "\\"):
+            if c == "'":
+                stack.pop()
+        elif c == "\\":
+            if i + 1 == n and code:
+                got.joins = True
+            i += 1
+        elif top in ("dq", "dparam") and c == "'":
+            pass
+        elif (c == '"' and top == "dq") or (c == "`" and top == "bq"):
+            stack.pop()
+        elif (c in "$(" and top != "arith") and (
+            op := next((o for o in _OPENERS if line.startswith(o, i) and (o[0] == "$" or code)), None)
+        ):
+            kind = _OPENERS[op]
+            if op == "$'" and top in ("dq", "dparam"):
+                kind = ""  # not a quote inside double quotes
+            elif kind == "param" and top == "dq":
+                kind = "dparam"
+            if kind:
+                stack.append(kind)
+                i += len(op) - 1
+        elif c in _QUOTES:
+            stack.append(_QUOTES[c])
+        elif top in ("param", "dparam"):
+            if c == "}":
+                stack.pop()
+        elif top == "arith":
+            if line.startswith("))", i):
+                stack.pop()
+                i += 1
+        elif top == "cmd" and c in "()":
+            stack.append("cmd") if c == "(" else stack.pop()
+        elif code and c == "<" and (m := _HEREDOC.match(line, i)) and not line.startswith("<<<", i):
+            got.heredoc = (m.group(3), m.group(1))
+            i = m.end() - 1
+        elif code and c == "#" and (i == 0 or line[i - 1] in " \t;&|()<>"):
+            got.comment = i
+            return got
+        i += 1
+    return got
+
+
+def _compact(text: str) -> str:
+    """``text`` as bash reads it, shorter (SageMaker limits the script's size; the packaged .sh keeps every
+    comment for readers): its header up to the first bare ``#`` line and one shellcheck directive with the
+    codes of all of them, then the body without comments, blank lines and indentation; here-documents and a
+    line that ends inside a quote stay as they are, a line that starts inside one keeps its start.
+    tests/test_lifecycle.py checks that bash reads both texts the same."""
+    lines = text.splitlines()
+    body = next(i for i, ln in enumerate(lines) if not ln.startswith("#"))
+    head = lines[:body]
+    short = head.index("#") if "#" in head else body
+    out = head[:short]
+    codes = [c for ln in head[short:] if ln.startswith("# shellcheck ") for c in _disabled(ln)]
+    stack: list[str] = []
+    heredoc: Optional[tuple[str, str]] = None
+    joined = False  # the line before ended with a backslash-newline
+    for line in lines[body:]:
         if heredoc:
-            heredoc = line.rstrip("\n") != "EOF"
-        elif "<<EOF" in line:
-            heredoc = True
-        elif not line.startswith("#"):
-            body = True
-        if body and not heredoc and line.lstrip().startswith("# ") and "shellcheck" not in line:
+            out.append(line)
+            if (line.lstrip("\t") if heredoc[1] else line) == heredoc[0]:
+                heredoc = None
             continue
-        out.append(line)
-    return "".join(out)
+        inside = bool(stack)
+        got = _scan(line, stack)
+        heredoc = got.heredoc
+        code = (line if got.comment is None else line[: got.comment]).rstrip()
+        if stack:  # ends inside a quote
+            out.append(line)
+        elif inside:  # starts inside one: its start is part of the string
+            out.append(code)
+        elif not code and line.lstrip().startswith("# shellcheck "):
+            codes += [c for c in _disabled(line) if c not in codes]
+        elif code.strip() or joined:  # after a backslash-newline even an empty line ends the command
+            out.append((" " if joined and code[:1].isspace() else "") + code.lstrip())
+        joined = got.joins
+    if codes:
+        out.insert(short, "# shellcheck disable=" + ",".join(codes))
+    return "\n".join(out) + "\n"
+
+
+def _disabled(line: str) -> list[str]:
+    """The codes of a ``# shellcheck disable=SC1,SC2`` line (any other directive: a template bug)."""
+    m = re.match(r"\s*# shellcheck disable=(SC\d+(?:,SC\d+)*)(?:\s+#.*)?$", line)
+    if not m:
+        raise RuntimeError(f"lifecycle template: only `# shellcheck disable=` directives are kept: {line!r}")
+    return m.group(1).split(",")
 
 
 def lifecycle_script(
@@ -201,16 +300,25 @@ def lifecycle_script(
         **{f"S_{k.upper()}": _dq(v or "") for k, v in {**settings, "tools": tools}.items()},
         **sh,
     }
-    text = _without_inner_comments(_template(file))
+    text = _compact(_template(file))
     for k, v in subs.items():
         text = text.replace(f"@@{k}@@", v)
     leftover = re.search(r"@@[A-Z_0-9]+@@", text)
     if leftover:  # a template bug, not the user's
         raise RuntimeError(f"lifecycle template placeholder left unfilled: {leftover.group(0)}")
-    if len(text) > MAX_SCRIPT_CHARS:
+    size = len(text.encode("utf-8"))
+    encoded = base64_length(size)
+    if encoded > MAX_CONTENT_BASE64:
         raise _invalid(
             "lifecycle_script",
-            f"the script is {len(text)} characters; SageMaker accepts at most {MAX_SCRIPT_CHARS}",
-            "shorten the values (paths, URLs)",
+            f"the {target} script is {size} bytes, {encoded} characters in base64; SageMaker takes at most "
+            f"{MAX_CONTENT_BASE64} characters of base64 (a script of {MAX_SCRIPT_BYTES} bytes)",
+            f"shorten the values by {size - MAX_SCRIPT_BYTES} bytes: the wheel's path or S3 URL, the endpoint "
+            "URLs, the domain and repository names",
         )
     return text
+
+
+def base64_length(size: int) -> int:
+    """The length of the base64 of ``size`` bytes (padded, no newlines: `base64 -w0`)."""
+    return (size + 2) // 3 * 4
