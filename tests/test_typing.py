@@ -20,7 +20,7 @@ import ca_login
 from ca_login import (
     AccessDenied, Check, ConfigError, CredentialsError, Diagnosis, EndpointUnreachable, EnsuredLogin, Error,
     Interrupted, InvalidInput, LoginResult, LogoutResult, NotFound, RefresherInfo, SecretUrl, ServiceError,
-    Status, Throttled, Verdict,
+    Status, Throttled, Verdict, ConfigureResult, Statuses, ToolFile, ToolStatus,
 )
 
 
@@ -52,6 +52,12 @@ def use() -> None:
         ConfigError, CredentialsError, Error, Interrupted, InvalidInput, NotFound, ServiceError, Throttled,
     )
     print(errors)
+    c: ConfigureResult = ca_login.configure(domain="d", tool=["pip", "uv"], ipython_extension=True)
+    written: Optional[Path] = c.config_file
+    uv: ToolStatus = ca_login.status("uv")
+    every: Statuses = ca_login.status(["pip", "uv"])
+    files: tuple[ToolFile, ...] = r.files
+    print(written, uv, every, files, c.to_dict())
 """
 
 BAD = """

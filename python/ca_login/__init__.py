@@ -8,7 +8,8 @@ In a notebook cell::
     %pip install requests
 
 (``%load_ext ca_login`` renews the token before any cell that runs pip when it is about to expire, and adds
-the ``%ca_login`` magic.)
+the ``%ca_login`` magic; ``ca_login.configure(domain=..., repository=..., ipython_extension=True)`` writes the
+settings once and loads the extension in every new kernel.)
 
 Values not given come from ``CA_LOGIN_DOMAIN``, ``CA_LOGIN_REPOSITORY``, ``CA_LOGIN_DOMAIN_OWNER``,
 ``AWS_REGION``/``AWS_DEFAULT_REGION``, then the ca-login config file (``~/.config/ca-login/config``), then the
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from ._configure import ConfigureResult, configure
     from ._diagnosis import Check, Diagnosis, Verdict, diagnose
     from ._lifetime import (
         EnsuredLogin,
@@ -70,6 +72,7 @@ __all__ = [
     "AccessDenied",
     "Check",
     "ConfigError",
+    "ConfigureResult",
     "CredentialsError",
     "Diagnosis",
     "EndpointUnreachable",
@@ -90,6 +93,7 @@ __all__ = [
     "ToolFile",
     "ToolStatus",
     "Verdict",
+    "configure",
     "diagnose",
     "ensure_login",
     "login",
@@ -112,6 +116,8 @@ _LAZY = {
     "start_refresh": "_lifetime",
     "status": "_lifetime",
     "stop_refresh": "_lifetime",
+    "ConfigureResult": "_configure",
+    "configure": "_configure",
     "Check": "_diagnosis",
     "Diagnosis": "_diagnosis",
     "Verdict": "_diagnosis",

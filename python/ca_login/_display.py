@@ -243,7 +243,8 @@ def rows_text(rows: tuple[tuple[str, str], ...] | list[tuple[str, str]], indent:
     lines: list[str] = []
     for k, v in rows:
         head = f"{indent}{k + ':':<{keyw}} "
-        wrapped = _wrap(v, WIDTH - len(pad), pad)
+        # A key longer than the column pushes its first line right: wrap to the narrower of the two.
+        wrapped = _wrap(v, WIDTH - max(len(head), len(pad)), pad)
         lines.append(head + wrapped[0])
         lines += wrapped[1:]
     return lines
