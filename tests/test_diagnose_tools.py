@@ -11,7 +11,6 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import ca_login
 import pytest
 import tomllib
 from conftest import assert_exit, assert_no_token, remove_user
+from loopback import closed_port
 from test_tools import client_bin
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
@@ -111,14 +111,6 @@ def endpoint_of(env: dict[str, str]) -> str:
     path = Path(env["HOME"]) / ".local" / "state" / "ca-login" / "state.json"
     entries = json.loads(path.read_text())["entries"].values()
     return next(iter(entries))["repository_endpoint"]
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture
