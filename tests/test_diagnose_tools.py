@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import ca_login
 import pytest
 import tomllib
-from conftest import assert_exit, assert_no_token, remove_user
+from conftest import assert_exit, assert_no_token, new_throwaway_user
 from loopback import closed_port
 from test_tools import client_bin
 
@@ -307,19 +303,8 @@ def test_netrc_is_honoured(aws_env, _clean_env, tmp_path, work):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to add a throwaway user")
 def test_a_netrc_this_user_cannot_read_is_netrc_unreadable_and_the_printed_fix_works(standin, aws_env):
-    base = Path(tempfile.mkdtemp(prefix="ca-login-diagtools-"))
-    base.chmod(0o755)
-    home = base / "home"
-    name = f"cald{uuid.uuid4().hex[:8]}"
-    made = subprocess.run(
-        ["useradd", "-m", "-d", str(home), "-s", "/bin/sh", "-U", name],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert made.returncode == 0, made.stderr
-    try:
-        pw = pwd.getpwnam(name)
+    with new_throwaway_user("cald", "/bin/sh") as (pw, base):
+        home = base / "home"
         for f in ("aws-config", "aws-credentials"):
             (base / f).write_text("")
             (base / f).chmod(0o644)
@@ -357,9 +342,6 @@ def test_a_netrc_this_user_cannot_read_is_netrc_unreadable_and_the_printed_fix_w
             assert_exit(as_user("bash", "-c", cmd), 0, what=cmd.split()[0])
         p = as_user("ca-login", "diagnose", *TARGET, "--timeout", "2", "--json", "--tool", "uv")
         assert_exit(p, 0, what="diagnose after the fix")
-    finally:
-        remove_user(name)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 # --- Poetry's and twine's failures ---

@@ -6,21 +6,17 @@ without `%load_ext`, `%pip` and `!uv pip install` renewing an expired token firs
 from __future__ import annotations
 
 import os
-import pwd
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import ca_login
 import pytest
 from ca_login._ipython import installer_of, kernel_start, runs_pip, runs_uv
-from conftest import assert_exit, assert_no_token, remove_user
+from conftest import assert_exit, assert_no_token, new_throwaway_user
 from kernels import kernel_environ, run_cells, uninstall_demo_package
 from test_tools import client_bin
 
@@ -170,23 +166,8 @@ def throwaway_user():
     """A user whose home is in a fresh mktemp dir; removed afterwards even on failure."""
     if os.geteuid() != 0:
         pytest.skip("needs root to add a user")
-    base = Path(tempfile.mkdtemp(prefix="ca-login-ext-"))
-    base.chmod(0o755)
-    name = f"calx{uuid.uuid4().hex[:8]}"
-    home = base / "home"
-    r = subprocess.run(
-        ["useradd", "-m", "-d", str(home), "-s", "/bin/bash", "-U", name],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert r.returncode == 0, r.stderr
-    try:
-        yield pwd.getpwnam(name), base
-    finally:
-        remove_user(name)
-        if base.parent == Path(tempfile.gettempdir()) and base.name.startswith("ca-login-ext-"):
-            shutil.rmtree(base, ignore_errors=True)  # our own mktemp dir, checked
+    with new_throwaway_user("calx", "/bin/bash") as made:
+        yield made
 
 
 def test_root_for_a_user_writes_their_tools_and_startup_file_as_them_and_logs_in_their_configured_tools(

@@ -7,21 +7,17 @@ import base64
 import configparser
 import json
 import os
-import pwd
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import urllib.parse
-import uuid
 from pathlib import Path
 
 import ca_login
 import pytest
 import tomllib
-from conftest import assert_exit, assert_no_token, remove_user
+from conftest import assert_exit, assert_no_token, new_throwaway_user
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 
@@ -388,21 +384,8 @@ def throwaway_user():
     """A user whose home is in a fresh temp tree (removed with the user, also on failure); root only."""
     if os.geteuid() != 0:
         pytest.fail("the --user tests run as root (they create a throwaway user)")
-    base = Path(tempfile.mkdtemp(prefix="ca-login-tools-", dir="/tmp"))
-    base.chmod(0o755)
-    name = f"calt{uuid.uuid4().hex[:8]}"
-    r = subprocess.run(
-        ["useradd", "-m", "-d", str(base / "home"), "-s", "/bin/sh", "-U", name],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert r.returncode == 0, r.stderr
-    try:
-        yield pwd.getpwnam(name), base
-    finally:
-        remove_user(name)
-        shutil.rmtree(base, ignore_errors=True)
+    with new_throwaway_user("calt", "/bin/sh") as made:
+        yield made
 
 
 def test_root_for_a_user_writes_each_tool_file_as_the_user_and_never_through_a_link_to_roots_file(
