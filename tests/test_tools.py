@@ -266,6 +266,44 @@ def poetry_bin(tmp_path_factory):
     return client_bin(tmp_path_factory, "poetry")
 
 
+def poetry_project(tmp_path: Path) -> Path:
+    """tmp_path/proj: a Poetry project with no package of its own and no dependencies yet."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "proj"\nversion = "0.1.0"\nrequires-python = ">=3.9"\ndependencies = []\n\n'
+        "[tool.poetry]\npackage-mode = false\n"
+    )
+    return project
+
+
+def poetry_env(home: Path, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """All a real Poetry gets: this venv's PATH, `home`, a cache in tmp_path, no keyring, and `extra`."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        **extra,
+        "POETRY_CACHE_DIR": str(tmp_path / "pcache"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+    }
+
+
+def run_poetry(
+    poetry_bin: Path, cmd: list[str], env: dict[str, str], project: Path
+) -> subprocess.CompletedProcess:
+    """`poetry CMD` in `project` with `env` only, no stdin, at most 300 s."""
+    return subprocess.run(
+        [str(poetry_bin), *cmd],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=project,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @pytest.mark.parametrize("store", ["url", "netrc"])
 def test_real_poetry_adds_a_package_from_the_standin_with_the_token_in_auth_toml_or_netrc(
     lib_env, poetry_bin, store, _clean_env, tmp_path, monkeypatch
@@ -277,31 +315,11 @@ def test_real_poetry_adds_a_package_from_the_standin_with_the_token_in_auth_toml
         token = tomllib.loads((tmp_path / "pconf" / "auth.toml").read_text())["http-basic"]["codeartifact"][
             "password"
         ]
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "proj"\nversion = "0.1.0"\nrequires-python = ">=3.9"\ndependencies = []\n\n'
-        "[tool.poetry]\npackage-mode = false\n"
-    )
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        "HOME": str(_clean_env),
-        "LANG": "C.UTF-8",
-        "POETRY_CONFIG_DIR": str(tmp_path / "pconf"),
-        "POETRY_CACHE_DIR": str(tmp_path / "pcache"),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-    }
+    project = poetry_project(tmp_path)
+    env = poetry_env(_clean_env, tmp_path, POETRY_CONFIG_DIR=str(tmp_path / "pconf"))
     outs = []
     for cmd in (r.next_steps[0].split()[1:], ["add", "--lock", "-vvv", "ca-demo-pkg"]):
-        out = subprocess.run(
-            [str(poetry_bin), *cmd],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env,
-            cwd=project,
-            stdin=subprocess.DEVNULL,
-        )
+        out = run_poetry(poetry_bin, cmd, env, project)
         outs.append(out)
         assert_no_token(token, out.stdout, out.stderr, what="poetry -vvv output")
         assert_exit(out, 0, what=f"poetry {cmd[0]}")
