@@ -28,16 +28,21 @@ TARGET = ["--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO]
 LOGIN_CLI = f"ca-login login --domain {DOMAIN} --repository {REPO} --domain-owner {OWNER} --region {REGION}"
 
 
-def cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def run(argv: list[str], env: dict[str, str], cwd: Path, timeout: int = 120) -> subprocess.CompletedProcess:
+    """`argv` in `cwd` with `env` only, no stdin, at most `timeout` seconds."""
     return subprocess.run(
-        [CA_LOGIN, *args],
+        argv,
         env=env,
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return run([CA_LOGIN, *args], env, cwd)
 
 
 def login(env: dict[str, str], cwd: Path, tools: str, *extra: str) -> None:
@@ -75,16 +80,7 @@ def failing(report: dict, name: str, cause: str) -> list[str]:
 def run_commands(env: dict[str, str], cwd: Path, commands: list[str]) -> None:
     """The fix's commands, pasted into a shell as they are."""
     for cmd in commands:
-        p = subprocess.run(
-            ["bash", "-c", cmd],
-            env=env,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
-        assert_exit(p, 0, what=cmd.split()[0])
+        assert_exit(run(["bash", "-c", cmd], env, cwd), 0, what=cmd.split()[0])
 
 
 def netrc_token(home: Path) -> str:
@@ -495,15 +491,7 @@ def test_the_printed_poetry_source_add_run_by_real_poetry_clears_the_warning(
     _, j = diagnose(aws_env, work, "poetry")
     ok = check(j, "poetry")
     assert ok["status"] == "ok" and "source codeartifact is this repository" in ok["detail"], ok
-    out = subprocess.run(
-        [str(poetry_bin), "add", "--lock", "ca-demo-pkg"],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
+    out = run([str(poetry_bin), "add", "--lock", "ca-demo-pkg"], env, work, timeout=300)
     assert_exit(out, 0, what="poetry add after a passing check")
     auth = tomllib.loads((_clean_env / ".config" / "pypoetry" / "auth.toml").read_text())
     token = auth["http-basic"]["codeartifact"]["password"]
@@ -523,7 +511,7 @@ def test_real_uv_installs_when_the_check_passes_and_not_when_it_says_overridden(
     }
 
     def uv_install(env: dict[str, str]) -> subprocess.CompletedProcess:
-        out = subprocess.run(
+        out = run(
             [
                 str(uv_bin),
                 "pip",
@@ -534,12 +522,9 @@ def test_real_uv_installs_when_the_check_passes_and_not_when_it_says_overridden(
                 str(pip_venv.python),
                 "ca-demo-pkg",
             ],
-            env=env,
-            cwd=work,
-            capture_output=True,
-            text=True,
+            env,
+            work,
             timeout=300,
-            stdin=subprocess.DEVNULL,
         )
         assert_no_token(token, out.stdout, out.stderr, what="uv output")
         return out
