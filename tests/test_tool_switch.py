@@ -16,7 +16,7 @@ import ca_login
 import pytest
 import tomllib
 from conftest import assert_exit, assert_no_token
-from test_tools import cli, client_bin, files_holding, poetry_env, poetry_project, run_poetry
+from test_tools import cli, client_bin, files_holding, poetry_env, poetry_project, run_client
 
 DOMAIN, OWNER, REPO = "mydomain", "111122223333", "isolatedsm"
 
@@ -328,7 +328,7 @@ def test_real_poetry_adds_a_package_with_the_new_token_from_netrc_after_the_swit
     project = poetry_project(tmp_path)
     env = poetry_env(home, tmp_path)
     for cmd in (r.next_steps[0].split()[1:], ["add", "--lock", "-vvv", "ca-demo-pkg"]):
-        out = run_poetry(poetry_bin, cmd, env, project)
+        out = run_client([str(poetry_bin), *cmd], env, project)
         for tok in (old, new):
             assert_no_token(tok, out.stdout, out.stderr, what=f"poetry {cmd[0]} output")
         assert_exit(out, 0, old, new, what=f"poetry {cmd[0]}")

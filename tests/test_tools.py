@@ -162,6 +162,19 @@ def client_bin(tmp_path_factory, package: str) -> Path:
     return d / "bin" / package
 
 
+def run_client(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """A real client's command in `cwd` with `env` only, no stdin, at most 300 s."""
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @pytest.fixture(scope="session")
 def uv_bin(tmp_path_factory):
     """uv from PyPI, in a venv of its own (the client under test, never this machine's)."""
@@ -177,14 +190,8 @@ def test_real_uv_installs_through_uv_toml_and_netrc_without_the_token_in_its_out
     env = {k: v for k, v in env.items() if not k.startswith(("UV_", "PIP_"))}
     env.update(HOME=str(_clean_env), UV_CACHE_DIR=str(tmp_path / "uvcache"), PATH="/usr/bin:/bin")
     env.pop("XDG_CONFIG_HOME", None)
-    out = subprocess.run(
-        [str(uv_bin), "-v", "pip", "install", "--python", str(pip_venv.python), "ca-demo-app"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
+    out = run_client(
+        [str(uv_bin), "-v", "pip", "install", "--python", str(pip_venv.python), "ca-demo-app"], env, tmp_path
     )
     assert_no_token(token, out.stdout, out.stderr, what="uv -v output")
     assert_exit(out, 0, what="uv pip install")
@@ -243,14 +250,10 @@ def test_real_twine_uploads_to_the_standin_through_pypirc_without_the_token_in_i
     token = pypirc.get("codeartifact", "password")
     wheel = sorted(wheelhouse.glob("ca_demo_pkg-*.whl"))[0]
     env = {"PATH": "/usr/bin:/bin", "HOME": str(_clean_env), "LANG": "C.UTF-8"}
-    out = subprocess.run(
+    out = run_client(
         [str(twine_bin), "upload", "--verbose", "--non-interactive", "-r", "codeartifact", str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
+        env,
+        tmp_path,
     )
     assert_no_token(token, out.stdout, out.stderr, what="twine --verbose output")
     assert_exit(out, 0, what="twine upload")
@@ -289,21 +292,6 @@ def poetry_env(home: Path, tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def run_poetry(
-    poetry_bin: Path, cmd: list[str], env: dict[str, str], project: Path
-) -> subprocess.CompletedProcess:
-    """`poetry CMD` in `project` with `env` only, no stdin, at most 300 s."""
-    return subprocess.run(
-        [str(poetry_bin), *cmd],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=project,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 @pytest.mark.parametrize("store", ["url", "netrc"])
 def test_real_poetry_adds_a_package_from_the_standin_with_the_token_in_auth_toml_or_netrc(
     lib_env, poetry_bin, store, _clean_env, tmp_path, monkeypatch
@@ -319,7 +307,7 @@ def test_real_poetry_adds_a_package_from_the_standin_with_the_token_in_auth_toml
     env = poetry_env(_clean_env, tmp_path, POETRY_CONFIG_DIR=str(tmp_path / "pconf"))
     outs = []
     for cmd in (r.next_steps[0].split()[1:], ["add", "--lock", "-vvv", "ca-demo-pkg"]):
-        out = run_poetry(poetry_bin, cmd, env, project)
+        out = run_client([str(poetry_bin), *cmd], env, project)
         outs.append(out)
         assert_no_token(token, out.stdout, out.stderr, what="poetry -vvv output")
         assert_exit(out, 0, what=f"poetry {cmd[0]}")
@@ -350,15 +338,7 @@ def test_real_uv_add_locks_the_package_and_uv_lock_holds_no_token(lib_env, uv_bi
         "UV_PYTHON": sys.executable,
         "UV_PYTHON_DOWNLOADS": "never",
     }
-    out = subprocess.run(
-        [str(uv_bin), "-v", "add", "ca-demo-pkg"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=project,
-        stdin=subprocess.DEVNULL,
-    )
+    out = run_client([str(uv_bin), "-v", "add", "ca-demo-pkg"], env, project)
     assert_no_token(token, out.stdout, out.stderr, what="uv -v add output")
     assert_exit(out, 0, what="uv add")
     lock = (project / "uv.lock").read_text()
@@ -486,15 +466,7 @@ def test_after_every_client_ran_the_token_is_only_in_the_files_meant_to_hold_it_
     outputs = {"ca-login -v login": login}
 
     def client(name: str, argv: list[str], cwd: Path, extra_env=None) -> None:
-        out = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**env, **(extra_env or {})},
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-        )
+        out = run_client(argv, {**env, **(extra_env or {})}, cwd)
         outputs[name] = out
         assert_exit(out, 0, token, what=name)
 
