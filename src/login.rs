@@ -439,6 +439,22 @@ fn finish(
     let (files, next_steps) =
         write_tool_files(opts, &plan, settings, region, &endpoint, token, expires_at)?;
     let masked = mask_url(index_url.expose());
+    // pip's state record of this login; the modes differ only in what logout gives back and in extra_index.
+    let pip_entry =
+        |previous_index_url: Option<String>, had_previous: bool, extra_index: bool| state::Entry {
+            previous_index_url,
+            had_previous,
+            extra_index,
+            ..login_record(
+                "pip",
+                file,
+                pip_store.as_str(),
+                settings,
+                region,
+                &endpoint,
+                expires_at,
+            )
+        };
     let preview;
     if !plan.tools.contains(&crate::tools::Tool::Pip) {
         preview = files
@@ -474,23 +490,7 @@ fn finish(
             &state_path(&opts.target),
             index_url.expose(),
             &comment,
-            state::Entry {
-                tool: "pip".into(),
-                config_file: file.to_path_buf(),
-                repository_endpoint: endpoint.clone(),
-                domain: settings.domain.value.clone(),
-                domain_owner: settings.domain_owner.as_ref().map(|o| o.value.clone()),
-                repository: settings.repository.value.clone(),
-                region: region.to_string(),
-                expires_at,
-                issued_at: now_epoch(),
-                previous_index_url: None,
-                had_previous: false,
-                token_store: pip_store.as_str().into(),
-                extra_index: true,
-                created: false,
-                source: None,
-            },
+            pip_entry(None, false, true),
         )?;
     } else {
         let sp = state_path(&opts.target);
@@ -519,26 +519,7 @@ fn finish(
                 other => (other.clone(), other.is_some()),
             },
         };
-        let recorded = state::record(
-            &sp,
-            state::Entry {
-                tool: "pip".into(),
-                config_file: file.to_path_buf(),
-                repository_endpoint: endpoint.clone(),
-                domain: settings.domain.value.clone(),
-                domain_owner: settings.domain_owner.as_ref().map(|o| o.value.clone()),
-                repository: settings.repository.value.clone(),
-                region: region.to_string(),
-                expires_at,
-                issued_at: now_epoch(),
-                previous_index_url,
-                had_previous,
-                token_store: pip_store.as_str().into(),
-                extra_index: false,
-                created: false,
-                source: None,
-            },
-        );
+        let recorded = state::record(&sp, pip_entry(previous_index_url, had_previous, false));
         let recorded = removed.and(recorded);
         if let Err(e) = recorded {
             // A login completes or leaves nothing behind: put pip's config back as it was, at the path written
@@ -635,6 +616,36 @@ pub fn tool_warnings(plan: &ToolPlan, target: &Target) -> Vec<String> {
 
 type ToolFiles = Vec<(crate::tools::apply::ToolFile, String)>;
 
+/// The state record of this login for one tool's file, issued now: nothing to give back at logout, not an extra
+/// index, a file the login did not create, no Poetry source (callers set what differs).
+fn login_record(
+    tool: &str,
+    config_file: &Path,
+    token_store: &str,
+    settings: &Settings,
+    region: &str,
+    endpoint: &str,
+    expires_at: i64,
+) -> state::Entry {
+    state::Entry {
+        tool: tool.into(),
+        config_file: config_file.to_path_buf(),
+        repository_endpoint: endpoint.to_string(),
+        domain: settings.domain.value.clone(),
+        domain_owner: settings.domain_owner.as_ref().map(|o| o.value.clone()),
+        repository: settings.repository.value.clone(),
+        region: region.to_string(),
+        expires_at,
+        issued_at: now_epoch(),
+        previous_index_url: None,
+        had_previous: false,
+        token_store: token_store.into(),
+        extra_index: false,
+        created: false,
+        source: None,
+    }
+}
+
 /// Writes (dry run: previews) every tool file but pip's, each with its state record. A failure takes back the
 /// files this call wrote.
 #[allow(clippy::too_many_arguments)]
@@ -681,21 +692,18 @@ fn write_tool_files(
             state::record(
                 &sp,
                 state::Entry {
-                    tool: p.file.tool.clone(),
-                    config_file: p.file.config_file.clone(),
-                    repository_endpoint: endpoint.to_string(),
-                    domain: settings.domain.value.clone(),
-                    domain_owner: settings.domain_owner.as_ref().map(|o| o.value.clone()),
-                    repository: settings.repository.value.clone(),
-                    region: region.to_string(),
-                    expires_at,
-                    issued_at: now_epoch(),
-                    previous_index_url: None,
-                    had_previous: false,
-                    token_store: p.file.token_store.as_str().into(),
                     extra_index: opts.extra_index && p.file.tool == "uv",
                     created,
                     source: (p.file.tool == "poetry").then(|| plan.poetry_source.clone()),
+                    ..login_record(
+                        &p.file.tool,
+                        &p.file.config_file,
+                        p.file.token_store.as_str(),
+                        settings,
+                        region,
+                        endpoint,
+                        expires_at,
+                    )
                 },
             )
         });

@@ -627,12 +627,7 @@ fn status<'py>(
         "repository_endpoint",
         e.map(|e| e.repository_endpoint.clone()),
     )?;
-    d.set_item("domain", e.map(|e| e.domain.clone()))?;
-    d.set_item("domain_owner", e.and_then(|e| e.domain_owner.clone()))?;
-    d.set_item("repository", e.map(|e| e.repository.clone()))?;
-    d.set_item("region", e.map(|e| e.region.clone()))?;
-    d.set_item("expires_at", e.map(|e| e.expires_at))?;
-    d.set_item("issued_at", e.map(|e| e.issued_at))?;
+    set_recorded_login(&d, e)?;
     d.set_item("file_holds_ours", s.file_holds_ours)?;
     d.set_item(
         "effective_index_url",
@@ -647,6 +642,17 @@ fn status<'py>(
         None => d.set_item("refresher", py.None())?,
     }
     Ok(d)
+}
+
+/// The recorded login's fields that pip's and the other tools' status dicts share (each None with no record).
+fn set_recorded_login(d: &Bound<'_, PyDict>, e: Option<&crate::state::Entry>) -> PyResult<()> {
+    d.set_item("domain", e.map(|e| e.domain.clone()))?;
+    d.set_item("domain_owner", e.and_then(|e| e.domain_owner.clone()))?;
+    d.set_item("repository", e.map(|e| e.repository.clone()))?;
+    d.set_item("region", e.map(|e| e.region.clone()))?;
+    d.set_item("expires_at", e.map(|e| e.expires_at))?;
+    d.set_item("issued_at", e.map(|e| e.issued_at))?;
+    Ok(())
 }
 
 fn tool_status_dict<'py>(
@@ -666,12 +672,7 @@ fn tool_status_dict<'py>(
         "repository_endpoint",
         e.map(|e| mask_url(&e.repository_endpoint)),
     )?;
-    d.set_item("domain", e.map(|e| e.domain.clone()))?;
-    d.set_item("domain_owner", e.and_then(|e| e.domain_owner.clone()))?;
-    d.set_item("repository", e.map(|e| e.repository.clone()))?;
-    d.set_item("region", e.map(|e| e.region.clone()))?;
-    d.set_item("expires_at", e.map(|e| e.expires_at))?;
-    d.set_item("issued_at", e.map(|e| e.issued_at))?;
+    set_recorded_login(&d, e)?;
     d.set_item("token_store", &s.token_store)?;
     d.set_item("netrc_file", s.netrc_file.as_ref().map(|p| p.as_os_str()))?;
     d.set_item("file_holds_ours", s.file_holds_ours)?;

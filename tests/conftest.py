@@ -27,12 +27,18 @@ Token-safe assertions (import them: `from conftest import assert_no_token, ...`)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import pwd
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import uuid
 import venv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -332,6 +338,29 @@ def remove_user(name: str) -> None:
             break
         time.sleep(0.2)
     subprocess.run(["userdel", name], capture_output=True, timeout=30)
+
+
+@contextlib.contextmanager
+def new_throwaway_user(prefix: str, shell: str) -> Iterator[tuple[pwd.struct_passwd, Path]]:
+    """A new user (name `prefix` + 8 hex digits, login shell `shell`) whose home is `base`/home in a fresh mktemp
+    dir `base` under /tmp (0755): yields (the user's passwd entry, base). The user and base are removed afterwards,
+    also on failure. Root only: the caller checks."""
+    base = Path(tempfile.mkdtemp(prefix=f"ca-login-{prefix}-", dir="/tmp"))
+    base.chmod(0o755)
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    r = subprocess.run(
+        ["useradd", "-m", "-d", str(base / "home"), "-s", shell, "-U", name],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stderr
+    try:
+        yield pwd.getpwnam(name), base
+    finally:
+        remove_user(name)
+        if base.parent == Path("/tmp") and base.name.startswith(f"ca-login-{prefix}-"):
+            shutil.rmtree(base, ignore_errors=True)  # our own mktemp dir, checked
 
 
 @pytest.fixture

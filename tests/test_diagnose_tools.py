@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import ca_login
 import pytest
 import tomllib
-from conftest import assert_exit, assert_no_token, remove_user
+from conftest import assert_exit, assert_no_token, new_throwaway_user
+from loopback import closed_port
 from test_tools import client_bin
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
@@ -32,16 +28,21 @@ TARGET = ["--domain", DOMAIN, "--domain-owner", OWNER, "--repository", REPO]
 LOGIN_CLI = f"ca-login login --domain {DOMAIN} --repository {REPO} --domain-owner {OWNER} --region {REGION}"
 
 
-def cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def run(argv: list[str], env: dict[str, str], cwd: Path, timeout: int = 120) -> subprocess.CompletedProcess:
+    """`argv` in `cwd` with `env` only, no stdin, at most `timeout` seconds."""
     return subprocess.run(
-        [CA_LOGIN, *args],
+        argv,
         env=env,
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return run([CA_LOGIN, *args], env, cwd)
 
 
 def login(env: dict[str, str], cwd: Path, tools: str, *extra: str) -> None:
@@ -79,16 +80,7 @@ def failing(report: dict, name: str, cause: str) -> list[str]:
 def run_commands(env: dict[str, str], cwd: Path, commands: list[str]) -> None:
     """The fix's commands, pasted into a shell as they are."""
     for cmd in commands:
-        p = subprocess.run(
-            ["bash", "-c", cmd],
-            env=env,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
-        assert_exit(p, 0, what=cmd.split()[0])
+        assert_exit(run(["bash", "-c", cmd], env, cwd), 0, what=cmd.split()[0])
 
 
 def netrc_token(home: Path) -> str:
@@ -111,14 +103,6 @@ def endpoint_of(env: dict[str, str]) -> str:
     path = Path(env["HOME"]) / ".local" / "state" / "ca-login" / "state.json"
     entries = json.loads(path.read_text())["entries"].values()
     return next(iter(entries))["repository_endpoint"]
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture
@@ -315,19 +299,8 @@ def test_netrc_is_honoured(aws_env, _clean_env, tmp_path, work):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to add a throwaway user")
 def test_a_netrc_this_user_cannot_read_is_netrc_unreadable_and_the_printed_fix_works(standin, aws_env):
-    base = Path(tempfile.mkdtemp(prefix="ca-login-diagtools-"))
-    base.chmod(0o755)
-    home = base / "home"
-    name = f"cald{uuid.uuid4().hex[:8]}"
-    made = subprocess.run(
-        ["useradd", "-m", "-d", str(home), "-s", "/bin/sh", "-U", name],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert made.returncode == 0, made.stderr
-    try:
-        pw = pwd.getpwnam(name)
+    with new_throwaway_user("cald", "/bin/sh") as (pw, base):
+        home = base / "home"
         for f in ("aws-config", "aws-credentials"):
             (base / f).write_text("")
             (base / f).chmod(0o644)
@@ -365,9 +338,6 @@ def test_a_netrc_this_user_cannot_read_is_netrc_unreadable_and_the_printed_fix_w
             assert_exit(as_user("bash", "-c", cmd), 0, what=cmd.split()[0])
         p = as_user("ca-login", "diagnose", *TARGET, "--timeout", "2", "--json", "--tool", "uv")
         assert_exit(p, 0, what="diagnose after the fix")
-    finally:
-        remove_user(name)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 # --- Poetry's and twine's failures ---
@@ -521,15 +491,7 @@ def test_the_printed_poetry_source_add_run_by_real_poetry_clears_the_warning(
     _, j = diagnose(aws_env, work, "poetry")
     ok = check(j, "poetry")
     assert ok["status"] == "ok" and "source codeartifact is this repository" in ok["detail"], ok
-    out = subprocess.run(
-        [str(poetry_bin), "add", "--lock", "ca-demo-pkg"],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
+    out = run([str(poetry_bin), "add", "--lock", "ca-demo-pkg"], env, work, timeout=300)
     assert_exit(out, 0, what="poetry add after a passing check")
     auth = tomllib.loads((_clean_env / ".config" / "pypoetry" / "auth.toml").read_text())
     token = auth["http-basic"]["codeartifact"]["password"]
@@ -549,7 +511,7 @@ def test_real_uv_installs_when_the_check_passes_and_not_when_it_says_overridden(
     }
 
     def uv_install(env: dict[str, str]) -> subprocess.CompletedProcess:
-        out = subprocess.run(
+        out = run(
             [
                 str(uv_bin),
                 "pip",
@@ -560,12 +522,9 @@ def test_real_uv_installs_when_the_check_passes_and_not_when_it_says_overridden(
                 str(pip_venv.python),
                 "ca-demo-pkg",
             ],
-            env=env,
-            cwd=work,
-            capture_output=True,
-            text=True,
+            env,
+            work,
             timeout=300,
-            stdin=subprocess.DEVNULL,
         )
         assert_no_token(token, out.stdout, out.stderr, what="uv output")
         return out

@@ -6,29 +6,22 @@ without `%load_ext`, `%pip` and `!uv pip install` renewing an expired token firs
 from __future__ import annotations
 
 import os
-import pwd
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import ca_login
-import nbformat
 import pytest
 from ca_login._ipython import installer_of, kernel_start, runs_pip, runs_uv
-from conftest import assert_exit, assert_no_token, remove_user
-from nbclient import NotebookClient
-from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from conftest import assert_exit, assert_no_token, new_throwaway_user
+from kernels import kernel_environ, run_cells, uninstall_demo_package
 from test_tools import client_bin
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
-PIP = Path(sys.executable).parent / "pip"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 STARTUP = Path("profile_default") / "startup" / "50-ca-login.py"
 
@@ -173,23 +166,8 @@ def throwaway_user():
     """A user whose home is in a fresh mktemp dir; removed afterwards even on failure."""
     if os.geteuid() != 0:
         pytest.skip("needs root to add a user")
-    base = Path(tempfile.mkdtemp(prefix="ca-login-ext-"))
-    base.chmod(0o755)
-    name = f"calx{uuid.uuid4().hex[:8]}"
-    home = base / "home"
-    r = subprocess.run(
-        ["useradd", "-m", "-d", str(home), "-s", "/bin/bash", "-U", name],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert r.returncode == 0, r.stderr
-    try:
-        yield pwd.getpwnam(name), base
-    finally:
-        remove_user(name)
-        if base.parent == Path(tempfile.gettempdir()) and base.name.startswith("ca-login-ext-"):
-            shutil.rmtree(base, ignore_errors=True)  # our own mktemp dir, checked
+    with new_throwaway_user("calx", "/bin/bash") as made:
+        yield made
 
 
 def test_root_for_a_user_writes_their_tools_and_startup_file_as_them_and_logs_in_their_configured_tools(
@@ -239,44 +217,9 @@ def test_root_for_a_user_writes_their_tools_and_startup_file_as_them_and_logs_in
 
 @pytest.fixture
 def kernel_env(lib_env, _clean_env, tmp_path):
-    env = {
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": str(_clean_env),
-        "LANG": "C.UTF-8",
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-        "AWS_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": DEFAULT_SECRET_KEY,
-        "AWS_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.environ["AWS_CONFIG_FILE"],
-        "AWS_SHARED_CREDENTIALS_FILE": os.environ["AWS_SHARED_CREDENTIALS_FILE"],
-        "AWS_ENDPOINT_URL_CODEARTIFACT": lib_env.api_url,
-        "AWS_ENDPOINT_URL_STS": lib_env.api_url,
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    }
+    env = kernel_environ(lib_env.api_url, _clean_env, IPYTHONDIR=str(tmp_path / "ipython"))
     yield env
-    subprocess.run(
-        [str(PIP), "uninstall", "-y", "-q", "ca-demo-pkg"], env=env, capture_output=True, timeout=120
-    )
-
-
-def run_cells(cells: list[str], env: dict[str, str], cwd: Path) -> list[str]:
-    """Each cell's outputs as text (streams, rich text, error tracebacks), through a new real kernel."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    client = NotebookClient(
-        nb, timeout=180, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(cwd)}}
-    )
-    client.execute(env=env)
-    texts = []
-    for cell in nb.cells:
-        parts = []
-        for out in cell.get("outputs", []):
-            parts.append(out.get("text", ""))
-            parts += [ANSI.sub("", line) for line in out.get("traceback", [])]
-            parts += [v for k, v in out.get("data", {}).items() if k == "text/plain"]
-        texts.append("\n".join(parts))
-    return texts
+    uninstall_demo_package(env)
 
 
 def _expired_login(lib_env, **kw):

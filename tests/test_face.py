@@ -17,16 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import ca_login
-import nbformat
 import pytest
 from conftest import assert_exit, assert_no_token
-from nbclient import NotebookClient
-from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from kernels import ANSI, kernel_environ, run_cells, uninstall_demo_package
 
-DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
+DOMAIN, OWNER, REPO = "mydomain", "111122223333", "isolatedsm"
 CA_LOGIN = str(Path(sys.executable).parent / "ca-login")
-PIP = Path(sys.executable).parent / "pip"
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @pytest.fixture(autouse=True)
@@ -360,43 +356,9 @@ def test_cli_diagnose_prints_the_checklist_in_layer_order_with_wrapped_details_a
 
 @pytest.fixture
 def kernel_env(lib_env, _clean_env):
-    env = {
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": str(_clean_env),
-        "LANG": "C.UTF-8",
-        "AWS_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": DEFAULT_SECRET_KEY,
-        "AWS_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.environ["AWS_CONFIG_FILE"],
-        "AWS_SHARED_CREDENTIALS_FILE": os.environ["AWS_SHARED_CREDENTIALS_FILE"],
-        "AWS_ENDPOINT_URL_CODEARTIFACT": lib_env.api_url,
-        "AWS_ENDPOINT_URL_STS": lib_env.api_url,
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    }
+    env = kernel_environ(lib_env.api_url, _clean_env)
     yield env
-    subprocess.run(
-        [str(PIP), "uninstall", "-y", "-q", "ca-demo-pkg"], env=env, capture_output=True, timeout=120
-    )
-
-
-def run_cells(cells: list[str], env: dict[str, str], cwd: Path) -> list[str]:
-    """Each cell's outputs as text (streams, rich text, and error tracebacks), through a real kernel."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    client = NotebookClient(
-        nb, timeout=180, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(cwd)}}
-    )
-    client.execute(env=env)
-    texts = []
-    for cell in nb.cells:
-        parts = []
-        for out in cell.get("outputs", []):
-            parts.append(out.get("text", ""))
-            parts += [ANSI.sub("", line) for line in out.get("traceback", [])]
-            parts += [v for k, v in out.get("data", {}).items() if k == "text/plain"]
-        texts.append("\n".join(parts))
-    return texts
+    uninstall_demo_package(env)
 
 
 def test_load_ext_renews_an_expired_token_before_pip_install_and_magic_and_errors_are_short(

@@ -9,7 +9,6 @@ import fcntl
 import os
 import random
 import re
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,12 +17,11 @@ import ca_login
 import pytest
 from conftest import redacted
 from jupyter_client.manager import KernelManager
-from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from kernels import ANSI, kernel_environ
 
 DOMAIN, OWNER, REPO = "mydomain", "111122223333", "isolatedsm"
 BEFORE = b"[global]\ntimeout = 5\n# the user's own comment\n"
 NOT_CHANGED = "interrupted: pip's configuration was not changed"
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def written(conf: Path) -> str:
@@ -52,21 +50,7 @@ def holds_a_new_login(text: bytes) -> bool:
 
 @pytest.fixture
 def kernel(standin, _clean_env, tmp_path):
-    env = {
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": str(_clean_env),
-        "LANG": "C.UTF-8",
-        "AWS_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": DEFAULT_SECRET_KEY,
-        "AWS_REGION": "us-west-2",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.environ["AWS_CONFIG_FILE"],
-        "AWS_SHARED_CREDENTIALS_FILE": os.environ["AWS_SHARED_CREDENTIALS_FILE"],
-        "AWS_ENDPOINT_URL_CODEARTIFACT": standin.api_url,
-        "AWS_ENDPOINT_URL_STS": standin.api_url,
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    }
+    env = kernel_environ(standin.api_url, _clean_env)
     km = KernelManager(kernel_name="python3")
     km.start_kernel(env=env, cwd=str(tmp_path))
     kc = km.client()

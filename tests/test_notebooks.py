@@ -2,47 +2,31 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import assert_no_token, redacted
+from kernels import kernel_environ, uninstall_demo_package
 from nbclient import NotebookClient
-from standin import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-PIP = Path(sys.executable).parent / "pip"
 
 
 @pytest.fixture
 def kernel_env(standin, _clean_env, tmp_path):
-    env = {
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": str(_clean_env),
-        "LANG": "C.UTF-8",
-        "AWS_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": DEFAULT_SECRET_KEY,
-        "AWS_REGION": "us-west-2",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.environ["AWS_CONFIG_FILE"],
-        "AWS_SHARED_CREDENTIALS_FILE": os.environ["AWS_SHARED_CREDENTIALS_FILE"],
-        "AWS_ENDPOINT_URL_CODEARTIFACT": standin.api_url,
-        "AWS_ENDPOINT_URL_STS": standin.api_url,
-        "CA_LOGIN_DOMAIN": "mydomain",
-        "CA_LOGIN_DOMAIN_OWNER": "111122223333",
-        "CA_LOGIN_REPOSITORY": "isolatedsm",
-        "CA_LOGIN_DEMO_STANDIN_CONTROL": standin.control_url,
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    }
+    env = kernel_environ(
+        standin.api_url,
+        _clean_env,
+        CA_LOGIN_DOMAIN="mydomain",
+        CA_LOGIN_DOMAIN_OWNER="111122223333",
+        CA_LOGIN_REPOSITORY="isolatedsm",
+        CA_LOGIN_DEMO_STANDIN_CONTROL=standin.control_url,
+    )
     yield env
     # %pip install went into this venv: leave it as it was.
-    subprocess.run(
-        [str(PIP), "uninstall", "-y", "-q", "ca-demo-pkg"], env=env, capture_output=True, timeout=120
-    )
+    uninstall_demo_package(env)
 
 
 def run_notebook(name: str, env: dict[str, str], cwd: Path) -> nbformat.NotebookNode:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import configparser
 import json
-import subprocess
-import sys
 import urllib.parse
 import warnings
 from pathlib import Path
@@ -18,7 +16,7 @@ import ca_login
 import pytest
 import tomllib
 from conftest import assert_exit, assert_no_token
-from test_tools import cli, client_bin, files_holding
+from test_tools import cli, client_bin, files_holding, poetry_env, poetry_project, run_client
 
 DOMAIN, OWNER, REPO = "mydomain", "111122223333", "isolatedsm"
 
@@ -327,29 +325,10 @@ def test_real_poetry_adds_a_package_with_the_new_token_from_netrc_after_the_swit
     r = do_login(tool="poetry", token_store="netrc")
     new = netrc_token(home, host_of(r))
     assert files["poetry"].read_bytes() == originals[files["poetry"]]
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "proj"\nversion = "0.1.0"\nrequires-python = ">=3.9"\ndependencies = []\n\n'
-        "[tool.poetry]\npackage-mode = false\n"
-    )
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "POETRY_CACHE_DIR": str(tmp_path / "pcache"),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-    }
+    project = poetry_project(tmp_path)
+    env = poetry_env(home, tmp_path)
     for cmd in (r.next_steps[0].split()[1:], ["add", "--lock", "-vvv", "ca-demo-pkg"]):
-        out = subprocess.run(
-            [str(poetry_bin), *cmd],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env,
-            cwd=project,
-            stdin=subprocess.DEVNULL,
-        )
+        out = run_client([str(poetry_bin), *cmd], env, project)
         for tok in (old, new):
             assert_no_token(tok, out.stdout, out.stderr, what=f"poetry {cmd[0]} output")
         assert_exit(out, 0, old, new, what=f"poetry {cmd[0]}")

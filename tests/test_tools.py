@@ -7,21 +7,17 @@ import base64
 import configparser
 import json
 import os
-import pwd
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import urllib.parse
-import uuid
 from pathlib import Path
 
 import ca_login
 import pytest
 import tomllib
-from conftest import assert_exit, assert_no_token, remove_user
+from conftest import assert_exit, assert_no_token, new_throwaway_user
 
 DOMAIN, OWNER, REPO, REGION = "mydomain", "111122223333", "isolatedsm", "us-west-2"
 
@@ -166,6 +162,19 @@ def client_bin(tmp_path_factory, package: str) -> Path:
     return d / "bin" / package
 
 
+def run_client(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """A real client's command in `cwd` with `env` only, no stdin, at most 300 s."""
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @pytest.fixture(scope="session")
 def uv_bin(tmp_path_factory):
     """uv from PyPI, in a venv of its own (the client under test, never this machine's)."""
@@ -181,14 +190,8 @@ def test_real_uv_installs_through_uv_toml_and_netrc_without_the_token_in_its_out
     env = {k: v for k, v in env.items() if not k.startswith(("UV_", "PIP_"))}
     env.update(HOME=str(_clean_env), UV_CACHE_DIR=str(tmp_path / "uvcache"), PATH="/usr/bin:/bin")
     env.pop("XDG_CONFIG_HOME", None)
-    out = subprocess.run(
-        [str(uv_bin), "-v", "pip", "install", "--python", str(pip_venv.python), "ca-demo-app"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
+    out = run_client(
+        [str(uv_bin), "-v", "pip", "install", "--python", str(pip_venv.python), "ca-demo-app"], env, tmp_path
     )
     assert_no_token(token, out.stdout, out.stderr, what="uv -v output")
     assert_exit(out, 0, what="uv pip install")
@@ -247,14 +250,10 @@ def test_real_twine_uploads_to_the_standin_through_pypirc_without_the_token_in_i
     token = pypirc.get("codeartifact", "password")
     wheel = sorted(wheelhouse.glob("ca_demo_pkg-*.whl"))[0]
     env = {"PATH": "/usr/bin:/bin", "HOME": str(_clean_env), "LANG": "C.UTF-8"}
-    out = subprocess.run(
+    out = run_client(
         [str(twine_bin), "upload", "--verbose", "--non-interactive", "-r", "codeartifact", str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
+        env,
+        tmp_path,
     )
     assert_no_token(token, out.stdout, out.stderr, what="twine --verbose output")
     assert_exit(out, 0, what="twine upload")
@@ -270,6 +269,29 @@ def poetry_bin(tmp_path_factory):
     return client_bin(tmp_path_factory, "poetry")
 
 
+def poetry_project(tmp_path: Path) -> Path:
+    """tmp_path/proj: a Poetry project with no package of its own and no dependencies yet."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "proj"\nversion = "0.1.0"\nrequires-python = ">=3.9"\ndependencies = []\n\n'
+        "[tool.poetry]\npackage-mode = false\n"
+    )
+    return project
+
+
+def poetry_env(home: Path, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """All a real Poetry gets: this venv's PATH, `home`, a cache in tmp_path, no keyring, and `extra`."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        **extra,
+        "POETRY_CACHE_DIR": str(tmp_path / "pcache"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+    }
+
+
 @pytest.mark.parametrize("store", ["url", "netrc"])
 def test_real_poetry_adds_a_package_from_the_standin_with_the_token_in_auth_toml_or_netrc(
     lib_env, poetry_bin, store, _clean_env, tmp_path, monkeypatch
@@ -281,31 +303,11 @@ def test_real_poetry_adds_a_package_from_the_standin_with_the_token_in_auth_toml
         token = tomllib.loads((tmp_path / "pconf" / "auth.toml").read_text())["http-basic"]["codeartifact"][
             "password"
         ]
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "proj"\nversion = "0.1.0"\nrequires-python = ">=3.9"\ndependencies = []\n\n'
-        "[tool.poetry]\npackage-mode = false\n"
-    )
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        "HOME": str(_clean_env),
-        "LANG": "C.UTF-8",
-        "POETRY_CONFIG_DIR": str(tmp_path / "pconf"),
-        "POETRY_CACHE_DIR": str(tmp_path / "pcache"),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-    }
+    project = poetry_project(tmp_path)
+    env = poetry_env(_clean_env, tmp_path, POETRY_CONFIG_DIR=str(tmp_path / "pconf"))
     outs = []
     for cmd in (r.next_steps[0].split()[1:], ["add", "--lock", "-vvv", "ca-demo-pkg"]):
-        out = subprocess.run(
-            [str(poetry_bin), *cmd],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=env,
-            cwd=project,
-            stdin=subprocess.DEVNULL,
-        )
+        out = run_client([str(poetry_bin), *cmd], env, project)
         outs.append(out)
         assert_no_token(token, out.stdout, out.stderr, what="poetry -vvv output")
         assert_exit(out, 0, what=f"poetry {cmd[0]}")
@@ -336,15 +338,7 @@ def test_real_uv_add_locks_the_package_and_uv_lock_holds_no_token(lib_env, uv_bi
         "UV_PYTHON": sys.executable,
         "UV_PYTHON_DOWNLOADS": "never",
     }
-    out = subprocess.run(
-        [str(uv_bin), "-v", "add", "ca-demo-pkg"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=project,
-        stdin=subprocess.DEVNULL,
-    )
+    out = run_client([str(uv_bin), "-v", "add", "ca-demo-pkg"], env, project)
     assert_no_token(token, out.stdout, out.stderr, what="uv -v add output")
     assert_exit(out, 0, what="uv add")
     lock = (project / "uv.lock").read_text()
@@ -388,21 +382,8 @@ def throwaway_user():
     """A user whose home is in a fresh temp tree (removed with the user, also on failure); root only."""
     if os.geteuid() != 0:
         pytest.fail("the --user tests run as root (they create a throwaway user)")
-    base = Path(tempfile.mkdtemp(prefix="ca-login-tools-", dir="/tmp"))
-    base.chmod(0o755)
-    name = f"calt{uuid.uuid4().hex[:8]}"
-    r = subprocess.run(
-        ["useradd", "-m", "-d", str(base / "home"), "-s", "/bin/sh", "-U", name],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert r.returncode == 0, r.stderr
-    try:
-        yield pwd.getpwnam(name), base
-    finally:
-        remove_user(name)
-        shutil.rmtree(base, ignore_errors=True)
+    with new_throwaway_user("calt", "/bin/sh") as made:
+        yield made
 
 
 def test_root_for_a_user_writes_each_tool_file_as_the_user_and_never_through_a_link_to_roots_file(
@@ -485,15 +466,7 @@ def test_after_every_client_ran_the_token_is_only_in_the_files_meant_to_hold_it_
     outputs = {"ca-login -v login": login}
 
     def client(name: str, argv: list[str], cwd: Path, extra_env=None) -> None:
-        out = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**env, **(extra_env or {})},
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-        )
+        out = run_client(argv, {**env, **(extra_env or {})}, cwd)
         outputs[name] = out
         assert_exit(out, 0, token, what=name)
 

@@ -61,6 +61,35 @@ def _iso(dt: Optional[datetime]) -> Optional[str]:
     return None if dt is None else dt.isoformat()
 
 
+def _recorded_login(d: dict[str, Any]) -> dict[str, Any]:
+    """The recorded login's fields of a status dict from the core, as :class:`Status` and :class:`ToolStatus` hold
+    them."""
+    return {
+        "repository_endpoint": d["repository_endpoint"],
+        "domain": d["domain"],
+        "domain_owner": d["domain_owner"],
+        "repository": d["repository"],
+        "region": d["region"],
+        "expires_at": _dt(d["expires_at"]),
+        "issued_at": _dt(d["issued_at"]),
+        "remaining": None if d["remaining"] is None else timedelta(seconds=d["remaining"]),
+    }
+
+
+def _recorded_login_dict(s: Union[Status, ToolStatus]) -> dict[str, Any]:
+    """Those fields JSON-ready, in the order both ``to_dict`` give them."""
+    return {
+        "repository_endpoint": s.repository_endpoint,
+        "domain": s.domain,
+        "domain_owner": s.domain_owner,
+        "repository": s.repository,
+        "region": s.region,
+        "expires_at": _iso(s.expires_at),
+        "issued_at": _iso(s.issued_at),
+        "remaining_seconds": None if s.remaining is None else int(s.remaining.total_seconds()),
+    }
+
+
 @dataclass(frozen=True)
 class RefresherInfo(_Shown):
     """The background refresher of this process (see :func:`start_refresh`). Times are aware UTC datetimes;
@@ -208,14 +237,7 @@ class Status(_Shown):
             config_file=Path(d["config_file"]),
             state=d["state"],
             valid=d["valid"],
-            repository_endpoint=d["repository_endpoint"],
-            domain=d["domain"],
-            domain_owner=d["domain_owner"],
-            repository=d["repository"],
-            region=d["region"],
-            expires_at=_dt(d["expires_at"]),
-            issued_at=_dt(d["issued_at"]),
-            remaining=None if d["remaining"] is None else timedelta(seconds=d["remaining"]),
+            **_recorded_login(d),
             file_holds_ours=d["file_holds_ours"],
             index_url=d["effective_index_url"],
             index_url_source=d["effective_source"],
@@ -242,14 +264,7 @@ class Status(_Shown):
             "file": str(self.config_file),
             "state": self.state,
             "valid": self.valid,
-            "repository_endpoint": self.repository_endpoint,
-            "domain": self.domain,
-            "domain_owner": self.domain_owner,
-            "repository": self.repository,
-            "region": self.region,
-            "expires_at": _iso(self.expires_at),
-            "issued_at": _iso(self.issued_at),
-            "remaining_seconds": None if self.remaining is None else int(self.remaining.total_seconds()),
+            **_recorded_login_dict(self),
             "file_holds_ours": self.file_holds_ours,
             "index_url": self.index_url,
             "index_url_source": self.index_url_source,
@@ -311,14 +326,7 @@ class ToolStatus(_Shown):
             ok=d["ok"],
             token_store=d["token_store"],
             netrc_file=None if d["netrc_file"] is None else Path(d["netrc_file"]),
-            repository_endpoint=d["repository_endpoint"],
-            domain=d["domain"],
-            domain_owner=d["domain_owner"],
-            repository=d["repository"],
-            region=d["region"],
-            expires_at=_dt(d["expires_at"]),
-            issued_at=_dt(d["issued_at"]),
-            remaining=None if d["remaining"] is None else timedelta(seconds=d["remaining"]),
+            **_recorded_login(d),
             file_holds_ours=d["file_holds_ours"],
             netrc_holds_ours=d["netrc_holds_ours"],
             overrides=tuple(d["overrides"]),
@@ -345,14 +353,7 @@ class ToolStatus(_Shown):
             "valid": self.valid,
             "token_store": self.token_store,
             "netrc_file": None if self.netrc_file is None else str(self.netrc_file),
-            "repository_endpoint": self.repository_endpoint,
-            "domain": self.domain,
-            "domain_owner": self.domain_owner,
-            "repository": self.repository,
-            "region": self.region,
-            "expires_at": _iso(self.expires_at),
-            "issued_at": _iso(self.issued_at),
-            "remaining_seconds": None if self.remaining is None else int(self.remaining.total_seconds()),
+            **_recorded_login_dict(self),
             "file_holds_ours": self.file_holds_ours,
             "netrc_holds_ours": self.netrc_holds_ours,
             "uses": self.uses,

@@ -395,9 +395,32 @@ pub async fn read(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::settings::{Source, Sourced};
+
+    /// Settings as arguments give them: `domain`, `repository` and `domain_owner`, nothing else.
+    pub(in crate::diagnose) fn argument_settings(
+        domain: &str,
+        repository: &str,
+        domain_owner: Option<&str>,
+    ) -> Settings {
+        let s = |v: &str| Sourced {
+            value: v.to_string(),
+            source: Source::Argument,
+        };
+        Settings {
+            domain: s(domain),
+            repository: s(repository),
+            domain_owner: domain_owner.map(s),
+            region: None,
+            duration_seconds: None,
+            endpoint_url: None,
+            repository_endpoint_url: None,
+            profile: None,
+            endpoint_type: None,
+        }
+    }
 
     #[test]
     fn an_answer_is_complete_by_length_chunks_or_end_of_stream() {
@@ -427,21 +450,7 @@ mod tests {
 
     #[test]
     fn forbidden_remedy_names_role_repository_and_region() {
-        let s = |v: &str| Sourced {
-            value: v.to_string(),
-            source: Source::Argument,
-        };
-        let st = Settings {
-            domain: s("mydomain"),
-            repository: s("isolatedsm"),
-            domain_owner: Some(s("111122223333")),
-            region: None,
-            duration_seconds: None,
-            endpoint_url: None,
-            repository_endpoint_url: None,
-            profile: None,
-            endpoint_type: None,
-        };
+        let st = argument_settings("mydomain", "isolatedsm", Some("111122223333"));
         let r = forbidden_remedy(
             &st,
             "us-west-2",

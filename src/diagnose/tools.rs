@@ -1249,22 +1249,7 @@ mod tests {
 
     #[test]
     fn a_failing_tool_check_is_the_verdict_with_its_own_commands() {
-        use crate::settings::{Source, Sourced};
-        let arg = |v: &str| Sourced {
-            value: v.to_string(),
-            source: Source::Argument,
-        };
-        let settings = Settings {
-            domain: arg("d"),
-            repository: arg("r"),
-            domain_owner: None,
-            region: None,
-            duration_seconds: None,
-            endpoint_url: None,
-            repository_endpoint_url: None,
-            profile: None,
-            endpoint_type: None,
-        };
+        let settings = super::super::repo::tests::argument_settings("d", "r", None);
         let mut uv = Check::fail("uv", Layer::Tool, "x", "uv-not-configured", "s", "r");
         uv.fix = Some(Fix {
             cause: "uv-not-configured",
