@@ -150,6 +150,11 @@ def _clean_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     yield home
+    # A refresher a test started in this process must not outlive it: its loop would renew, or be found by,
+    # the next test (which then depends on the order the tests run in).
+    import ca_login
+
+    ca_login.stop_refresh()
 
 
 @pytest.fixture(scope="session")
