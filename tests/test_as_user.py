@@ -512,3 +512,345 @@ def test_records_logged_on_the_user_thread_reach_a_delayed_file_handler_as_root(
     assert st.st_uid == 0, "the log file was created by the user thread"
     assert "pip config and state written" in log_path.read_text()
     assert os.stat(pip_conf(user)).st_uid == user.pw_uid
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A hostile look at what root does for a user beyond pip.conf: the session lock, the tools key of their config,
+# uv/Poetry/twine/netrc files, the IPython startup file, a project config in the working directory, the state
+# file's records. Root runs each command with its working directory in a tree the user can write.
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def cli_in(args, env, cwd) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    r = subprocess.run([CA_LOGIN, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=BOUND)
+    return r, time.monotonic() - started
+
+
+def user_dir(pw, name="work") -> Path:
+    d = Path(pw.pw_dir) / name
+    if not d.is_dir():
+        plant(pw, d, dir=True)
+    return d
+
+
+def test_roots_own_xdg_poetry_netrc_and_ipython_variables_never_redirect_a_users_files(
+    standin, aws_env, user, world, guard
+):
+    env = dict(
+        aws_env,
+        XDG_CONFIG_HOME=str(world.outside / "xdg"),
+        POETRY_CONFIG_DIR=str(world.outside / "poetry"),
+        NETRC=str(world.outside / "netrc"),
+        IPYTHONDIR=str(world.outside / "ipython"),
+        PYPIRC=str(world.outside / "pypirc"),
+    )
+    guard.start()
+    r, t = cli_in(login_args(standin, user, "--tool", "pip,uv,poetry,twine"), env, user_dir(user))
+    assert r.returncode == 0, r.stderr
+    assert t < BOUND
+    r, t = cli_in(["configure", "--user", user.pw_name, "--ipython-extension"], env, user_dir(user))
+    assert r.returncode == 0, r.stderr
+    home = Path(user.pw_dir)
+    for f in (
+        home / ".config" / "uv" / "uv.toml",
+        home / ".config" / "pypoetry" / "auth.toml",
+        home / ".pypirc",
+        home / ".netrc",
+        home / ".ipython" / "profile_default" / "startup" / "50-ca-login.py",
+    ):
+        st = os.lstat(f)
+        assert (stat.S_ISREG(st.st_mode), st.st_uid, stat.S_IMODE(st.st_mode)) == (
+            True,
+            user.pw_uid,
+            0o600,
+        ), f
+    r, _ = cli_in(["logout", "--user", user.pw_name, "--tool", "uv,poetry,twine"], env, user_dir(user))
+    assert r.returncode == 0, r.stderr
+
+
+TOOL_FILES = {
+    "uv": (".config/uv/uv.toml", "uv", '[[index]]\nname = "rootidx"\nurl = "https://root.example/simple/"\n'),
+    "poetry": (
+        ".config/pypoetry/auth.toml",
+        "poetry",
+        '[http-basic.rootidx]\nusername = "r"\npassword = "rootpw"\n',
+    ),
+    "twine": (".pypirc", "twine", "[distutils]\nindex-servers = rootidx\n[rootidx]\npassword = rootpw\n"),
+    "netrc": (".netrc", "uv", "machine root.example login root password rootpw\n"),
+}
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o600])
+@pytest.mark.parametrize("kind", sorted(TOOL_FILES))
+def test_a_tool_file_linked_to_a_root_file_is_neither_changed_nor_read_into_the_users_files(
+    standin, aws_env, user, world, guard, kind, mode
+):
+    rel, tool, text = TOOL_FILES[kind]
+    target = root_file(world, f"root-{kind}", text, mode)
+    plant(user, Path(user.pw_dir) / rel, link=str(target))
+    guard.start()
+    r, t = cli_in(login_args(standin, user, "--tool", tool), aws_env, user_dir(user))
+    assert_refused(r, t)
+    assert "rootpw" not in r.stdout + r.stderr and "rootidx" not in r.stdout + r.stderr
+    for dirpath, _dirs, names in os.walk(user.pw_dir):
+        for n in names:
+            p = Path(dirpath) / n
+            if not p.is_symlink() and p.is_file():
+                assert b"rootpw" not in p.read_bytes(), p
+
+
+def _plant_config(pw, world, how: str) -> Path:
+    cfg = Path(pw.pw_dir) / ".config" / "ca-login" / "config"
+    if how == "fifo":
+        plant(pw, cfg.parent / "x", text="")
+        os.mkfifo(cfg)
+        os.lchown(cfg, pw.pw_uid, pw.pw_gid)
+    elif how == "dev-zero":
+        plant(pw, cfg, link="/dev/zero")
+    elif how == "huge":
+        plant(pw, cfg, text="[default]\ntools = pip\n" + "#" * (2 << 20) + "\n")
+    elif how == "root-file":
+        plant(pw, cfg, link=str(root_file(world, "root-config", "[default]\ntools = uv\n", 0o600)))
+    elif how == "odd-bytes":
+        plant(pw, cfg, text="[default]\ntools = pip,\x1b]0;owned\x07\x1b[2J\x7fuv\u202e\n")
+    elif how == "many-tools":
+        plant(pw, cfg, text="[default]\ntools = " + ",".join(["pip"] * 50000) + "\n")
+    return cfg
+
+
+@pytest.mark.parametrize("how", ["fifo", "dev-zero", "huge", "root-file", "odd-bytes", "many-tools"])
+def test_the_tools_key_of_a_hostile_user_config_makes_root_do_nothing_outside_and_ends_in_time(
+    standin, aws_env, user, world, guard, how
+):
+    _plant_config(user, world, how)
+    calls = token_calls(standin)
+    guard.start()
+    r, t = cli_in(login_args(standin, user), aws_env, user_dir(user))
+    assert "Traceback" not in r.stderr, r.stderr
+    assert t < BOUND
+    assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr
+    if how == "many-tools":
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode == 7, f"exit {r.returncode}\n{r.stderr}"
+        assert "hint:" in r.stderr
+        assert token_calls(standin) == calls
+    assert "uv" not in {p.name for p in (Path(user.pw_dir) / ".config").iterdir()}
+
+
+def test_ipython_startup_links_at_every_level_lead_nowhere_roots_and_a_linked_file_is_never_removed(
+    user, world, guard, isolated_env
+):
+    home = Path(user.pw_dir)
+    ipy = home / ".ipython"
+    root_dirs = {name: world.outside / name for name in ("ipy", "profile", "startup")}
+    for d in root_dirs.values():
+        d.mkdir(mode=0o755)
+        d.chmod(0o755)
+    # Root's own startup file (root ran configure for itself): the text is ours, the file root's.
+    r, _ = cli_in(
+        ["configure", "--ipython-extension"], isolated_env(IPYTHONDIR=str(world.outside / "own")), world.base
+    )
+    assert r.returncode == 0, r.stderr
+    ours = world.outside / "own" / "profile_default" / "startup" / "50-ca-login.py"
+    for d in (ours, *ours.parents):
+        d.chmod(0o755 if d.is_dir() else 0o644)
+        if d == world.outside:
+            break
+    text = ours.read_text()
+    env = isolated_env(IPYTHONDIR=str(world.outside / "ipy"))
+    cases = [
+        (ipy, root_dirs["ipy"]),
+        (ipy / "profile_default", root_dirs["profile"]),
+        (ipy / "profile_default" / "startup", root_dirs["startup"]),
+        (ipy / "profile_default" / "startup" / "50-ca-login.py", ours),
+    ]
+    guard.start()
+    for link, target in cases:
+        plant(user, link, link=str(target))
+        for flag in ("--ipython-extension", "--no-ipython-extension"):
+            r, t = cli_in(["configure", "--user", user.pw_name, flag], env, user_dir(user))
+            assert "Traceback" not in r.stderr, r.stderr
+            assert t < BOUND
+            if link.name == "50-ca-login.py" and flag == "--ipython-extension":
+                assert r.returncode == 0, r.stderr  # the file there is ours already: unchanged
+            elif flag == "--ipython-extension":
+                assert r.returncode == 7, f"{link}: exit {r.returncode}\n{r.stderr}"
+        link.unlink()
+        if link != ipy:
+            shutil.rmtree(ipy)
+    assert ours.read_text() == text
+
+
+@pytest.mark.parametrize(
+    "planted", ["uv.toml-fifo", "pyproject-fifo", "uv.toml-dev-zero", "uv.toml-root-file"]
+)
+def test_a_project_config_planted_in_roots_working_directory_neither_hangs_nor_leaks_a_root_file(
+    standin, aws_env, user, world, guard, planted
+):
+    cwd = user_dir(user, "project")
+    r, _ = cli_in(login_args(standin, user, "--tool", "uv"), aws_env, cwd)
+    assert r.returncode == 0, r.stderr
+    name, how = planted.split("-", 1)
+    p = cwd / ("pyproject.toml" if name == "pyproject" else "uv.toml")
+    if how == "fifo":
+        os.mkfifo(p)
+        os.lchown(p, user.pw_uid, user.pw_gid)
+    elif how == "dev-zero":
+        plant(user, p, link="/dev/zero")
+    else:
+        secret = '[[index]]\nname = "rootidx"\nurl = "https://root:rootpw@root.example/simple/"\n'
+        plant(user, p, link=str(root_file(world, "root-uv.toml", secret, 0o600)))
+    deeper = cwd / "a" / "b"
+    plant(user, deeper, dir=True)
+    guard.start()
+    for args in (
+        ["status", "--user", user.pw_name],
+        ["status", "--user", user.pw_name, "--tool", "uv"],
+        login_args(standin, user, "--tool", "uv"),
+        ["logout", "--user", user.pw_name, "--tool", "uv"],
+    ):
+        r, t = cli_in(args, aws_env, deeper)
+        assert "Traceback" not in r.stderr, r.stderr
+        assert t < BOUND, args
+        assert r.returncode in (0, 1), f"{args}: exit {r.returncode}\n{r.stderr}"
+        assert "rootidx" not in r.stdout + r.stderr and "root.example" not in r.stdout + r.stderr
+
+
+def test_state_records_naming_files_outside_the_home_make_root_change_none_of_them(
+    standin, aws_env, user, world, guard
+):
+    import json
+
+    home = Path(user.pw_dir)
+    r, _ = cli_in(login_args(standin, user, "--tool", "pip,uv,poetry,twine"), aws_env, user_dir(user))
+    assert r.returncode == 0, r.stderr
+    state_file = home / ".local" / "state" / "ca-login" / "state.json"
+    state = json.loads(state_file.read_text())
+    entries = state["entries"]
+    # Every recorded file copied (ours, token and all) into root's directory, the records pointing there.
+    for i, (_key, e) in enumerate(sorted(entries.items())):
+        src = Path(e["config_file"])
+        copy = world.outside / f"copy-{i}-{src.name}"
+        copy.write_bytes(src.read_bytes())
+        copy.chmod(0o644)
+        e["config_file"] = str(copy)
+    state_file.write_text(json.dumps(state))
+    guard.start()
+    for args in (
+        ["status", "--user", user.pw_name],
+        ["logout", "--user", user.pw_name, "--tool", "uv,poetry,twine,netrc"],
+        ["logout", "--user", user.pw_name],
+        login_args(standin, user, "--tool", "pip,uv,poetry,twine"),
+        ["logout", "--user", user.pw_name, "--tool", "uv,poetry,twine,netrc"],
+    ):
+        r, t = cli_in(args, aws_env, user_dir(user))
+        assert "Traceback" not in r.stderr, r.stderr
+        assert t < BOUND, args
+
+
+def test_a_user_holding_their_session_lock_delays_root_at_most_the_lock_bound(
+    standin, aws_env, user, world, guard
+):
+    lock = Path(user.pw_dir) / ".ca-login.lock"
+    holder_code = (
+        "import fcntl, os, time\n"
+        f"f = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    calls = token_calls(standin)
+    guard.start()
+    holder = subprocess.Popen(
+        [USER_PYTHON, "-c", holder_code], preexec_fn=as_user(user), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for args in (login_args(standin, user, "--tool", "pip,uv"), ["status", "--user", user.pw_name]):
+            r, t = cli_in(args, aws_env, user_dir(user))
+            assert_refused(r, t)
+            assert "another process has held this lock" in r.stderr
+        assert token_calls(standin) == calls
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    r, _ = cli_in(login_args(standin, user), aws_env, user_dir(user))
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("kind", ["root-file", "dangling", "fifo"])
+def test_a_session_lock_planted_as_a_link_or_fifo_stops_root_with_nothing_changed(
+    standin, aws_env, user, world, guard, kind
+):
+    lock = Path(user.pw_dir) / ".ca-login.lock"
+    if kind == "root-file":
+        plant(user, lock, link=str(root_file(world, "root-lock", "", 0o666)))
+    elif kind == "dangling":
+        plant(user, lock, link=str(world.outside / "made-by-root"))
+    else:
+        os.mkfifo(lock)
+        os.lchown(lock, user.pw_uid, user.pw_gid)
+    calls = token_calls(standin)
+    guard.start()
+    for args in (
+        login_args(standin, user),
+        ["status", "--user", user.pw_name],
+        ["logout", "--user", user.pw_name],
+    ):
+        r, t = cli_in(args, aws_env, user_dir(user))
+        assert_refused(r, t)
+    assert token_calls(standin) == calls
+
+
+def test_extra_index_mode_through_a_link_to_a_root_file_changes_nothing(standin, aws_env, user, world, guard):
+    target = root_file(
+        world, "root-pip.conf", "[global]\nextra-index-url = https://root.example/simple/\n", 0o644
+    )
+    plant(user, pip_conf(user), link=str(target))
+    guard.start()
+    r, t = cli_in(login_args(standin, user, "--extra-index-url"), aws_env, user_dir(user))
+    assert_refused(r, t)
+
+
+FORGED = {
+    "escapes": {
+        "domain": "mydomain\x1b]0;owned\x07\x1b[2J\n[fake] all is well",
+        "region": "us-west-2\x1b[1A",
+    },
+    "far-future": {"expires_at": 2**63 - 1, "issued_at": -(2**63)},
+    "far-past": {"expires_at": -(2**63), "issued_at": 2**63 - 1},
+    "path-escapes": {"config_file": "/tmp/\x1b]0;owned\x07pip.conf"},
+}
+
+
+@pytest.mark.parametrize("forged", sorted(FORGED))
+def test_a_forged_state_record_makes_root_print_no_control_bytes_and_end_cleanly(
+    standin, aws_env, user, world, guard, forged
+):
+    import json
+
+    r, _ = cli_in(login_args(standin, user, "--tool", "pip,uv"), aws_env, user_dir(user))
+    assert r.returncode == 0, r.stderr
+    state_file = Path(user.pw_dir) / ".local" / "state" / "ca-login" / "state.json"
+    state = json.loads(state_file.read_text())
+    for e in state["entries"].values():
+        e.update(FORGED[forged])
+    state_file.write_text(json.dumps(state))
+    guard.start()
+    r, _ = cli_in(["status", "--user", user.pw_name], aws_env, user_dir(user))
+    assert r.returncode == 1 and "unexpected content" in " ".join(r.stdout.split()), r.stdout + r.stderr
+    for args in (
+        ["status", "--user", user.pw_name],
+        ["status", "--user", user.pw_name, "--json"],
+        login_args(standin, user, "--tool", "pip,uv", "--if-expiring-within", "60"),
+        ["logout", "--user", user.pw_name, "--tool", "uv"],
+        ["logout", "--user", user.pw_name],
+    ):
+        r, t = cli_in(args, aws_env, user_dir(user))
+        out = r.stdout + r.stderr
+        assert "Traceback" not in out and "panicked" not in out, f"{args}\n{out}"
+        assert t < BOUND, args
+        assert "\x1b" not in out and "\x07" not in out, f"{args}: {out!r}"
+        assert "\n[fake]" not in out, f"{args}: {out!r}"
