@@ -854,3 +854,43 @@ def test_a_forged_state_record_makes_root_print_no_control_bytes_and_end_cleanly
         assert t < BOUND, args
         assert "\x1b" not in out and "\x07" not in out, f"{args}: {out!r}"
         assert "\n[fake]" not in out, f"{args}: {out!r}"
+
+
+ESC = "\x1b]0;owned\x07\x1b[2J"
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["pip.conf-value", "pip.conf-unparsable", "project-index-name", "uv.toml-unparsable", "link-target-dir"],
+)
+def test_control_bytes_in_a_users_files_never_reach_roots_output_raw(
+    standin, aws_env, user, world, guard, where
+):
+    home = Path(user.pw_dir)
+    cwd = user_dir(user, "project")
+    if where == "pip.conf-value":
+        plant(
+            user, pip_conf(user), text=f"[global]\ntimeout = 5{ESC}\n[install]\nindex-url = https://x/{ESC}\n"
+        )
+    elif where == "pip.conf-unparsable":
+        plant(user, pip_conf(user), text=f"[global\nindex-url = {ESC}\n")
+    elif where == "project-index-name":
+        plant(user, cwd / "uv.toml", text=f'[[index]]\nname = "n{ESC}"\nurl = "https://x/{ESC}/simple/"\n')
+    elif where == "uv.toml-unparsable":
+        plant(user, home / ".config" / "uv" / "uv.toml", text=f"[[index]\nname = {ESC}\n")
+    else:
+        real = home / f"dot{ESC}files" / "uv.toml"
+        plant(user, real, text="# mine\n")
+        plant(user, home / ".config" / "uv" / "uv.toml", link=str(real))
+    guard.start()
+    for args in (
+        login_args(standin, user, "--tool", "pip,uv", "--dry-run"),
+        login_args(standin, user, "--tool", "pip,uv"),
+        ["status", "--user", user.pw_name, "--tool", "pip,uv"],
+        ["logout", "--user", user.pw_name, "--tool", "uv"],
+    ):
+        r, t = cli_in(args, aws_env, cwd)
+        out = r.stdout + r.stderr
+        assert "Traceback" not in out, out
+        assert t < BOUND
+        assert "\x1b" not in out and "\x07" not in out, f"{args}: {out!r}"
