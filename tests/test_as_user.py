@@ -894,3 +894,75 @@ def test_control_bytes_in_a_users_files_never_reach_roots_output_raw(
         assert "Traceback" not in out, out
         assert t < BOUND
         assert "\x1b" not in out and "\x07" not in out, f"{args}: {out!r}"
+
+
+def test_sixty_four_levels_of_one_mib_pyproject_files_above_roots_cwd_cost_root_little(
+    standin, aws_env, user, world, guard
+):
+    r, _ = cli_in(login_args(standin, user, "--tool", "uv"), aws_env, user_dir(user))
+    assert r.returncode == 0, r.stderr
+    d = user_dir(user, "deep")
+    # Just under the 1 MiB read bound: each one is read and parsed as TOML.
+    body = "[project]\n" + "".join(f'k{i:04} = "{"v" * 900}"\n' for i in range(1150))
+    assert (1 << 20) - 8192 < len(body) <= 1 << 20
+    for i in range(64):
+        plant(user, d / "pyproject.toml", text=body)
+        d = d / f"l{i}"
+        plant(user, d, dir=True)
+    guard.start()
+    for args in (
+        ["status", "--user", user.pw_name, "--tool", "uv"],
+        login_args(standin, user, "--tool", "uv"),
+    ):
+        r, t = cli_in(args, aws_env, d)
+        assert "Traceback" not in r.stderr, r.stderr
+        assert r.returncode in (0, 7), r.stderr
+        assert t < BOUND, f"{args}: {t:.1f} s"
+
+
+def test_a_user_who_lets_go_of_their_session_lock_just_in_time_still_cannot_hold_root_long(
+    standin, aws_env, user, world, guard
+):
+    # Each scope waits at most LOCK_TIMEOUT (10 s) for the session lock; a login has two scopes with the network
+    # between them (status's run back to back), so a holder that lets root in just before each timeout delays a
+    # login by at most about 2 x 10 s.
+    r, _ = cli_in(login_args(standin, user, "--tool", "pip,uv,poetry,twine"), aws_env, user_dir(user))
+    assert r.returncode == 0, r.stderr
+    lock = Path(user.pw_dir) / ".ca-login.lock"
+    holder_code = (
+        "import fcntl, os, time\n"
+        f"f = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "print('ready', flush=True)\n"
+        "end = time.monotonic() + 90\n"
+        "while time.monotonic() < end:\n"
+        "    fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "    time.sleep(8)\n"
+        "    fcntl.flock(f, fcntl.LOCK_UN)\n"
+        "    time.sleep(0.03)\n"
+    )
+    guard.start()
+    holder = subprocess.Popen(
+        [USER_PYTHON, "-c", holder_code], preexec_fn=as_user(user), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        for args in (
+            ["status", "--user", user.pw_name],
+            login_args(standin, user, "--if-expiring-within", "99999"),
+        ):
+            started = time.monotonic()
+            r = subprocess.run(
+                [CA_LOGIN, *args],
+                env=aws_env,
+                cwd=user_dir(user),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            t = time.monotonic() - started
+            assert "Traceback" not in r.stderr, r.stderr
+            assert t < BOUND, f"{args[0]}: {t:.1f} s (exit {r.returncode})"
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
