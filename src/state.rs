@@ -225,6 +225,8 @@ fn unprintable(c: char) -> bool {
 }
 
 /// Why a record is not one we wrote (a time out of years 1..9999, a control character in a text field), if so.
+/// `previous_index_url` is the user's own value, put back byte for byte at logout and printed only through
+/// `mask_url` (which shows control characters as escapes): not checked.
 fn odd_entry(key: &str, e: &Entry) -> Option<String> {
     for (name, t) in [("expires_at", e.expires_at), ("issued_at", e.issued_at)] {
         if !EPOCH_RANGE.contains(&t) {
@@ -243,7 +245,6 @@ fn odd_entry(key: &str, e: &Entry) -> Option<String> {
         ("domain_owner", e.domain_owner.as_deref()),
         ("repository", Some(e.repository.as_str())),
         ("region", Some(e.region.as_str())),
-        ("previous_index_url", e.previous_index_url.as_deref()),
         ("token_store", Some(e.token_store.as_str())),
         ("source", e.source.as_deref()),
     ];

@@ -971,3 +971,25 @@ def test_a_user_who_lets_go_of_their_session_lock_just_in_time_still_cannot_hold
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+def test_a_users_own_index_url_with_control_bytes_is_put_back_byte_for_byte_and_never_printed_raw(
+    standin, aws_env, user, world, guard
+):
+    original = f"[global]\nindex-url = https://mirror.example/{ESC}/simple/\n"
+    plant(user, pip_conf(user), text=original)
+    guard.start()
+    for args in (
+        ["status", "--user", user.pw_name],
+        login_args(standin, user),
+        ["status", "--user", user.pw_name],
+        ["logout", "--user", user.pw_name],
+    ):
+        r, t = cli_in(args, aws_env, user_dir(user))
+        out = r.stdout + r.stderr
+        assert "Traceback" not in out, out
+        assert t < BOUND
+        assert "\x1b" not in out and "\x07" not in out, f"{args}: {out!r}"
+        if args[0] == "login":
+            assert r.returncode == 0, r.stderr
+    assert pip_conf(user).read_text() == original
