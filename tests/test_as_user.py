@@ -866,7 +866,15 @@ ESC = "\x1b]0;owned\x07\x1b[2J"
 
 @pytest.mark.parametrize(
     "where",
-    ["pip.conf-value", "pip.conf-unparsable", "project-index-name", "uv.toml-unparsable", "link-target-dir"],
+    [
+        "pip.conf-value",
+        "pip.conf-unparsable",
+        "project-index-name",
+        "project-index-toml-escapes",
+        "home-uv-toml-escapes",
+        "uv.toml-unparsable",
+        "link-target-dir",
+    ],
 )
 def test_control_bytes_in_a_users_files_never_reach_roots_output_raw(
     standin, aws_env, user, world, guard, where
@@ -881,6 +889,13 @@ def test_control_bytes_in_a_users_files_never_reach_roots_output_raw(
         plant(user, pip_conf(user), text=f"[global\nindex-url = {ESC}\n")
     elif where == "project-index-name":
         plant(user, cwd / "uv.toml", text=f'[[index]]\nname = "n{ESC}"\nurl = "https://x/{ESC}/simple/"\n')
+    elif where == "project-index-toml-escapes":
+        esc = "\\u001b]0;owned\\u0007\\u001b[2J"
+        plant(user, cwd / "uv.toml", text=f'[[index]]\nname = "n{esc}"\nurl = "https://x/{esc}/simple/"\n')
+    elif where == "home-uv-toml-escapes":
+        esc = "\\u001b]0;owned\\u0007\\u001b[2J"
+        text = f'[[index]]\nname = "n{esc}"\nurl = "https://u:p@x/{esc}/simple/"\ndefault = true\n'
+        plant(user, home / ".config" / "uv" / "uv.toml", text=text)
     elif where == "uv.toml-unparsable":
         plant(user, home / ".config" / "uv" / "uv.toml", text=f"[[index]\nname = {ESC}\n")
     else:
@@ -899,6 +914,10 @@ def test_control_bytes_in_a_users_files_never_reach_roots_output_raw(
         assert "Traceback" not in out, out
         assert t < BOUND
         assert "\x1b" not in out and "\x07" not in out, f"{args}: {out!r}"
+        if where == "home-uv-toml-escapes" and args[0] == "login":
+            assert r.returncode == 7 and "default [[index]] of its own" in r.stderr, out
+        if where == "project-index-toml-escapes" and args[0] == "status":
+            assert "\\u{1b}" in out, f"{args}: the planted index is not reported: {out!r}"
 
 
 def test_sixty_four_levels_of_one_mib_pyproject_files_above_roots_cwd_cost_root_little(
