@@ -224,7 +224,8 @@ fn unprintable(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Why a record is not one we wrote (a time out of years 1..9999, a control character in a text field), if so.
+/// Why a record is not one we wrote (a time out of years 1..9999, a control character in a text field, an
+/// endpoint that is not a plain http(s) URL, a source that is not a Poetry source name), if so.
 /// `previous_index_url` is the user's own value, put back byte for byte at logout and printed only through
 /// `mask_url` (which shows control characters as escapes): not checked.
 fn odd_entry(key: &str, e: &Entry) -> Option<String> {
@@ -234,6 +235,19 @@ fn odd_entry(key: &str, e: &Entry) -> Option<String> {
                 "unexpected content: {name} {t} is not a time between the years 1 and 9999"
             ));
         }
+    }
+    // Both go into commands printed for pasting (`poetry source add NAME URL`): only what a real one holds.
+    let url_char = |c: char| c.is_ascii_alphanumeric() || "-._~:/%[]".contains(c);
+    if crate::settings::validate_http_url("repository_endpoint", &e.repository_endpoint).is_err()
+        || !e.repository_endpoint.chars().all(url_char)
+    {
+        return Some("unexpected content: repository_endpoint is not a repository URL".into());
+    }
+    if e.source
+        .as_deref()
+        .is_some_and(|s| crate::files::toml::check_source(s).is_err())
+    {
+        return Some("unexpected content: source is not a Poetry source name".into());
     }
     let path = e.config_file.to_string_lossy();
     let texts = [
@@ -504,7 +518,7 @@ mod tests {
         forge(&|_| {});
         assert!(load(&sp).is_ok());
         type Forger = Box<dyn Fn(&mut Entry)>;
-        let cases: [(&str, Forger); 6] = [
+        let cases: [(&str, Forger); 8] = [
             ("expires_at", Box::new(|e| e.expires_at = i64::MAX)),
             ("issued_at", Box::new(|e| e.issued_at = i64::MIN)),
             ("domain", Box::new(|e| e.domain = "d\u{1b}]0;x\u{7}".into())),
@@ -517,6 +531,11 @@ mod tests {
                 Box::new(|e| e.config_file = "/tmp/\u{202e}lmth.pip.conf".into()),
             ),
             ("source", Box::new(|e| e.source = Some("s\u{9b}2J".into()))),
+            (
+                "repository_endpoint",
+                Box::new(|e| e.repository_endpoint.push_str(";touch${IFS}/tmp/x;#")),
+            ),
+            ("source", Box::new(|e| e.source = Some("cs;id".into()))),
         ];
         for (field, f) in cases {
             forge(&*f);

@@ -1012,3 +1012,27 @@ def test_a_users_own_index_url_with_control_bytes_is_put_back_byte_for_byte_and_
         if args[0] == "login":
             assert r.returncode == 0, r.stderr
     assert pip_conf(user).read_text() == original
+
+
+def test_a_forged_endpoint_in_the_users_state_never_reaches_a_command_root_is_told_to_paste(
+    standin, aws_env, user, world, guard
+):
+    import json
+
+    r, _ = cli_in(login_args(standin, user, "--tool", "poetry"), aws_env, user_dir(user))
+    assert r.returncode == 0, r.stderr
+    state_file = Path(user.pw_dir) / ".local" / "state" / "ca-login" / "state.json"
+    state = json.loads(state_file.read_text())
+    for e in state["entries"].values():
+        e["repository_endpoint"] = e["repository_endpoint"] + ";touch${IFS}/tmp/pwned;#"
+    state_file.write_text(json.dumps(state))
+    guard.start()
+    r, t = cli_in(
+        login_args(standin, user, "--tool", "poetry", "--if-expiring-within", "60"), aws_env, user_dir(user)
+    )
+    assert "Traceback" not in r.stderr, r.stderr
+    assert t < BOUND
+    assert r.returncode == 0, r.stderr
+    assert "touch" not in r.stdout + r.stderr, r.stdout
+    r, _ = cli_in(["status", "--user", user.pw_name, "--tool", "poetry"], aws_env, user_dir(user))
+    assert "touch" not in r.stdout + r.stderr, r.stdout
