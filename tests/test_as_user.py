@@ -1036,3 +1036,40 @@ def test_a_forged_endpoint_in_the_users_state_never_reaches_a_command_root_is_to
     assert "touch" not in r.stdout + r.stderr, r.stdout
     r, _ = cli_in(["status", "--user", user.pw_name, "--tool", "poetry"], aws_env, user_dir(user))
     assert "touch" not in r.stdout + r.stderr, r.stdout
+
+
+def _pasted_commands(text: str) -> list[list[str]]:
+    """Each `command` a message tells root to paste, as a POSIX shell would split it (`;`, `|`, `&` apart)."""
+    import shlex
+
+    out = []
+    for snippet in re.findall(r"`([^`]+)`", text):
+        lexer = shlex.shlex(snippet, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        out.append(list(lexer))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dir", "dangling-into-roots-dir", "dangling-into-a-file"])
+def test_a_link_target_named_like_a_command_is_quoted_in_every_hint_root_is_told_to_paste(
+    standin, aws_env, user, world, guard, kind
+):
+    evil = Path(user.pw_dir) / "q;touch${IFS}pwned;#"
+    if kind == "dangling-into-roots-dir":
+        evil = world.outside / "q;touch${IFS}pwned;#" / "sub" / "pip.conf"
+    elif kind == "dangling-into-a-file":
+        plant(user, evil, text="")
+        evil = evil / "pip.conf"
+    elif kind == "fifo":
+        os.mkfifo(evil)
+        os.lchown(evil, user.pw_uid, user.pw_gid)
+    else:
+        plant(user, evil, dir=True)
+    plant(user, pip_conf(user), link=str(evil))
+    guard.start()
+    r, t = cli_in(login_args(standin, user), aws_env, user_dir(user))
+    assert_refused(r, t)
+    commands = _pasted_commands(r.stderr)
+    assert commands or kind == "dangling-into-a-file", r.stderr
+    for words in commands:
+        assert not {";", "|", "&", "&&", "||"} & set(words), f"{words} in\n{r.stderr}"
