@@ -1073,3 +1073,54 @@ def test_a_link_target_named_like_a_command_is_quoted_in_every_hint_root_is_told
     assert commands or kind == "dangling-into-a-file", r.stderr
     for words in commands:
         assert not {";", "|", "&", "&&", "||"} & set(words), f"{words} in\n{r.stderr}"
+
+
+def _just_under_a_mib(unit: str, head: str = "") -> str:
+    n = ((1 << 20) - 4096 - len(head)) // len(unit)
+    return head + unit * n
+
+
+BIG_FILES = {
+    "pip.conf-sections": (".config/pip/pip.conf", "pip", lambda: _just_under_a_mib("[s]\n", "[global]\n")),
+    "pip.conf-keys": (".config/pip/pip.conf", "pip", lambda: _just_under_a_mib("k = v\n", "[global]\n")),
+    "pip.conf-continuations": (
+        ".config/pip/pip.conf",
+        "pip",
+        lambda: _just_under_a_mib("  https://x/simple/\n", "[global]\nextra-index-url =\n"),
+    ),
+    "netrc-machines": (".netrc", "uv", lambda: _just_under_a_mib("machine h login l password p\n")),
+    "pypirc-servers": (
+        ".pypirc",
+        "twine",
+        lambda: _just_under_a_mib(" s\n", "[distutils]\nindex-servers =\n"),
+    ),
+    "uv-indexes": (
+        ".config/uv/uv.toml",
+        "uv",
+        lambda: _just_under_a_mib('[[index]]\nname = "n"\nurl = "https://x/"\n'),
+    ),
+    "auth-sources": (
+        ".config/pypoetry/auth.toml",
+        "poetry",
+        lambda: "".join(f'[http-basic.s{i}]\nusername = "u"\n' for i in range(30000)),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BIG_FILES))
+def test_a_users_file_of_almost_a_mib_in_a_worst_shape_costs_root_under_the_bound(
+    standin, aws_env, user, world, guard, kind
+):
+    rel, tool, make = BIG_FILES[kind]
+    text = make()
+    assert len(text) <= 1 << 20
+    plant(user, Path(user.pw_dir) / rel, text=text)
+    guard.start()
+    for args in (
+        login_args(standin, user, "--tool", tool),
+        ["status", "--user", user.pw_name, "--tool", tool],
+        ["logout", "--user", user.pw_name, "--tool", tool],
+    ):
+        r, t = cli_in(args, aws_env, user_dir(user))
+        assert "Traceback" not in r.stderr, r.stderr
+        assert t < BOUND, f"{args[0]}: {t:.1f} s"
