@@ -1120,6 +1120,9 @@ def test_a_users_file_of_almost_a_mib_in_a_worst_shape_costs_root_under_the_boun
         login_args(standin, user, "--tool", tool),
         ["status", "--user", user.pw_name, "--tool", tool],
         ["logout", "--user", user.pw_name, "--tool", tool],
+        login_args(standin, user, "--tool", tool, "--extra-index-url"),
+        ["status", "--user", user.pw_name, "--tool", tool],
+        ["logout", "--user", user.pw_name, "--tool", tool],
     ):
         r, t = cli_in(args, aws_env, user_dir(user))
         assert "Traceback" not in r.stderr, r.stderr
