@@ -1088,6 +1088,16 @@ BIG_FILES = {
         "pip",
         lambda: _just_under_a_mib("  https://x/simple/\n", "[global]\nextra-index-url =\n"),
     ),
+    "pip.conf-index-url-repeated": (
+        ".config/pip/pip.conf",
+        "pip",
+        lambda: _just_under_a_mib("index-url = https://x/simple/\nindex_url = https://y/\n", "[global]\n"),
+    ),
+    "pip.conf-global-repeated": (
+        ".config/pip/pip.conf",
+        "pip",
+        lambda: _just_under_a_mib("[global]\nindex-url = https://x/simple/\nextra-index-url = https://y/\n"),
+    ),
     "netrc-machines": (".netrc", "uv", lambda: _just_under_a_mib("machine h login l password p\n")),
     "pypirc-servers": (
         ".pypirc",
