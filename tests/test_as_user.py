@@ -1137,3 +1137,56 @@ def test_a_users_file_of_almost_a_mib_in_a_worst_shape_costs_root_under_the_boun
         r, t = cli_in(args, aws_env, user_dir(user))
         assert "Traceback" not in r.stderr, r.stderr
         assert t < BOUND, f"{args[0]}: {t:.1f} s"
+
+
+REFRESH_FOR_USER = """
+import json, sys
+from ca_login import _core
+home, uid, gid, domain, owner = sys.argv[1:6]
+info = _core.start_refresh(domain, "isolatedsm", domain_owner=owner, user_home=home, tool="pip",
+                           as_user=(int(uid), int(gid), [int(gid)]))
+_core.stop_refresh()
+print(json.dumps(info["tools"]))
+"""
+
+
+def test_a_refresher_for_a_user_reads_their_state_as_them_never_roots_through_their_link(
+    standin, aws_env, user, world, guard
+):
+    import json
+
+    r, _ = cli_in(login_args(standin, user, "--tool", "pip,twine"), aws_env, user_dir(user))
+    assert r.returncode == 0, r.stderr
+    state_dir = Path(user.pw_dir) / ".local" / "state" / "ca-login"
+    state = json.loads((state_dir / "state.json").read_text())
+    roots = world.outside / "root-state"
+    roots.mkdir(mode=0o700)
+    for e in state["entries"].values():
+        e["config_file"] = str(world.outside / Path(e["config_file"]).name)
+    (roots / "state.json").write_text(json.dumps(state))
+    (roots / "state.json").chmod(0o600)
+    shutil.rmtree(state_dir)
+    plant(user, state_dir, link=str(roots))
+    guard.start()
+    started = time.monotonic()
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            REFRESH_FOR_USER,
+            user.pw_dir,
+            str(user.pw_uid),
+            str(user.pw_gid),
+            standin.domain,
+            standin.owner,
+        ],
+        env=aws_env,
+        cwd=user_dir(user),
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+    )
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - started < BOUND
+    # Root's own records (twine's) stay unread: the refresher renews only what the user's own state names.
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == ["pip"], r.stdout
