@@ -228,10 +228,14 @@ pub fn set_ipython_extension(
                 path,
                 "holds an IPython startup file that ca-login did not write: left as it is",
                 format!(
-                    "move it away (`mv {} {}.mine`) and run `ca-login configure --ipython-extension` again, \
+                    "move it away (`mv {} {}`) and run `ca-login configure --ipython-extension` again, \
                      or add `%load_ext ca_login` to it yourself",
-                    path.display(),
-                    path.display()
+                    files::shell_word(path),
+                    files::shell_word(Path::new(&{
+                        let mut mine = path.as_os_str().to_owned();
+                        mine.push(".mine");
+                        mine
+                    }))
                 ),
             )),
             (true, _) => files::write_atomic(path, IPYTHON_STARTUP).map(|_| "written"),

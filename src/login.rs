@@ -683,7 +683,10 @@ fn write_tool_files(
     let mut done: Vec<(apply::ToolFile, bool)> = Vec::new();
     let mut out = Vec::new();
     for p in planned {
-        let recorded = state::load(&sp)?.get(&p.file.config_file).cloned();
+        // A state file we cannot read as ours is logged and replaced (state::record), as for pip's file.
+        let recorded = state::load_or_replace(&sp)
+            .get(&p.file.config_file)
+            .cloned();
         let was_created = recorded.as_ref().is_some_and(|e| e.created);
         let step = apply::write_recorded(&req, &p.file, token, was_created).and_then(|existed| {
             // A file is ours to remove only if our first login created it.

@@ -1239,7 +1239,12 @@ impl Document {
                 out.push((line, s, text.len()));
             }
         }
-        let count_on = |l: usize| out.iter().filter(|e| e.0 == l).count();
+        // Entries per line, counted once (a count per entry would be quadratic in a long list).
+        let mut per_line = std::collections::HashMap::<usize, usize>::new();
+        for e in &out {
+            *per_line.entry(e.0).or_default() += 1;
+        }
+        let count_on = |l: usize| per_line.get(&l).copied().unwrap_or(0);
         let entries = out
             .iter()
             .map(|&(line, start, end)| ListEntry {

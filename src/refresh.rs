@@ -148,6 +148,16 @@ fn recorded<'a>(st: &'a State, tool: Tool, settings: &Settings, file: &Path) -> 
 
 /// The tools a run renews: those asked and not logged out, and every other tool with a recorded login for the
 /// same repository.
+/// The target's state file, read with the target user's ids when acting for another user (`as_user`): the file
+/// sits in their home, where a link they planted could lead root's own read anywhere.
+fn load_state(target: &login::Target) -> Result<State> {
+    let sp = login::state_path(target);
+    match target.as_user.as_ref() {
+        Some(who) => crate::files::user::run(Some(who), || state::load(&sp)),
+        None => state::load(&sp),
+    }
+}
+
 fn live_tools(asked: &[Tool], settings: &Settings, file: &Path, st: &State) -> Vec<Tool> {
     Tool::ALL
         .into_iter()
@@ -228,7 +238,7 @@ fn initial_delay(
         Ok(Some(_)) => {}
         _ => return (Duration::ZERO, None),
     }
-    let Ok(st) = state::load(&login::state_path(&opts.login.target)) else {
+    let Ok(st) = load_state(&opts.login.target) else {
         return (Duration::ZERO, None);
     };
     let mut delay: Option<Duration> = None;
@@ -250,7 +260,7 @@ pub fn start(opts: RefreshOptions) -> Result<Info> {
     let (settings, file) = login::prepare(&opts.login)?;
     let asked = login::tool_plan(&opts.login)?.tools;
     stop();
-    let st = state::load(&login::state_path(&opts.login.target)).unwrap_or_default();
+    let st = load_state(&opts.login.target).unwrap_or_default();
     let tools = live_tools(&asked, &settings, &file, &st);
     let (delay, expires_at) = initial_delay(&opts, &tools, &settings, &file);
     let started_at = now_f();
@@ -332,7 +342,7 @@ async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, mut delay: Du
         let issued = now_f();
         locked(info).last_run_at = Some(issued);
         let asked = locked(&shared.asked).clone();
-        let st = state::load(&login::state_path(&opts.login.target)).unwrap_or_default();
+        let st = load_state(&opts.login.target).unwrap_or_default();
         let tools = live_tools(&asked, &shared.settings, file, &st);
         if tools.is_empty() {
             log::info!(
@@ -457,7 +467,7 @@ pub fn during_logout<T>(
     }
     let out = f();
     drop(guard);
-    let st = state::load(&login::state_path(&shared.opts.login.target)).unwrap_or_default();
+    let st = load_state(&shared.opts.login.target).unwrap_or_default();
     let asked = locked(&shared.asked).clone();
     let left = live_tools(&asked, &shared.settings, &shared.file, &st);
     if left.is_empty() {

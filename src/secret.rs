@@ -33,12 +33,37 @@ impl fmt::Display for Secret {
 /// (`http://user:pass@proxy:3128`, also without a scheme: `user:pass@proxy:3128`), an error message.
 /// `https://aws:TOKEN@host/` -> `https://aws:****@host/`; a user without a password (`https://TOKEN@host/`) is
 /// masked whole. Never returns a password; text without userinfo comes back unchanged. The one masking function:
-/// every text we print goes through it.
+/// every text we print goes through it, so it also shows control characters as escapes ([`printable`]).
 pub fn mask_url(text: &str) -> String {
     if !text.contains('@') {
+        return printable(text);
+    }
+    printable(&mask_bare_userinfo(&mask_scheme_urls(text)))
+}
+
+/// `text` with every control character but a line end (`\n`, `\r\n`) and a tab, and every bidirectional-formatting
+/// character, shown as an escape (`\u{1b}`): a file of someone else's (a notebook user's pip.conf that root's
+/// `login --user --dry-run` previews) cannot rewrite the terminal or log it is printed to. Other text is unchanged.
+pub fn printable(text: &str) -> String {
+    let odd = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(odd) {
         return text.to_string();
     }
-    mask_bare_userinfo(&mask_scheme_urls(text))
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            out.push(c);
+        } else if odd(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Where a URL's authority (`user:pass@host:port`) ends in running text.
@@ -135,6 +160,21 @@ pub fn carries_codeartifact_token(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printed_text_shows_control_and_bidi_characters_as_escapes_and_keeps_line_ends_and_tabs() {
+        let text =
+            "[global]\r\ntimeout = 5\u{1b}]0;owned\u{7}\u{1b}[2J\n\tx = \u{202e}y\rz\u{9b}\u{7f}\n";
+        assert_eq!(
+            mask_url(text),
+            "[global]\r\ntimeout = 5\\u{1b}]0;owned\\u{7}\\u{1b}[2J\n\tx = \\u{202e}y\\u{d}z\\u{9b}\\u{7f}\n"
+        );
+        assert_eq!(
+            mask_url("index-url = https://aws:tok@h/\u{1b}[2J"),
+            "index-url = https://aws:****@h/\\u{1b}[2J"
+        );
+        assert_eq!(printable("plain\ttext\n"), "plain\ttext\n");
+    }
 
     #[test]
     fn secret_debug_and_display_are_masked() {

@@ -208,7 +208,65 @@ pub fn load(path: &Path) -> Result<State> {
             ),
         ));
     }
+    if let Some(what) = state.entries.iter().find_map(|(k, e)| odd_entry(k, e)) {
+        return Err(corrupt(path, what));
+    }
     Ok(state)
+}
+
+/// The times a record may hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z (what every renderer of a time,
+/// Python's `datetime` too, can show).
+pub const EPOCH_RANGE: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
+/// A control or bidirectional-formatting character: never in a record we wrote, and printed as is it could rewrite
+/// the terminal or log of whoever runs `status` (root, for `--user`, reads the user's own state file).
+fn unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Why a record is not one we wrote (a time out of years 1..9999, a control character in a text field, an
+/// endpoint that is not a plain http(s) URL, a source that is not a Poetry source name), if so.
+/// `previous_index_url` is the user's own value, put back byte for byte at logout and printed only through
+/// `mask_url` (which shows control characters as escapes): not checked.
+fn odd_entry(key: &str, e: &Entry) -> Option<String> {
+    for (name, t) in [("expires_at", e.expires_at), ("issued_at", e.issued_at)] {
+        if !EPOCH_RANGE.contains(&t) {
+            return Some(format!(
+                "unexpected content: {name} {t} is not a time between the years 1 and 9999"
+            ));
+        }
+    }
+    // Both go into commands printed for pasting (`poetry source add NAME URL`): only what a real one holds.
+    let url_char = |c: char| c.is_ascii_alphanumeric() || "-._~:/%[]".contains(c);
+    if crate::settings::validate_http_url("repository_endpoint", &e.repository_endpoint).is_err()
+        || !e.repository_endpoint.chars().all(url_char)
+    {
+        return Some("unexpected content: repository_endpoint is not a repository URL".into());
+    }
+    if e.source
+        .as_deref()
+        .is_some_and(|s| crate::files::toml::check_source(s).is_err())
+    {
+        return Some("unexpected content: source is not a Poetry source name".into());
+    }
+    let path = e.config_file.to_string_lossy();
+    let texts = [
+        ("key", Some(key)),
+        ("tool", Some(e.tool.as_str())),
+        ("config_file", Some(path.as_ref())),
+        ("repository_endpoint", Some(e.repository_endpoint.as_str())),
+        ("domain", Some(e.domain.as_str())),
+        ("domain_owner", e.domain_owner.as_deref()),
+        ("repository", Some(e.repository.as_str())),
+        ("region", Some(e.region.as_str())),
+        ("token_store", Some(e.token_store.as_str())),
+        ("source", e.source.as_deref()),
+    ];
+    let bad = texts
+        .into_iter()
+        .find(|(_, v)| v.is_some_and(|v| v.chars().any(unprintable)))
+        .map(|(name, _)| format!("unexpected content: a control character in {name}"));
+    bad
 }
 
 /// [`load`] for a writer: a file we cannot use as ours is logged as a warning and replaced by an empty state.
@@ -443,6 +501,54 @@ mod tests {
         let conf = tmp.path().join("p.conf");
         record(&sp, entry(&conf, 1, None)).unwrap();
         assert_eq!(load(&sp).unwrap().get(&conf).unwrap().expires_at, 1);
+    }
+
+    #[test]
+    fn a_record_with_a_control_character_or_a_time_no_renderer_shows_is_unreadable_and_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sp = tmp.path().join("state.json");
+        let conf = tmp.path().join("p.conf");
+        let forge = |f: &dyn Fn(&mut Entry)| {
+            let mut e = entry(&conf, 1_900_000_000, None);
+            f(&mut e);
+            let mut st = State::default();
+            st.entries.insert(key_for(&conf), e);
+            std::fs::write(&sp, serde_json::to_string(&st).unwrap()).unwrap();
+        };
+        forge(&|_| {});
+        assert!(load(&sp).is_ok());
+        type Forger = Box<dyn Fn(&mut Entry)>;
+        let cases: [(&str, Forger); 8] = [
+            ("expires_at", Box::new(|e| e.expires_at = i64::MAX)),
+            ("issued_at", Box::new(|e| e.issued_at = i64::MIN)),
+            ("domain", Box::new(|e| e.domain = "d\u{1b}]0;x\u{7}".into())),
+            (
+                "region",
+                Box::new(|e| e.region = "us-east-1\n[ok] fake".into()),
+            ),
+            (
+                "config_file",
+                Box::new(|e| e.config_file = "/tmp/\u{202e}lmth.pip.conf".into()),
+            ),
+            ("source", Box::new(|e| e.source = Some("s\u{9b}2J".into()))),
+            (
+                "repository_endpoint",
+                Box::new(|e| e.repository_endpoint.push_str(";touch${IFS}/tmp/x;#")),
+            ),
+            ("source", Box::new(|e| e.source = Some("cs;id".into()))),
+        ];
+        for (field, f) in cases {
+            forge(&*f);
+            let e = load(&sp).unwrap_err();
+            assert_eq!(e.cause(), "config-error");
+            assert!(e.to_string().contains(field), "{field}: {e}");
+            assert!(
+                !e.to_string().replace('\n', " ").chars().any(unprintable),
+                "{e:?}"
+            );
+            record(&sp, entry(&conf, 1_900_000_000, None)).unwrap();
+            assert!(load(&sp).is_ok(), "{field}: the next record replaces it");
+        }
     }
 
     #[test]

@@ -34,6 +34,20 @@ pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many directory entries are looked at when removing dead processes' temporary files.
 const MAX_DIR_SCAN: usize = 4096;
 
+/// `path` as one word of a command a hint tells someone to paste into a POSIX shell: as it is when it holds only
+/// letters, digits and `/._-+,:=@%~`, else in single quotes (a `'` as `'\''`). A path can be named by another
+/// user (the target of a link in their home that root follows for `--user`): unquoted, `/etc/x;id;#/sub` would
+/// run `id` in root's shell.
+pub fn shell_word(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:=@%~".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// An I/O error on `path` while `doing`, with a hint that fits the error.
 pub fn io_error(path: &Path, doing: &str, e: &io::Error) -> Error {
     let dir = path
@@ -43,7 +57,7 @@ pub fn io_error(path: &Path, doing: &str, e: &io::Error) -> Error {
     let hint = match e.kind() {
         io::ErrorKind::PermissionDenied => format!(
             "this user may not write there: check `ls -ld {}`, or run as the user who owns it",
-            dir.display()
+            shell_word(dir)
         ),
         io::ErrorKind::NotADirectory => {
             format!(
@@ -75,7 +89,7 @@ fn not_regular(path: &Path, kind: &str) -> Error {
         format!("is {kind}, not a regular file: nothing was read or changed"),
         format!(
             "remove it or name a regular file (`ls -l {}`)",
-            path.display()
+            shell_word(path)
         ),
     )
 }
@@ -87,7 +101,7 @@ fn into_proc(path: &Path) -> Error {
         format!(
             "make {} a regular file (`ls -l {}`)",
             path.display(),
-            path.display()
+            shell_word(path)
         ),
     )
 }

@@ -481,3 +481,24 @@ fn a_fifo_link_or_directory_at_the_session_lock_stops_the_scope_before_its_work_
     in_session(&missing, || Ok(())).unwrap();
     assert!(!missing.exists(), "a missing home is never created");
 }
+
+#[test]
+fn paths_in_hints_to_paste_are_one_shell_word_whatever_they_hold() {
+    assert_eq!(
+        shell_word(Path::new("/home/u/.config/pip/pip.conf")),
+        "/home/u/.config/pip/pip.conf"
+    );
+    assert_eq!(
+        shell_word(Path::new("/etc/q;touch${IFS}pwned;#")),
+        "'/etc/q;touch${IFS}pwned;#'"
+    );
+    assert_eq!(shell_word(Path::new("/tmp/it's")), "'/tmp/it'\\''s'");
+    assert_eq!(shell_word(Path::new("")), "''");
+    // The hint of a directory we may not create names its parent, quoted.
+    let e = io_error(
+        Path::new("/etc/q;id;#/sub"),
+        "create the directory",
+        &io::Error::from(io::ErrorKind::PermissionDenied),
+    );
+    assert!(e.to_string().contains("`ls -ld '/etc/q;id;#'`"), "{e}");
+}
