@@ -145,8 +145,12 @@ pub fn configured_tools(
     target: &crate::login::Target,
     profile: Option<&str>,
 ) -> Result<Option<String>> {
-    let Some(path) = settings::config_path_for_home(target.home.as_deref()) else {
-        return Ok(None);
+    let path = match (&target.as_user, target.home.as_deref()) {
+        (Some(_), Some(home)) => settings::config_path_of_user(home),
+        _ => match settings::config_path_for_home(target.home.as_deref()) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
     };
     let profile = profile.map(str::to_string).or_else(|| {
         std::env::var("AWS_PROFILE")
@@ -250,8 +254,12 @@ pub fn set_ipython_extension(
 }
 
 /// Where `ca-login configure` writes: `$CA_LOGIN_CONFIG`, else `HOME/.config/ca-login/config` for `home`
-/// (None: the running user's config directory).
-pub fn path_for(home: Option<&Path>) -> Result<PathBuf> {
+/// (None: the running user's config directory). For another user (`for_other_user`, root with `--user`) always
+/// their `HOME/.config/ca-login/config`: root's `CA_LOGIN_CONFIG` is root's.
+pub fn path_for(home: Option<&Path>, for_other_user: bool) -> Result<PathBuf> {
+    if let (true, Some(h)) = (for_other_user, home) {
+        return Ok(settings::config_path_of_user(h));
+    }
     settings::config_path_for_home(home).ok_or_else(|| {
         Error::config(
             PathBuf::from("~/.config/ca-login/config"),

@@ -849,7 +849,8 @@ fn logout<'py>(
 // ---------------------------------------------------------------------------------------------------------------
 
 /// Sets (value) or removes (None) keys in `[default]` of the ca-login config; checks every value first.
-/// `path` None: `$CA_LOGIN_CONFIG`, else `user_home/.config/ca-login/config` (None: the running user's).
+/// `path` None: `$CA_LOGIN_CONFIG`, else `user_home/.config/ca-login/config` (None: the running user's); for
+/// another user (`as_user`) always theirs.
 /// `dry_run`: check only. Returns `{"path": Path, "text": str}` (`text` is None on a dry run).
 #[pyfunction]
 #[pyo3(signature = (values, *, path=None, user_home=None, as_user=None, dry_run=false))]
@@ -862,15 +863,16 @@ fn write_ca_config<'py>(
     dry_run: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     ensure_logging(py);
+    let who = self::as_user(as_user);
     let file = match path {
         Some(p) => p,
-        None => crate::caconfig::path_for(user_home.as_deref()).map_err(|e| to_py_err(py, e))?,
+        None => crate::caconfig::path_for(user_home.as_deref(), who.is_some())
+            .map_err(|e| to_py_err(py, e))?,
     };
     let text = if dry_run {
         crate::caconfig::check(&values).map_err(|e| to_py_err(py, e))?;
         None
     } else {
-        let who = self::as_user(as_user);
         let f = file.clone();
         Some(
             py.detach(move || crate::caconfig::write(&f, &values, who.as_ref()))

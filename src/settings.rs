@@ -79,6 +79,12 @@ pub const CONFIG_KEYS: [&str; 10] = [
     "tools",
 ];
 
+/// Another user's ca-login config (root acting with `--user`): always `HOME/.config/ca-login/config` in their
+/// home; root's own `CA_LOGIN_CONFIG` names root's file, not theirs.
+pub fn config_path_of_user(home: &Path) -> PathBuf {
+    home.join(".config").join("ca-login").join("config")
+}
+
 /// The ca-login config file: `$CA_LOGIN_CONFIG`, else `<user config dir>/ca-login/config`.
 pub fn config_path_for_home(home: Option<&Path>) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CA_LOGIN_CONFIG") {

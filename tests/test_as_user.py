@@ -1190,3 +1190,19 @@ def test_a_refresher_for_a_user_reads_their_state_as_them_never_roots_through_th
     assert time.monotonic() - started < BOUND
     # Root's own records (twine's) stay unread: the refresher renews only what the user's own state names.
     assert json.loads(r.stdout.strip().splitlines()[-1]) == ["pip"], r.stdout
+
+
+def test_roots_ca_login_config_variable_never_names_the_users_config(user, world, guard, isolated_env):
+    """Root's CA_LOGIN_CONFIG names root's file: `configure --user` writes the user's own config, and the file the
+    variable names is neither created nor changed."""
+    roots = world.outside / "roots-ca-login-config"
+    env = {**isolated_env(), "CA_LOGIN_CONFIG": str(roots)}
+    guard.start()
+    r, t = cli(["configure", "--user", user.pw_name, "--domain", "mydomain", "--tool", "pip,uv"], env)
+    assert r.returncode == 0, r.stderr
+    assert t < 20
+    assert not roots.exists()
+    cfg = Path(user.pw_dir) / ".config" / "ca-login" / "config"
+    st = cfg.stat()
+    assert (st.st_uid, st.st_mode & 0o777) == (user.pw_uid, 0o600)
+    assert cfg.read_text() == "[default]\ndomain = mydomain\ntools = pip,uv\n"
