@@ -301,6 +301,27 @@ def test_a_uv_cell_renews_nothing_when_uv_is_not_configured(kernel_env, lib_env,
     assert not [c for c in lib_env.calls if c.get("operation") == "GetAuthorizationToken"]
 
 
+def test_a_uv_only_login_made_with_arguments_is_renewed_before_a_uv_cell_without_touching_pip(
+    lib_env, _clean_env
+):
+    cfg = _clean_env / ".config" / "ca-login" / "config"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text("[default]\ntools = uv\n")  # no domain or repository: only the recorded login names them
+    lib_env.set_fault("token-ttl", seconds=2)
+    first = ca_login.login(DOMAIN, REPO, domain_owner=OWNER, tool="uv")
+    time.sleep(max(0.0, (first.expires_at - datetime.now(timezone.utc)).total_seconds() + 1.1))
+    assert ca_login.status("uv").state == "expired"
+    lib_env.clear_faults()
+    lib_env.reset_calls()
+    from ca_login._ipython import before_pip
+
+    line = before_pip("uv")
+    assert line is not None and "renewed the CodeArtifact token before uv" in line, line
+    assert [c for c in lib_env.calls if c.get("operation") == "GetAuthorizationToken"]
+    assert ca_login.status("uv").state == "valid"
+    assert not (_clean_env / ".config" / "pip" / "pip.conf").exists()
+
+
 def test_no_ipython_extension_gives_the_ipython_dir_back_and_new_kernels_no_longer_load_it(
     kernel_env, tmp_path
 ):

@@ -64,9 +64,10 @@ def installer_of(cell: str) -> Optional[str]:
 def before_pip(installer: str = "pip") -> Optional[str]:
     """Renew the token if it is close to expiring; the one line to show, or None when nothing was done.
 
-    The login recorded for pip's default file is renewed as it was made (same repository and endpoint); without
-    one, a login from the environment and the ca-login config, if they name a repository. Either way for the
-    configured tools (the ca-login config's ``tools``, else pip). A file whose index-url someone replaced since
+    The login recorded for pip's default file is renewed as it was made (same repository and endpoint), for the
+    configured tools (the ca-login config's ``tools``, else pip); without one, a login recorded for uv, Poetry or
+    twine, for the tools recorded; without any, a login from the environment and the ca-login config, if they
+    name a repository. A file whose index-url someone replaced since
     is left alone. ``installer`` (``"pip"`` or ``"uv"``) only names the cell's installer in the line shown."""
     import ca_login
 
@@ -74,19 +75,28 @@ def before_pip(installer: str = "pip") -> Optional[str]:
         st = ca_login.status()
         if st.state == "replaced":
             return None
+        rec: Any = st
+        tools: Any = None  # the configured tools
         if st.domain is None or st.repository is None:
+            # No login recorded for pip: one recorded for uv, Poetry or twine is renewed as it was made, for the
+            # tools recorded (a uv-only login made with arguments, which no config names).
+            others = [s for s in ca_login.status(tool=None) if s.tool != "pip" and s.domain and s.repository]
+            rec = others[0] if others else None
+            tools = [s.tool for s in others] or None
+        if rec is None:
             try:
                 r = ca_login.ensure_login(min_remaining=MIN_REMAINING)
             except ca_login.InvalidInput:  # nothing recorded, nothing configured: pip is not ours to log in
                 return None
         else:
             r = ca_login.ensure_login(
-                st.domain,
-                st.repository,
-                domain_owner=st.domain_owner,
-                region=st.region,
-                repository_endpoint_url=st.repository_endpoint,
+                rec.domain,
+                rec.repository,
+                domain_owner=rec.domain_owner,
+                region=rec.region,
+                repository_endpoint_url=rec.repository_endpoint,
                 min_remaining=MIN_REMAINING,
+                tool=tools,
             )
     except ca_login.Error as e:
         what = str(e).partition("\n")[0]
