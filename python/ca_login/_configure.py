@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from . import _core, _sagemaker
-from ._diagnosis import _Shown
-from ._display import View
+from ._display import View, _Shown
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
-from ._display import View, commands_in, html, pretty, table_text, text, without_commands
+from ._display import View, _Shown, commands_in, html, table_text, text, without_commands
 
 STATUSES = ("ok", "fail", "warn", "skip")
 # The layers in the order they are checked and shown (src/diagnose/mod.rs, Layer).
@@ -34,25 +34,6 @@ _HEADS = ("status", "layer", "check", "detail", "time")
 def layer_order(layer: str) -> int:
     """Where a layer sorts in the checklist (unknown layers last)."""
     return LAYERS.index(layer) if layer in LAYERS else len(LAYERS)
-
-
-class _Shown:
-    def _view(self) -> View:
-        raise NotImplementedError
-
-    def __str__(self) -> str:
-        return text(self._view())
-
-    def _repr_html_(self) -> str:
-        return html(self._view())
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        pretty(self, p, cycle)
-
-    def __init_subclass__(cls, **kw: Any) -> None:
-        # IPython takes a class's own __repr__ (dataclasses write one) over an inherited _repr_pretty_.
-        super().__init_subclass__(**kw)
-        cls._repr_pretty_ = _Shown._repr_pretty_  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)

@@ -354,6 +354,27 @@ def pretty(obj: Any, p: Any, cycle: bool) -> None:
     p.text(f"{type(obj).__name__}(...)" if cycle else str(obj))
 
 
+class _Shown:
+    """``str``, ``_repr_html_`` and ``_repr_pretty_`` from one :class:`View` (``_view``)."""
+
+    def _view(self) -> View:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return text(self._view())
+
+    def _repr_html_(self) -> str:
+        return html(self._view())
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        pretty(self, p, cycle)
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        # IPython takes a class's own __repr__ (dataclasses write one) over an inherited _repr_pretty_.
+        super().__init_subclass__(**kw)
+        cls._repr_pretty_ = _Shown._repr_pretty_  # type: ignore[method-assign]
+
+
 def iso(dt: Optional[datetime]) -> Optional[str]:
     return None if dt is None else dt.isoformat()
 

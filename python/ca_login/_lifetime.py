@@ -13,8 +13,10 @@ from typing import Any, Literal, Optional, Union, overload
 from . import LoginResult, _call, _core, _core_args, _to_result, _warn
 from ._display import (
     View,
+    _Shown,
     ensured_view,
     html,
+    iso,
     pretty,
     status_headline,
     status_view,
@@ -27,27 +29,6 @@ from ._display import (
 )
 
 
-class _Shown:
-    """``str``, ``_repr_html_`` and ``_repr_pretty_`` from one :class:`View` (``_view``)."""
-
-    def _view(self) -> View:
-        raise NotImplementedError
-
-    def __str__(self) -> str:
-        return text(self._view())
-
-    def _repr_html_(self) -> str:
-        return html(self._view())
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        pretty(self, p, cycle)
-
-    def __init_subclass__(cls, **kw: Any) -> None:
-        # IPython takes a class's own __repr__ (dataclasses write one) over an inherited _repr_pretty_.
-        super().__init_subclass__(**kw)
-        cls._repr_pretty_ = _Shown._repr_pretty_  # type: ignore[method-assign]
-
-
 def _dt(epoch: Optional[float]) -> Optional[datetime]:
     return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
 
@@ -55,10 +36,6 @@ def _dt(epoch: Optional[float]) -> Optional[datetime]:
 def _fmt(dt: Optional[datetime], expiry: bool = False) -> str:
     """The time and how far it is from now; past times say "expired ... ago" only for an expiry."""
     return when(dt, expiry)
-
-
-def _iso(dt: Optional[datetime]) -> Optional[str]:
-    return None if dt is None else dt.isoformat()
 
 
 def _recorded_login(d: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +61,8 @@ def _recorded_login_dict(s: Union[Status, ToolStatus]) -> dict[str, Any]:
         "domain_owner": s.domain_owner,
         "repository": s.repository,
         "region": s.region,
-        "expires_at": _iso(s.expires_at),
-        "issued_at": _iso(s.issued_at),
+        "expires_at": iso(s.expires_at),
+        "issued_at": iso(s.issued_at),
         "remaining_seconds": None if s.remaining is None else int(s.remaining.total_seconds()),
     }
 
@@ -178,16 +155,16 @@ class RefresherInfo(_Shown):
             "config_file": str(self.config_file),
             "domain": self.domain,
             "repository": self.repository,
-            "started_at": _iso(self.started_at),
+            "started_at": iso(self.started_at),
             "every_seconds": None if self.every is None else self.every.total_seconds(),
             "renewals": self.renewals,
             "consecutive_failures": self.consecutive_failures,
-            "last_run_at": _iso(self.last_run_at),
+            "last_run_at": iso(self.last_run_at),
             "last_ok": self.last_ok,
             "last_result": self.last_result,
             "last_error_cause": self.last_error_cause,
-            "next_run_at": _iso(self.next_run_at),
-            "expires_at": _iso(self.expires_at),
+            "next_run_at": iso(self.next_run_at),
+            "expires_at": iso(self.expires_at),
             "tools": list(self.tools),
         }
 
