@@ -185,16 +185,6 @@ fn token_step(what: &str, exp: Expiry, now: i64, cause: &'static str, login: &To
     }
 }
 
-/// A boolean environment variable as uv reads it (`0`, `false`, `no`, `off` are false).
-fn truthy(v: Option<String>) -> bool {
-    v.is_some_and(|v| {
-        !matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "" | "0" | "false" | "no" | "off"
-        )
-    })
-}
-
 /// The environment variables that change which index uv asks, and with which credential.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UvEnv {
@@ -215,8 +205,8 @@ impl UvEnv {
         let first = |names: [&'static str; 2]| names.into_iter().find(|n| env.var(n).is_some());
         let index_var = toml::UV_INDEX.to_ascii_uppercase();
         UvEnv {
-            no_config: truthy(env.var("UV_NO_CONFIG")),
-            no_index: truthy(env.var("UV_NO_INDEX")),
+            no_config: uv::truthy(env.var("UV_NO_CONFIG")),
+            no_index: uv::truthy(env.var("UV_NO_INDEX")),
             config_file: env.var("UV_CONFIG_FILE").map(PathBuf::from),
             default_index: first(["UV_DEFAULT_INDEX", "UV_INDEX_URL"]),
             index: first(["UV_INDEX", "UV_EXTRA_INDEX_URL"]),

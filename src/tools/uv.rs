@@ -14,6 +14,16 @@ pub fn config_file(env: &dyn Env, home: &Path) -> PathBuf {
     xdg_config_home(env, home).join("uv").join("uv.toml")
 }
 
+/// A boolean uv variable as uv reads it: set and not `0`, `false`, `no`, `off` or empty.
+pub fn truthy(v: Option<String>) -> bool {
+    v.is_some_and(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "" | "0" | "false" | "no" | "off"
+        )
+    })
+}
+
 /// The nearest `uv.toml`, or `pyproject.toml` with a `[tool.uv]` table, from `cwd` up (at most 64 levels).
 pub fn project_config(cwd: &Path) -> Option<PathBuf> {
     nearest_project_config(cwd).map(|(p, _)| p)
@@ -37,7 +47,11 @@ pub fn overrides(env: &dyn Env, cwd: &Path) -> Vec<String> {
         ("UV_CONFIG_FILE", "replaces every uv.toml uv would read"),
         ("UV_NO_CONFIG", "makes uv read no uv.toml"),
     ] {
-        if env.var(var).is_some() {
+        let set = match var {
+            "UV_NO_CONFIG" => truthy(env.var(var)),
+            _ => env.var(var).is_some(),
+        };
+        if set {
             out.push(format!("{var} is set: it {what} (unset {var})"));
         }
     }
@@ -208,6 +222,10 @@ mod tests {
         let sub = dir.path().join("a/b");
         std::fs::create_dir_all(&sub).expect("mkdir");
         assert!(overrides(&Vars(&[]), &sub).is_empty());
+        assert!(
+            overrides(&Vars(&[("UV_NO_CONFIG", "0")]), &sub).is_empty(),
+            "UV_NO_CONFIG=0 is off, as diagnose reads it"
+        );
         std::fs::write(
             dir.path().join("a/pyproject.toml"),
             "[project]\nname = \"x\"\n",
