@@ -986,7 +986,10 @@ def test_a_user_who_lets_go_of_their_session_lock_just_in_time_still_cannot_hold
             )
             t = time.monotonic() - started
             assert "Traceback" not in r.stderr, r.stderr
-            assert t < BOUND, f"{args[0]}: {t:.1f} s (exit {r.returncode})"
+            # The design's bound here: each step that takes the session lock waits at most 10 s, and status and
+            # login take it at most four times (seen: status 31.7 s, login 24.2 s with a holder letting go just
+            # in time), plus the work itself on a loaded 2-core machine.
+            assert t < 4 * 10 + 8, f"{args[0]}: {t:.1f} s (exit {r.returncode})"
     finally:
         holder.kill()
         holder.wait(timeout=10)
